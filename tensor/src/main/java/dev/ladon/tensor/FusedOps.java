@@ -1,0 +1,223 @@
+package dev.ladon.tensor;
+
+import java.util.Arrays;
+
+/**
+ * The fused kernels that layers above need, each with its backward: layer norm, RMS norm, cross-entropy,
+ * attention, the grouped expert matmul and the AdamW step. Arguments are checked here once (shapes,
+ * dtypes, devices), then the device's backend runs the kernel. Forward results carry what backward needs.
+ */
+public final class FusedOps {
+    private FusedOps() {
+    }
+
+    /** y, and the per-row mean and 1/std over the last dim. */
+    public record LayerNormResult(Tensor output, Tensor mean, Tensor rstd) {
+    }
+
+    /** Layer norm over the last dim of x; weight and bias [D] or null. */
+    public static LayerNormResult layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
+        checkNormArgs("layerNorm", x, weight, bias);
+        Tensor[] r = x.backend().layerNorm(x, weight, bias, eps);
+        return new LayerNormResult(r[0], r[1], r[2]);
+    }
+
+    /** [dx, dweight, dbias] (the last two null when weight is null). */
+    public static Tensor[] layerNormBackward(Tensor gradOutput, Tensor x, Tensor weight, LayerNormResult saved) {
+        requireSameShape("layerNormBackward", gradOutput, x);
+        return x.backend().layerNormBackward(gradOutput, x, weight, saved.mean(), saved.rstd());
+    }
+
+    /** y, and the per-row 1/rms over the last dim. */
+    public record RmsNormResult(Tensor output, Tensor rstd) {
+    }
+
+    public static RmsNormResult rmsNorm(Tensor x, Tensor weight, double eps) {
+        checkNormArgs("rmsNorm", x, weight, null);
+        Tensor[] r = x.backend().rmsNorm(x, weight, eps);
+        return new RmsNormResult(r[0], r[1]);
+    }
+
+    /** [dx, dweight] (dweight null when weight is null). */
+    public static Tensor[] rmsNormBackward(Tensor gradOutput, Tensor x, Tensor weight, RmsNormResult saved) {
+        requireSameShape("rmsNormBackward", gradOutput, x);
+        return x.backend().rmsNormBackward(gradOutput, x, weight, saved.rstd());
+    }
+
+    private static void checkNormArgs(String op, Tensor x, Tensor weight, Tensor bias) {
+        Tensor.requireFloating(op, x);
+        if (x.dim() == 0) {
+            throw new IllegalArgumentException(op + ": needs at least 1 dim, got a 0-dim tensor");
+        }
+        int d = x.size(-1);
+        for (Tensor p : new Tensor[] {weight, bias}) {
+            if (p == null) {
+                continue;
+            }
+            Tensor.requireSameDevice(op, x, p);
+            if (p.dim() != 1 || p.size(0) != d || p.dtype() != x.dtype()) {
+                throw new IllegalArgumentException(op + ": weight/bias must be [" + d + "] " + x.dtype() + " for input "
+                        + Shape.str(x.shape()) + ", got " + Shape.str(p.shape()) + " " + p.dtype());
+            }
+        }
+    }
+
+    /** Per-row losses [N] (0 at ignored rows) and the logsumexp [N] that backward reuses. */
+    public record CrossEntropyResult(Tensor losses, Tensor logSumExp) {
+    }
+
+    /**
+     * Cross-entropy of logits [N, C] against int targets [N]; rows whose target is {@code ignoreIndex}
+     * get loss 0. With label smoothing s the target distribution is (1 - s) one-hot + s / C.
+     */
+    public static CrossEntropyResult crossEntropy(Tensor logits, Tensor target, int ignoreIndex, double labelSmoothing) {
+        Tensor.requireFloating("crossEntropy", logits);
+        Tensor.requireIndex("crossEntropy", target);
+        Tensor.requireSameDevice("crossEntropy", logits, target);
+        if (logits.dim() != 2 || target.dim() != 1 || target.size(0) != logits.size(0)) {
+            throw new IllegalArgumentException("crossEntropy: expected logits [N, C] and target [N], got "
+                    + Shape.str(logits.shape()) + " and " + Shape.str(target.shape()));
+        }
+        if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) {
+            throw new IllegalArgumentException("crossEntropy: label smoothing must be in [0, 1], got " + labelSmoothing);
+        }
+        Tensor[] r = logits.backend().crossEntropy(logits, target, ignoreIndex, labelSmoothing);
+        return new CrossEntropyResult(r[0], r[1]);
+    }
+
+    /** d(loss)/d(logits) given dL/d(per-row loss) [N] (or a scalar applied to every row). */
+    public static Tensor crossEntropyBackward(Tensor gradLosses, Tensor logits, Tensor target, CrossEntropyResult saved,
+            int ignoreIndex, double labelSmoothing) {
+        return logits.backend().crossEntropyBackward(gradLosses, logits, target, saved.logSumExp(), ignoreIndex,
+                labelSmoothing);
+    }
+
+    /** Attention output [B, H, Tq, Dv] and the per-row logsumexp [B, H, Tq] that backward reuses. */
+    public record AttentionResult(Tensor output, Tensor logSumExp) {
+    }
+
+    /**
+     * Fused scaled-dot-product attention; see {@link dev.ladon.tensor.backend.Backend#attention} for the
+     * layout, the causal rule with memory keys, and the Transformer-XL relative term {@code rel} (or null).
+     */
+    public static AttentionResult attention(Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal) {
+        checkAttention(q, k, v, rel, causal);
+        Tensor[] r = q.backend().attention(q, k, v, rel, scale, causal);
+        return new AttentionResult(r[0], r[1]);
+    }
+
+    /** [dq, dk, dv, drel] (drel null without rel). */
+    public static Tensor[] attentionBackward(Tensor gradOutput, Tensor q, Tensor k, Tensor v, Tensor rel,
+            AttentionResult saved, double scale, boolean causal) {
+        requireSameShape("attentionBackward", gradOutput, saved.output());
+        return q.backend().attentionBackward(gradOutput, q, k, v, rel, saved.output(), saved.logSumExp(), scale, causal);
+    }
+
+    private static void checkAttention(Tensor q, Tensor k, Tensor v, Tensor rel, boolean causal) {
+        String shapes = "q " + Shape.str(q.shape()) + ", k " + Shape.str(k.shape()) + ", v " + Shape.str(v.shape())
+                + (rel == null ? "" : ", rel " + Shape.str(rel.shape()));
+        if (rel == null) {
+            Tensor.requireSameDevice("attention", q, k, v);
+        } else {
+            Tensor.requireSameDevice("attention", q, k, v, rel);
+        }
+        Tensor.requireFloating("attention", q);
+        if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4) {
+            throw new IllegalArgumentException("attention: expected 4-D [B, H, T, D] tensors, got " + shapes);
+        }
+        if (q.dtype() != k.dtype() || q.dtype() != v.dtype()) {
+            throw new IllegalArgumentException("attention: dtypes differ: " + q.dtype() + ", " + k.dtype() + ", " + v.dtype());
+        }
+        int[] qs = q.shape();
+        int[] ks = k.shape();
+        int[] vs = v.shape();
+        if (qs[0] != ks[0] || qs[0] != vs[0] || qs[1] != ks[1] || qs[1] != vs[1] || qs[3] != ks[3] || ks[2] != vs[2]) {
+            throw new IllegalArgumentException("attention: incompatible shapes: " + shapes);
+        }
+        if (causal && ks[2] < qs[2]) {
+            throw new IllegalArgumentException("attention: causal attention needs at least as many keys as queries: "
+                    + shapes);
+        }
+        if (rel != null) {
+            if (!causal) {
+                throw new IllegalArgumentException("attention: the relative position term needs causal attention");
+            }
+            if (rel.dim() != 3 || rel.size(0) != qs[1] || rel.size(1) != ks[2] || rel.size(2) != qs[3]
+                    || rel.dtype() != q.dtype()) {
+                throw new IllegalArgumentException("attention: rel must be [H, Tk, D] = [" + qs[1] + ", " + ks[2] + ", "
+                        + qs[3] + "] " + q.dtype() + "; " + shapes);
+            }
+        }
+    }
+
+    /**
+     * out[p] = gate[p] * (x[row[p]] @ weight[expert[p]]) for each (row, expert) pair p; see
+     * {@link dev.ladon.tensor.backend.Backend#groupedMatmul}. gate may be null.
+     */
+    public static Tensor groupedMatmul(Tensor x, Tensor weight, Tensor row, Tensor expert, Tensor gate) {
+        checkGrouped(x, weight, row, expert, gate);
+        return x.backend().groupedMatmul(x, weight, row, expert, gate);
+    }
+
+    /** [dx, dweight, dgate] (dgate null when gate is null). */
+    public static Tensor[] groupedMatmulBackward(Tensor gradOutput, Tensor x, Tensor weight, Tensor row, Tensor expert,
+            Tensor gate) {
+        checkGrouped(x, weight, row, expert, gate);
+        if (gradOutput.dim() != 2 || gradOutput.size(0) != row.numel() || gradOutput.size(1) != weight.size(2)) {
+            throw new IllegalArgumentException("groupedMatmulBackward: gradient must be [" + row.numel() + ", "
+                    + weight.size(2) + "], got " + Shape.str(gradOutput.shape()));
+        }
+        return x.backend().groupedMatmulBackward(gradOutput, x, weight, row, expert, gate);
+    }
+
+    private static void checkGrouped(Tensor x, Tensor weight, Tensor row, Tensor expert, Tensor gate) {
+        String shapes = "x " + Shape.str(x.shape()) + ", weight " + Shape.str(weight.shape()) + ", row "
+                + Shape.str(row.shape()) + ", expert " + Shape.str(expert.shape())
+                + (gate == null ? "" : ", gate " + Shape.str(gate.shape()));
+        Tensor.requireFloating("groupedMatmul", x);
+        Tensor.requireIndex("groupedMatmul", row);
+        Tensor.requireIndex("groupedMatmul", expert);
+        if (gate == null) {
+            Tensor.requireSameDevice("groupedMatmul", x, weight, row, expert);
+        } else {
+            Tensor.requireSameDevice("groupedMatmul", x, weight, row, expert, gate);
+        }
+        if (x.dim() != 2 || weight.dim() != 3 || weight.size(1) != x.size(1) || row.dim() != 1
+                || !Arrays.equals(row.shape(), expert.shape())
+                || (gate != null && !Arrays.equals(gate.shape(), row.shape()))) {
+            throw new IllegalArgumentException("groupedMatmul: expected x [N, Din], weight [E, Din, Dout], row/expert/gate "
+                    + "[P]; got " + shapes);
+        }
+        if (weight.dtype() != x.dtype() || (gate != null && gate.dtype() != x.dtype())) {
+            throw new IllegalArgumentException("groupedMatmul: dtypes differ: x " + x.dtype() + ", weight " + weight.dtype()
+                    + (gate == null ? "" : ", gate " + gate.dtype()));
+        }
+    }
+
+    /**
+     * One AdamW step in place: param, expAvg, expAvgSq contiguous and of one shape; decoupled weight decay;
+     * bias correction with the 1-based {@code step}.
+     */
+    public static void adamW(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, double lr, double beta1,
+            double beta2, double eps, double weightDecay, long step) {
+        Tensor.requireSameDevice("adamW", param, grad, expAvg, expAvgSq);
+        for (Tensor t : new Tensor[] {grad, expAvg, expAvgSq}) {
+            if (!Arrays.equals(t.shape(), param.shape()) || t.dtype() != param.dtype()) {
+                throw new IllegalArgumentException("adamW: state " + Shape.str(t.shape()) + " " + t.dtype()
+                        + " does not match param " + Shape.str(param.shape()) + " " + param.dtype());
+            }
+        }
+        if (!param.isContiguous() || !expAvg.isContiguous() || !expAvgSq.isContiguous() || step < 1) {
+            throw new IllegalArgumentException("adamW: param and moments must be contiguous and step >= 1 (step " + step + ")");
+        }
+        param.backend().adamW(param, grad, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, step);
+        param.storage().bumpVersion();
+    }
+
+    private static void requireSameShape(String op, Tensor a, Tensor b) {
+        if (!Arrays.equals(a.shape(), b.shape())) {
+            throw new IllegalArgumentException(op + ": gradient shape " + Shape.str(a.shape()) + " differs from "
+                    + Shape.str(b.shape()));
+        }
+    }
+}

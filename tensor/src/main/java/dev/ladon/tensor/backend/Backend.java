@@ -1,0 +1,160 @@
+package dev.ladon.tensor.backend;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Device;
+import dev.ladon.tensor.Storage;
+import dev.ladon.tensor.Tensor;
+
+/**
+ * The kernels of one device. {@link Tensor} checks arguments (shapes, dtypes, devices, dims) and resolves
+ * broadcasting into stride-0 views before it calls here, so a backend may trust its inputs' shapes. Inputs
+ * may be arbitrary strided views (transposed, sliced, expanded); results are new contiguous tensors unless
+ * a method says otherwise. Index values are data and are checked by the kernels, which report the op,
+ * the bad index and the valid range.
+ *
+ * <p>Integer index inputs may be int32 or int64; index outputs are int64.
+ */
+public interface Backend {
+    Device device();
+
+    // ---- storage and transfers -------------------------------------------------------------------
+
+    /** A zero-filled storage of {@code size} elements. */
+    Storage allocate(DType dtype, int size);
+
+    /** A storage holding a copy of a host array: float[], double[], int[], long[] or byte[] (bool). */
+    Storage fromHost(DType dtype, Object hostArray);
+
+    /** The elements of {@code t} in row-major order as a new host array of its dtype (see {@link #fromHost}). */
+    Object toHost(Tensor t);
+
+    // ---- data movement ---------------------------------------------------------------------------
+
+    /** dst[i] = src[i] for every index; same shapes (src may be a broadcast view); casts between dtypes. */
+    void copy(Tensor dst, Tensor src);
+
+    /** Every element of dst (possibly a strided view) becomes {@code value}. */
+    void fill(Tensor dst, double value);
+
+    /**
+     * Fills contiguous {@code dst} from the counter-based stream: element i is drawn from Philox block
+     * {@code (seed, offset + i)}, so results do not depend on threads or device.
+     */
+    void random(Tensor dst, RandomDistribution distribution, long seed, long offset, double a, double b);
+
+    // ---- elementwise -----------------------------------------------------------------------------
+
+    Tensor unary(UnaryOp op, Tensor x, double parameter);
+
+    /** a and b have the same shape and dtype; the result has {@code resultType} (BOOL for comparisons). */
+    Tensor binary(BinaryOp op, Tensor a, Tensor b, DType resultType);
+
+    /** dst = dst op src, in place; src has dst's shape (possibly a broadcast view) and dtype. */
+    void binaryInPlace(BinaryOp op, Tensor dst, Tensor src);
+
+    /** cond ? a : b; all three the same shape, a and b the same dtype, cond BOOL. */
+    Tensor where(Tensor condition, Tensor a, Tensor b);
+
+    // ---- reductions and scans --------------------------------------------------------------------
+
+    /** Reduces the (sorted, distinct) {@code dims}; keeps them as size 1 when {@code keepDim}. */
+    Tensor reduce(ReduceOp op, Tensor x, int[] dims, boolean keepDim);
+
+    Tensor softmax(Tensor x, int dim, boolean log);
+
+    /** Gradient of softmax (or log-softmax when {@code log}) given its output y and dL/dy. */
+    Tensor softmaxBackward(Tensor y, Tensor gradY, int dim, boolean log);
+
+    Tensor cumsum(Tensor x, int dim);
+
+    // ---- linear algebra --------------------------------------------------------------------------
+
+    /** a: [..., M, K] @ b: [..., K, N] with identical batch dims (broadcast already applied as views). */
+    Tensor matmul(Tensor a, Tensor b);
+
+    // ---- indexing --------------------------------------------------------------------------------
+
+    /** out[..., i, ...] = x[..., index[..., i, ...], ...] along dim; index has out's shape. */
+    Tensor gather(Tensor x, int dim, Tensor index);
+
+    /** A copy of x with src[..., i, ...] added at x[..., index[..., i, ...], ...] along dim. */
+    Tensor scatterAdd(Tensor x, int dim, Tensor index, Tensor src);
+
+    /** Slices of x along dim picked by a 1-D index. */
+    Tensor indexSelect(Tensor x, int dim, Tensor index);
+
+    /** A copy of x with slice j of src added to slice index[j] along dim. */
+    Tensor indexAdd(Tensor x, int dim, Tensor index, Tensor src);
+
+    /** [values, int64 indices] of the k largest (or smallest) along dim; ties keep the lower index first. */
+    Tensor[] topk(Tensor x, int k, int dim, boolean largest);
+
+    /** [values, int64 indices], a stable sort along dim. */
+    Tensor[] sort(Tensor x, int dim, boolean descending);
+
+    // ---- fused kernels for the layers above ------------------------------------------------------
+
+    /** Over the last dim: [y, mean, rstd]; weight and bias may be null. mean/rstd have x's shape minus the last dim. */
+    Tensor[] layerNorm(Tensor x, Tensor weight, Tensor bias, double eps);
+
+    /** [dx, dweight, dbias] (the last two null when weight is null). */
+    Tensor[] layerNormBackward(Tensor gradY, Tensor x, Tensor weight, Tensor mean, Tensor rstd);
+
+    /** Over the last dim: [y, rstd]; weight may be null. */
+    Tensor[] rmsNorm(Tensor x, Tensor weight, double eps);
+
+    /** [dx, dweight] (dweight null when weight is null). */
+    Tensor[] rmsNormBackward(Tensor gradY, Tensor x, Tensor weight, Tensor rstd);
+
+    /**
+     * logits [N, C], target [N] (int): [loss per row (0 where target == ignoreIndex), logsumexp per row].
+     * With label smoothing s the target distribution is (1-s) one-hot + s/C.
+     */
+    Tensor[] crossEntropy(Tensor logits, Tensor target, int ignoreIndex, double labelSmoothing);
+
+    /** d(loss)/d(logits) given dL/d(loss per row) [N] and the logsumexp from the forward. */
+    Tensor crossEntropyBackward(Tensor gradLoss, Tensor logits, Tensor target, Tensor logSumExp, int ignoreIndex,
+            double labelSmoothing);
+
+    // ---- attention (used by nn) ------------------------------------------------------------------
+
+    /**
+     * Fused scaled-dot-product attention with an online softmax; no [Tq, Tk] matrix is kept.
+     * q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv] (any of them may be broadcast views).
+     * Score(i, j) = scale * (q_i . k_j + q_i . rel[h, j - i + Tq - 1]) where {@code rel} (null for none) is
+     * [H, Tk, D] and indexes the relative distance of key j to query i, the Transformer-XL term; it
+     * requires {@code causal}. Causal: key j is visible from query i iff j &lt;= i + (Tk - Tq), so with
+     * Tk &gt; Tq the first Tk - Tq keys are a memory every query sees.
+     * Returns [out [B, H, Tq, Dv], logSumExp [B, H, Tq]] in the dtype of q.
+     */
+    Tensor[] attention(Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal);
+
+    /** [dq, dk, dv, drel] (drel null when rel is null), full-shaped (not reduced over broadcast dims). */
+    Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
+            Tensor logSumExp, double scale, boolean causal);
+
+    // ---- mixture-of-experts routing (used by moe) ------------------------------------------------
+
+    /**
+     * The compacted expert matmul: for each (row, expert) pair p,
+     * out[p] = gate[p] * (x[row[p]] @ weight[expert[p]]). x [N, Din], weight [E, Din, Dout],
+     * row [P] and expert [P] (int), gate [P] or null (then 1). Returns out [P, Dout]. Cost is
+     * proportional to P, never to E.
+     */
+    Tensor groupedMatmul(Tensor x, Tensor weight, Tensor row, Tensor expert, Tensor gate);
+
+    /**
+     * Backward of {@link #groupedMatmul}: [dx [N, Din], dweight [E, Din, Dout], dgate [P] (null when gate
+     * is null)] given dL/dout [P, Dout].
+     */
+    Tensor[] groupedMatmulBackward(Tensor gradOut, Tensor x, Tensor weight, Tensor row, Tensor expert, Tensor gate);
+
+    // ---- optimizers ------------------------------------------------------------------------------
+
+    /**
+     * One AdamW step in place on contiguous same-shaped param, expAvg, expAvgSq (grad may be any view):
+     * decoupled weight decay, bias correction with {@code step} (1-based).
+     */
+    void adamW(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, double lr, double beta1, double beta2,
+            double eps, double weightDecay, long step);
+}

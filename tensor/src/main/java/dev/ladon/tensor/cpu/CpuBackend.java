@@ -1,0 +1,208 @@
+package dev.ladon.tensor.cpu;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Device;
+import dev.ladon.tensor.Shape;
+import dev.ladon.tensor.Storage;
+import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.backend.Backend;
+import dev.ladon.tensor.backend.BinaryOp;
+import dev.ladon.tensor.backend.RandomDistribution;
+import dev.ladon.tensor.backend.ReduceOp;
+import dev.ladon.tensor.backend.UnaryOp;
+
+/**
+ * The CPU backend: routes each SPI call to the kernel class of its family (one file per family, so
+ * "where is softmax on the CPU?" has one answer: {@link ReduceKernels}).
+ */
+public final class CpuBackend implements Backend {
+    static final CpuBackend INSTANCE = new CpuBackend();
+
+    private CpuBackend() {
+    }
+
+    /** A new zero-filled contiguous CPU tensor. */
+    Tensor newTensor(DType dtype, int... shape) {
+        return Tensor.wrap(new CpuStorage(dtype, Shape.numel(shape)), shape);
+    }
+
+    @Override
+    public Device device() {
+        return Device.CPU;
+    }
+
+    @Override
+    public Storage allocate(DType dtype, int size) {
+        return new CpuStorage(dtype, size);
+    }
+
+    @Override
+    public Storage fromHost(DType dtype, Object hostArray) {
+        Object copy = switch (dtype) {
+            case FLOAT32 -> ((float[]) hostArray).clone();
+            case FLOAT64 -> ((double[]) hostArray).clone();
+            case INT32 -> ((int[]) hostArray).clone();
+            case INT64 -> ((long[]) hostArray).clone();
+            case BOOL -> ((byte[]) hostArray).clone();
+        };
+        return new CpuStorage(dtype, copy, java.lang.reflect.Array.getLength(copy));
+    }
+
+    @Override
+    public Object toHost(Tensor t) {
+        Tensor c = t.contiguous();
+        CpuStorage s = (CpuStorage) c.storage();
+        Object out = CpuStorage.newArray(t.dtype(), t.numel());
+        System.arraycopy(s.array(), c.offset(), out, 0, t.numel());
+        return out;
+    }
+
+    @Override
+    public void copy(Tensor dst, Tensor src) {
+        ElementwiseKernels.copy(dst, src);
+    }
+
+    @Override
+    public void fill(Tensor dst, double value) {
+        ElementwiseKernels.fill(dst, value);
+    }
+
+    @Override
+    public void random(Tensor dst, RandomDistribution distribution, long seed, long offset, double a, double b) {
+        RandomKernels.random(dst, distribution, seed, offset, a, b);
+    }
+
+    @Override
+    public Tensor unary(UnaryOp op, Tensor x, double parameter) {
+        return ElementwiseKernels.unary(op, x, parameter);
+    }
+
+    @Override
+    public Tensor binary(BinaryOp op, Tensor a, Tensor b, DType resultType) {
+        return ElementwiseKernels.binary(op, a, b, resultType);
+    }
+
+    @Override
+    public void binaryInPlace(BinaryOp op, Tensor dst, Tensor src) {
+        ElementwiseKernels.binaryInPlace(op, dst, src);
+    }
+
+    @Override
+    public Tensor where(Tensor condition, Tensor a, Tensor b) {
+        return ElementwiseKernels.where(condition, a, b);
+    }
+
+    @Override
+    public Tensor reduce(ReduceOp op, Tensor x, int[] dims, boolean keepDim) {
+        return ReduceKernels.reduce(op, x, dims, keepDim);
+    }
+
+    @Override
+    public Tensor softmax(Tensor x, int dim, boolean log) {
+        return ReduceKernels.softmax(x, dim, log);
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor gradY, int dim, boolean log) {
+        return ReduceKernels.softmaxBackward(y, gradY, dim, log);
+    }
+
+    @Override
+    public Tensor cumsum(Tensor x, int dim) {
+        return ReduceKernels.cumsum(x, dim);
+    }
+
+    @Override
+    public Tensor matmul(Tensor a, Tensor b) {
+        return MatmulKernels.matmul(a, b);
+    }
+
+    @Override
+    public Tensor gather(Tensor x, int dim, Tensor index) {
+        return IndexKernels.gather(x, dim, index);
+    }
+
+    @Override
+    public Tensor scatterAdd(Tensor x, int dim, Tensor index, Tensor src) {
+        return IndexKernels.scatterAdd(x, dim, index, src);
+    }
+
+    @Override
+    public Tensor indexSelect(Tensor x, int dim, Tensor index) {
+        return IndexKernels.indexSelect(x, dim, index);
+    }
+
+    @Override
+    public Tensor indexAdd(Tensor x, int dim, Tensor index, Tensor src) {
+        return IndexKernels.indexAdd(x, dim, index, src);
+    }
+
+    @Override
+    public Tensor[] topk(Tensor x, int k, int dim, boolean largest) {
+        return SortKernels.topk(x, k, dim, largest);
+    }
+
+    @Override
+    public Tensor[] sort(Tensor x, int dim, boolean descending) {
+        return SortKernels.sort(x, dim, descending);
+    }
+
+    @Override
+    public Tensor[] layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
+        return NormKernels.layerNorm(x, weight, bias, eps);
+    }
+
+    @Override
+    public Tensor[] layerNormBackward(Tensor gradY, Tensor x, Tensor weight, Tensor mean, Tensor rstd) {
+        return NormKernels.layerNormBackward(gradY, x, weight, mean, rstd);
+    }
+
+    @Override
+    public Tensor[] rmsNorm(Tensor x, Tensor weight, double eps) {
+        return NormKernels.rmsNorm(x, weight, eps);
+    }
+
+    @Override
+    public Tensor[] rmsNormBackward(Tensor gradY, Tensor x, Tensor weight, Tensor rstd) {
+        return NormKernels.rmsNormBackward(gradY, x, weight, rstd);
+    }
+
+    @Override
+    public Tensor[] crossEntropy(Tensor logits, Tensor target, int ignoreIndex, double labelSmoothing) {
+        return NormKernels.crossEntropy(logits, target, ignoreIndex, labelSmoothing);
+    }
+
+    @Override
+    public Tensor crossEntropyBackward(Tensor gradLoss, Tensor logits, Tensor target, Tensor logSumExp,
+            int ignoreIndex, double labelSmoothing) {
+        return NormKernels.crossEntropyBackward(gradLoss, logits, target, logSumExp, ignoreIndex, labelSmoothing);
+    }
+
+    @Override
+    public Tensor[] attention(Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal) {
+        throw new UnsupportedOperationException("attention: the CPU kernel is being written (nn issue)");
+    }
+
+    @Override
+    public Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
+            Tensor logSumExp, double scale, boolean causal) {
+        throw new UnsupportedOperationException("attentionBackward: the CPU kernel is being written (nn issue)");
+    }
+
+    @Override
+    public Tensor groupedMatmul(Tensor x, Tensor weight, Tensor row, Tensor expert, Tensor gate) {
+        throw new UnsupportedOperationException("groupedMatmul: the CPU kernel is being written (moe issue)");
+    }
+
+    @Override
+    public Tensor[] groupedMatmulBackward(Tensor gradOut, Tensor x, Tensor weight, Tensor row, Tensor expert,
+            Tensor gate) {
+        throw new UnsupportedOperationException("groupedMatmulBackward: the CPU kernel is being written (moe issue)");
+    }
+
+    @Override
+    public void adamW(Tensor param, Tensor grad, Tensor expAvg, Tensor expAvgSq, double lr, double beta1, double beta2,
+            double eps, double weightDecay, long step) {
+        OptimizerKernels.adamW(param, grad, expAvg, expAvgSq, lr, beta1, beta2, eps, weightDecay, step);
+    }
+}

@@ -1,0 +1,178 @@
+package dev.ladon.tensor.cpu;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Device;
+import dev.ladon.tensor.Storage;
+
+/**
+ * CPU storage is a plain Java array of the dtype's element type (float[], double[], int[], long[], byte[]
+ * for bool). On-heap arrays were chosen over off-heap memory because the Vector API loads and stores them
+ * directly ({@code FloatVector.fromArray}) with bounds checks the JIT hoists out of loops, the garbage
+ * collector frees them without a cleaner, and JCuda copies them to the GPU in one call
+ * ({@code Pointer.to(float[])}), so host-device transfers need no extra staging copy.
+ */
+public final class CpuStorage extends Storage {
+    private final Object array;
+
+    CpuStorage(DType dtype, int size) {
+        this(dtype, newArray(dtype, size), size);
+    }
+
+    CpuStorage(DType dtype, Object array, int size) {
+        super(dtype, size);
+        this.array = array;
+    }
+
+    static Object newArray(DType dtype, int size) {
+        return switch (dtype) {
+            case FLOAT32 -> new float[size];
+            case FLOAT64 -> new double[size];
+            case INT32 -> new int[size];
+            case INT64 -> new long[size];
+            case BOOL -> new byte[size];
+        };
+    }
+
+    @Override
+    public Device device() {
+        return Device.CPU;
+    }
+
+    /** The backing array; its type follows {@link #dtype()}. */
+    public Object array() {
+        return array;
+    }
+
+    public float[] floats() {
+        return (float[]) array;
+    }
+
+    public double[] doubles() {
+        return (double[]) array;
+    }
+
+    public int[] ints() {
+        return (int[]) array;
+    }
+
+    public long[] longs() {
+        return (long[]) array;
+    }
+
+    public byte[] bools() {
+        return (byte[]) array;
+    }
+
+    /** Element i widened to double (exact for float types and for ints below 2^53). */
+    public double getDouble(int i) {
+        return switch (dtype()) {
+            case FLOAT32 -> ((float[]) array)[i];
+            case FLOAT64 -> ((double[]) array)[i];
+            case INT32 -> ((int[]) array)[i];
+            case INT64 -> ((long[]) array)[i];
+            case BOOL -> ((byte[]) array)[i];
+        };
+    }
+
+    /** Element i as a long (for index tensors). */
+    public long getLong(int i) {
+        return switch (dtype()) {
+            case INT32 -> ((int[]) array)[i];
+            case INT64 -> ((long[]) array)[i];
+            case BOOL -> ((byte[]) array)[i];
+            case FLOAT32 -> (long) ((float[]) array)[i];
+            case FLOAT64 -> (long) ((double[]) array)[i];
+        };
+    }
+
+    /** Stores v rounded to the dtype: floats round to nearest, ints truncate toward zero, bool is v != 0. */
+    public void setDouble(int i, double v) {
+        switch (dtype()) {
+            case FLOAT32 -> ((float[]) array)[i] = (float) v;
+            case FLOAT64 -> ((double[]) array)[i] = v;
+            case INT32 -> ((int[]) array)[i] = (int) v;
+            case INT64 -> ((long[]) array)[i] = (long) v;
+            case BOOL -> ((byte[]) array)[i] = (byte) (v != 0 ? 1 : 0);
+        }
+    }
+
+    /** Reads len elements from offset with stride into dst[0..len). */
+    void load(int offset, int stride, double[] dst, int len) {
+        switch (dtype()) {
+            case FLOAT32 -> {
+                float[] a = (float[]) array;
+                for (int i = 0; i < len; i++) {
+                    dst[i] = a[offset + i * stride];
+                }
+            }
+            case FLOAT64 -> {
+                double[] a = (double[]) array;
+                if (stride == 1) {
+                    System.arraycopy(a, offset, dst, 0, len);
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        dst[i] = a[offset + i * stride];
+                    }
+                }
+            }
+            case INT32 -> {
+                int[] a = (int[]) array;
+                for (int i = 0; i < len; i++) {
+                    dst[i] = a[offset + i * stride];
+                }
+            }
+            case INT64 -> {
+                long[] a = (long[]) array;
+                for (int i = 0; i < len; i++) {
+                    dst[i] = a[offset + i * stride];
+                }
+            }
+            case BOOL -> {
+                byte[] a = (byte[]) array;
+                for (int i = 0; i < len; i++) {
+                    dst[i] = a[offset + i * stride];
+                }
+            }
+        }
+    }
+
+    /** Writes src[0..len) to offset with stride, rounding to the dtype as {@link #setDouble} does. */
+    void store(int offset, int stride, double[] src, int len) {
+        switch (dtype()) {
+            case FLOAT32 -> {
+                float[] a = (float[]) array;
+                for (int i = 0; i < len; i++) {
+                    a[offset + i * stride] = (float) src[i];
+                }
+            }
+            case FLOAT64 -> {
+                double[] a = (double[]) array;
+                if (stride == 1) {
+                    System.arraycopy(src, 0, a, offset, len);
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        a[offset + i * stride] = src[i];
+                    }
+                }
+            }
+            case INT32 -> {
+                int[] a = (int[]) array;
+                for (int i = 0; i < len; i++) {
+                    a[offset + i * stride] = (int) src[i];
+                }
+            }
+            case INT64 -> {
+                long[] a = (long[]) array;
+                for (int i = 0; i < len; i++) {
+                    a[offset + i * stride] = (long) src[i];
+                }
+            }
+            case BOOL -> {
+                byte[] a = (byte[]) array;
+                for (int i = 0; i < len; i++) {
+                    a[offset + i * stride] = (byte) (src[i] != 0 ? 1 : 0);
+                }
+            }
+        }
+    }
+}

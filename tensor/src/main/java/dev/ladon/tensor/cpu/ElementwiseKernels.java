@@ -1,0 +1,462 @@
+package dev.ladon.tensor.cpu;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.backend.BinaryOp;
+import dev.ladon.tensor.backend.UnaryOp;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Elementwise kernels: unary and binary maps, where, copy and fill, over arbitrary strided operands.
+ *
+ * <p>Two paths. The float32 fast path streams segments whose inner strides are 1 (or 0 for a broadcast
+ * operand) through {@link FloatVector} loops, one loop per op so each lanewise operator is a JIT constant.
+ * Every other case (float64, ints, bool, odd strides) takes the general path: a segment is loaded into a
+ * double scratch buffer, computed in double and stored back rounded to the output dtype. Both are
+ * checked against a plain scalar reference in the tests.
+ */
+final class ElementwiseKernels {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int SCRATCH = 1024;
+    private static final double GELU_C = Math.sqrt(2.0 / Math.PI);
+    private static final double GELU_A = 0.044715;
+
+    private ElementwiseKernels() {
+    }
+
+    // ---- scalar definitions (the reference for both paths) --------------------------------------
+
+    static double unaryScalar(UnaryOp op, double x, double p) {
+        return switch (op) {
+            case NEG -> -x;
+            case ABS -> Math.abs(x);
+            case EXP -> Math.exp(x);
+            case LOG -> Math.log(x);
+            case SQRT -> Math.sqrt(x);
+            case RSQRT -> 1.0 / Math.sqrt(x);
+            case TANH -> Math.tanh(x);
+            case SIGMOID -> sigmoid(x);
+            case RELU -> Math.max(0.0, x);
+            case GELU -> 0.5 * x * (1.0 + Math.tanh(GELU_C * (x + GELU_A * x * x * x)));
+            case SILU -> x * sigmoid(x);
+            case SIN -> Math.sin(x);
+            case COS -> Math.cos(x);
+            case POW -> Math.pow(x, p);
+            case SQUARE -> x * x;
+            case RECIPROCAL -> 1.0 / x;
+            case SIGN -> Math.signum(x);
+            case GELU_DERIVATIVE -> {
+                double t = Math.tanh(GELU_C * (x + GELU_A * x * x * x));
+                yield 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * x * x);
+            }
+        };
+    }
+
+    /** Sigmoid without overflow: exp is only taken of a non-positive number. */
+    static double sigmoid(double x) {
+        if (x >= 0) {
+            return 1.0 / (1.0 + Math.exp(-x));
+        }
+        double e = Math.exp(x);
+        return e / (1.0 + e);
+    }
+
+    static double binaryScalar(BinaryOp op, double a, double b) {
+        return switch (op) {
+            case ADD -> a + b;
+            case SUB -> a - b;
+            case MUL -> a * b;
+            case DIV -> a / b;
+            case POW -> Math.pow(a, b);
+            case MAXIMUM -> Math.max(a, b);
+            case MINIMUM -> Math.min(a, b);
+            case EQ -> a == b ? 1 : 0;
+            case NE -> a != b ? 1 : 0;
+            case LT -> a < b ? 1 : 0;
+            case LE -> a <= b ? 1 : 0;
+            case GT -> a > b ? 1 : 0;
+            case GE -> a >= b ? 1 : 0;
+        };
+    }
+
+    // ---- unary ----------------------------------------------------------------------------------
+
+    static Tensor unary(UnaryOp op, Tensor x, double p) {
+        Tensor out = CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape());
+        StridedLoop loop = StridedLoop.over(x.shape(), out, x);
+        boolean fast = x.dtype() == DType.FLOAT32 && loop.innerStride(1) == 1 && hasFloatUnary(op);
+        float[] o32 = fast ? floats(out) : null;
+        float[] x32 = fast ? floats(x) : null;
+        CpuStorage os = storage(out);
+        CpuStorage xs = storage(x);
+        loop.forEachParallel(() -> {
+            double[] buf = new double[SCRATCH];
+            return (off, len) -> {
+                if (fast) {
+                    unaryFloat(op, x32, off[1], o32, off[0], len);
+                    return;
+                }
+                for (int done = 0; done < len; done += SCRATCH) {
+                    int n = Math.min(SCRATCH, len - done);
+                    xs.load(off[1] + done * loop.innerStride(1), loop.innerStride(1), buf, n);
+                    for (int i = 0; i < n; i++) {
+                        buf[i] = unaryScalar(op, buf[i], p);
+                    }
+                    os.store(off[0] + done, 1, buf, n);
+                }
+            };
+        });
+        return out;
+    }
+
+    private static boolean hasFloatUnary(UnaryOp op) {
+        return switch (op) {
+            case NEG, ABS, EXP, LOG, SQRT, RSQRT, TANH, SIGMOID, RELU, GELU, SILU, SQUARE, RECIPROCAL -> true;
+            default -> false;
+        };
+    }
+
+    /** One explicit loop per op: a lanewise operator that is not a compile-time constant is not intrinsified. */
+    private static void unaryFloat(UnaryOp op, float[] x, int xo, float[] out, int oo, int len) {
+        int bound = F.loopBound(len);
+        int i = 0;
+        switch (op) {
+            case NEG -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, x, xo + i).neg().intoArray(out, oo + i);
+                }
+            }
+            case ABS -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, x, xo + i).abs().intoArray(out, oo + i);
+                }
+            }
+            case EXP -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, x, xo + i).lanewise(VectorOperators.EXP).intoArray(out, oo + i);
+                }
+            }
+            case LOG -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, x, xo + i).lanewise(VectorOperators.LOG).intoArray(out, oo + i);
+                }
+            }
+            case SQRT -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, x, xo + i).sqrt().intoArray(out, oo + i);
+                }
+            }
+            case RSQRT -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector v = FloatVector.fromArray(F, x, xo + i).sqrt();
+                    FloatVector.broadcast(F, 1f).div(v).intoArray(out, oo + i);
+                }
+            }
+            case TANH -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, x, xo + i).lanewise(VectorOperators.TANH).intoArray(out, oo + i);
+                }
+            }
+            case SIGMOID -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
+                    // 1 / (1 + exp(-x)): exp overflows to +inf for very negative x and the result is then 0.
+                    FloatVector.broadcast(F, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(out, oo + i);
+                }
+            }
+            case RELU -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, x, xo + i).max(0f).intoArray(out, oo + i);
+                }
+            }
+            case GELU -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
+                    FloatVector inner = v.mul(v).mul(v).mul((float) GELU_A).add(v).mul((float) GELU_C);
+                    inner.lanewise(VectorOperators.TANH).add(1f).mul(v).mul(0.5f).intoArray(out, oo + i);
+                }
+            }
+            case SILU -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
+                    v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(out, oo + i);
+                }
+            }
+            case SQUARE -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
+                    v.mul(v).intoArray(out, oo + i);
+                }
+            }
+            case RECIPROCAL -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.broadcast(F, 1f).div(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
+                }
+            }
+            default -> throw new IllegalStateException("no float32 vector loop for " + op);
+        }
+        for (; i < len; i++) {
+            out[oo + i] = (float) unaryScalar(op, x[xo + i], 0);
+        }
+    }
+
+    // ---- binary ---------------------------------------------------------------------------------
+
+    static Tensor binary(BinaryOp op, Tensor a, Tensor b, DType resultType) {
+        Tensor out = CpuBackend.INSTANCE.newTensor(resultType, a.shape());
+        apply(op, out, a, b);
+        return out;
+    }
+
+    static void binaryInPlace(BinaryOp op, Tensor dst, Tensor src) {
+        apply(op, dst, dst, src);
+    }
+
+    /** out = a op b, where out may alias a (in-place ops). */
+    private static void apply(BinaryOp op, Tensor out, Tensor a, Tensor b) {
+        StridedLoop loop = StridedLoop.over(out.shape(), out, a, b);
+        boolean f32 = out.dtype() == DType.FLOAT32 && a.dtype() == DType.FLOAT32 && b.dtype() == DType.FLOAT32
+                && loop.innerStride(0) == 1 && loop.innerStride(1) == 1
+                && (loop.innerStride(2) == 1 || loop.innerStride(2) == 0) && op.ordinal() <= BinaryOp.MINIMUM.ordinal()
+                && op != BinaryOp.POW;
+        CpuStorage os = storage(out);
+        CpuStorage as = storage(a);
+        CpuStorage bs = storage(b);
+        int sa = loop.innerStride(1);
+        int sb = loop.innerStride(2);
+        int so = loop.innerStride(0);
+        loop.forEachParallel(() -> {
+            double[] x = new double[SCRATCH];
+            double[] y = new double[SCRATCH];
+            return (off, len) -> {
+                if (f32) {
+                    binaryFloat(op, as.floats(), off[1], bs.floats(), off[2], sb == 0, os.floats(), off[0], len);
+                    return;
+                }
+                for (int done = 0; done < len; done += SCRATCH) {
+                    int n = Math.min(SCRATCH, len - done);
+                    as.load(off[1] + done * sa, sa, x, n);
+                    bs.load(off[2] + done * sb, sb, y, n);
+                    for (int i = 0; i < n; i++) {
+                        x[i] = binaryScalar(op, x[i], y[i]);
+                    }
+                    os.store(off[0] + done * so, so, x, n);
+                }
+            };
+        });
+    }
+
+    private static void binaryFloat(BinaryOp op, float[] a, int ao, float[] b, int bo, boolean bScalar, float[] out,
+            int oo, int len) {
+        int bound = F.loopBound(len);
+        int i = 0;
+        if (bScalar) {
+            float s = b[bo];
+            FloatVector vs = FloatVector.broadcast(F, s);
+            switch (op) {
+                case ADD -> {
+                    for (; i < bound; i += F.length()) {
+                        FloatVector.fromArray(F, a, ao + i).add(vs).intoArray(out, oo + i);
+                    }
+                }
+                case SUB -> {
+                    for (; i < bound; i += F.length()) {
+                        FloatVector.fromArray(F, a, ao + i).sub(vs).intoArray(out, oo + i);
+                    }
+                }
+                case MUL -> {
+                    for (; i < bound; i += F.length()) {
+                        FloatVector.fromArray(F, a, ao + i).mul(vs).intoArray(out, oo + i);
+                    }
+                }
+                case DIV -> {
+                    for (; i < bound; i += F.length()) {
+                        FloatVector.fromArray(F, a, ao + i).div(vs).intoArray(out, oo + i);
+                    }
+                }
+                case MAXIMUM -> {
+                    for (; i < bound; i += F.length()) {
+                        FloatVector.fromArray(F, a, ao + i).max(vs).intoArray(out, oo + i);
+                    }
+                }
+                case MINIMUM -> {
+                    for (; i < bound; i += F.length()) {
+                        FloatVector.fromArray(F, a, ao + i).min(vs).intoArray(out, oo + i);
+                    }
+                }
+                default -> throw new IllegalStateException("no float32 vector loop for " + op);
+            }
+            for (; i < len; i++) {
+                out[oo + i] = (float) binaryScalar(op, a[ao + i], s);
+            }
+            return;
+        }
+        switch (op) {
+            case ADD -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, a, ao + i).add(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case SUB -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, a, ao + i).sub(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case MUL -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, a, ao + i).mul(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case DIV -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, a, ao + i).div(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case MAXIMUM -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, a, ao + i).max(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case MINIMUM -> {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, a, ao + i).min(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            default -> throw new IllegalStateException("no float32 vector loop for " + op);
+        }
+        for (; i < len; i++) {
+            out[oo + i] = (float) binaryScalar(op, a[ao + i], b[bo + i]);
+        }
+    }
+
+    // ---- where, copy, fill ----------------------------------------------------------------------
+
+    static Tensor where(Tensor cond, Tensor a, Tensor b) {
+        Tensor out = CpuBackend.INSTANCE.newTensor(a.dtype(), a.shape());
+        StridedLoop loop = StridedLoop.over(out.shape(), out, cond, a, b);
+        CpuStorage os = storage(out);
+        CpuStorage cs = storage(cond);
+        CpuStorage as = storage(a);
+        CpuStorage bs = storage(b);
+        int sc = loop.innerStride(1);
+        int sa = loop.innerStride(2);
+        int sb = loop.innerStride(3);
+        loop.forEachParallel(() -> {
+            double[] c = new double[SCRATCH];
+            double[] x = new double[SCRATCH];
+            double[] y = new double[SCRATCH];
+            return (off, len) -> {
+                for (int done = 0; done < len; done += SCRATCH) {
+                    int n = Math.min(SCRATCH, len - done);
+                    cs.load(off[1] + done * sc, sc, c, n);
+                    as.load(off[2] + done * sa, sa, x, n);
+                    bs.load(off[3] + done * sb, sb, y, n);
+                    for (int i = 0; i < n; i++) {
+                        x[i] = c[i] != 0 ? x[i] : y[i];
+                    }
+                    os.store(off[0] + done, 1, x, n);
+                }
+            };
+        });
+        return out;
+    }
+
+    /** dst = src elementwise (same shape; src may be broadcast); casts when dtypes differ. */
+    static void copy(Tensor dst, Tensor src) {
+        StridedLoop loop = StridedLoop.over(dst.shape(), dst, src);
+        CpuStorage ds = storage(dst);
+        CpuStorage ss = storage(src);
+        int sd = loop.innerStride(0);
+        int sss = loop.innerStride(1);
+        boolean sameType = dst.dtype() == src.dtype();
+        loop.forEachParallel(() -> {
+            double[] buf = new double[SCRATCH];
+            return (off, len) -> {
+                if (sameType) {
+                    copySameType(ss, off[1], sss, ds, off[0], sd, len);
+                    return;
+                }
+                for (int done = 0; done < len; done += SCRATCH) {
+                    int n = Math.min(SCRATCH, len - done);
+                    ss.load(off[1] + done * sss, sss, buf, n);
+                    ds.store(off[0] + done * sd, sd, buf, n);
+                }
+            };
+        });
+    }
+
+    /** Same-dtype strided copy; exact for int64 (the double path would round past 2^53). */
+    private static void copySameType(CpuStorage src, int so, int ss, CpuStorage dst, int d0, int ds, int len) {
+        Object s = src.array();
+        Object d = dst.array();
+        if (ss == 1 && ds == 1) {
+            System.arraycopy(s, so, d, d0, len);
+            return;
+        }
+        switch (src.dtype()) {
+            case FLOAT32 -> {
+                float[] a = (float[]) s;
+                float[] b = (float[]) d;
+                for (int i = 0; i < len; i++) {
+                    b[d0 + i * ds] = a[so + i * ss];
+                }
+            }
+            case FLOAT64 -> {
+                double[] a = (double[]) s;
+                double[] b = (double[]) d;
+                for (int i = 0; i < len; i++) {
+                    b[d0 + i * ds] = a[so + i * ss];
+                }
+            }
+            case INT32 -> {
+                int[] a = (int[]) s;
+                int[] b = (int[]) d;
+                for (int i = 0; i < len; i++) {
+                    b[d0 + i * ds] = a[so + i * ss];
+                }
+            }
+            case INT64 -> {
+                long[] a = (long[]) s;
+                long[] b = (long[]) d;
+                for (int i = 0; i < len; i++) {
+                    b[d0 + i * ds] = a[so + i * ss];
+                }
+            }
+            case BOOL -> {
+                byte[] a = (byte[]) s;
+                byte[] b = (byte[]) d;
+                for (int i = 0; i < len; i++) {
+                    b[d0 + i * ds] = a[so + i * ss];
+                }
+            }
+        }
+    }
+
+    static void fill(Tensor dst, double value) {
+        StridedLoop loop = StridedLoop.over(dst.shape(), dst);
+        CpuStorage ds = storage(dst);
+        int sd = loop.innerStride(0);
+        loop.forEachParallel(() -> {
+            double[] buf = new double[SCRATCH];
+            java.util.Arrays.fill(buf, value);
+            return (off, len) -> {
+                for (int done = 0; done < len; done += SCRATCH) {
+                    int n = Math.min(SCRATCH, len - done);
+                    ds.store(off[0] + done * sd, sd, buf, n);
+                }
+            };
+        });
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------
+
+    static CpuStorage storage(Tensor t) {
+        return (CpuStorage) t.storage();
+    }
+
+    static float[] floats(Tensor t) {
+        return ((CpuStorage) t.storage()).floats();
+    }
+}
