@@ -260,4 +260,14 @@ class GroupedMatmulTest {
                 .hasMessageContaining("groupedMatmulBackward")
                 .hasMessageContaining("3 rows");
     }
+
+    @Test
+    void gradientOfAnotherDtypeIsRejectedAtTheBoundary() {
+        Tensor x = Tensor.zeros(3, 4);
+        Tensor w = Tensor.zeros(2, 4, 5);
+        Tensor idx = Tensor.of(new int[] {0, 1}, 2);
+        assertThatThrownBy(() -> FusedOps.groupedMatmulBackward(Tensor.zeros(DType.FLOAT64, 2, 5), x, w, idx, idx,
+                null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("groupedMatmulBackward")
+                .hasMessageContaining(DType.FLOAT64.toString());
+    }
 }
