@@ -46,9 +46,6 @@ final class MatmulKernels {
                 java.util.Arrays.fill(row, 0);
                 for (int p = 0; p < k; p++) {
                     double av = as.getDouble(aOff[bi] + i * ars + p * acs);
-                    if (av == 0) {
-                        continue;
-                    }
                     int bo = bOff[bi] + p * brs;
                     for (int j = 0; j < n; j++) {
                         row[j] += av * bs.getDouble(bo + j * bcs);
