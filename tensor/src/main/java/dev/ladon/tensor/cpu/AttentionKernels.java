@@ -163,7 +163,7 @@ final class AttentionKernels {
                             scaleInPlace(acc, accOffset, g.dv, correction);
                         }
                         sum += expShifted(s, n, newMax);
-                        addWeightedRows(s, n, va, vr, b, h, j0, acc, accOffset, g.dv);
+                        addWeightedRows(s, 0, 1, n, va, vr.at(b, h, j0), vr.rowStride(), acc, accOffset, g.dv);
                         rowSum[row] = sum;
                         rowMax[row] = newMax;
                     }
@@ -182,6 +182,12 @@ final class AttentionKernels {
         });
     }
 
+    /**
+     * Per (batch, head): for each key block, the probabilities P and the scaled score gradients
+     * T = scale * P (dP - Delta) of every query against the block go into two [Tq, BLOCK_K] tiles; then
+     * dv and dk of the block's keys, dq of every query and drel along each diagonal (one relative
+     * distance) are sums over a tile's columns, rows or diagonals, each accumulated in registers.
+     */
     private static void backwardFloat(Geometry g, Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
             Tensor lse, float scale, Tensor dq, Tensor dk, Tensor dv, Tensor drel) {
         float[] ga = ElementwiseKernels.floats(gradOut);
@@ -210,6 +216,8 @@ final class AttentionKernels {
             float[] vt = new float[g.dv * BLOCK_K];
             float[] s = new float[BLOCK_K];
             float[] dp = new float[BLOCK_K];
+            float[] pTile = new float[g.tq * BLOCK_K];
+            float[] tTile = new float[g.tq * BLOCK_K];
             float[] delta = new float[g.tq];
             float[] drelPart = rel == null ? null : new float[g.heads * g.tk * g.d];
             for (int bh = bh0; bh < bh1; bh++) {
@@ -222,26 +230,44 @@ final class AttentionKernels {
                     int j1 = Math.min(j0 + BLOCK_K, g.tk);
                     packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
                     packTransposed(va, vr, b, h, j0, j1, g.dv, vt);
+                    // Queries before firstQuery see none of these keys.
                     int firstQuery = g.causal ? Math.max(0, j0 - (g.tk - g.tq)) : 0;
+                    int queries = g.tq - firstQuery;
                     for (int i = firstQuery; i < g.tq; i++) {
                         int n = Math.min(j1, g.visibleEnd(i)) - j0;
-                        int qOffset = qr.at(b, h, i);
-                        int gOffset = gr.at(b, h, i);
+                        scores(qa, qr.at(b, h, i), g.d, kt, relT, (h * g.d) * relStride + g.relRow(i, j0), relStride,
+                                scale, s);
+                        scores(ga, gr.at(b, h, i), g.dv, vt, null, 0, 0, 1f, dp);
+                        probabilitiesAndScoreGradients(s, dp, n, la[lseOffset + bh * g.tq + i], delta[i], scale,
+                                pTile, tTile, i * BLOCK_K);
+                    }
+                    for (int j = j0; j < j1; j++) {
+                        int column = firstQuery * BLOCK_K + (j - j0);
+                        addWeightedRows(pTile, column, BLOCK_K, queries, ga, gr.at(b, h, firstQuery), gr.rowStride(),
+                                dva, (bh * g.tk + j) * g.dv, g.dv);
+                        addWeightedRows(tTile, column, BLOCK_K, queries, qa, qr.at(b, h, firstQuery), qr.rowStride(),
+                                dka, (bh * g.tk + j) * g.d, g.d);
+                    }
+                    for (int i = firstQuery; i < g.tq; i++) {
+                        int n = Math.min(j1, g.visibleEnd(i)) - j0;
                         int dqOffset = (bh * g.tq + i) * g.d;
-                        scores(qa, qOffset, g.d, kt, relT, (h * g.d) * relStride + g.relRow(i, j0), relStride, scale, s);
-                        scores(ga, gOffset, g.dv, vt, null, 0, 0, 1f, dp);
-                        float rowLse = la[lseOffset + bh * g.tq + i];
-                        for (int jj = 0; jj < n; jj++) {
-                            int j = j0 + jj;
-                            float p = (float) Math.exp(s[jj] - rowLse);
-                            float t = scale * p * (dp[jj] - delta[i]);
-                            axpy(p, ga, gOffset, dva, (bh * g.tk + j) * g.dv, g.dv);
-                            axpy(t, qa, qOffset, dka, (bh * g.tk + j) * g.d, g.d);
-                            axpy(t, ka, kr.at(b, h, j), dqa, dqOffset, g.d);
-                            if (rel != null) {
-                                int r = g.relRow(i, j);
-                                axpy(t, rela, rr.at(0, h, r), dqa, dqOffset, g.d);
-                                axpy(t, qa, qOffset, drelPart, (h * g.tk + r) * g.d, g.d);
+                        addWeightedRows(tTile, i * BLOCK_K, 1, n, ka, kr.at(b, h, j0), kr.rowStride(), dqa, dqOffset,
+                                g.d);
+                        if (rel != null) {
+                            addWeightedRows(tTile, i * BLOCK_K, 1, n, rela, rr.at(0, h, g.relRow(i, j0)),
+                                    rr.rowStride(), dqa, dqOffset, g.d);
+                        }
+                    }
+                    if (rel != null) {
+                        // Pairs (i, j) at one relative distance lie on a diagonal of the tile: jj - i fixed.
+                        int lastRow = Math.min(g.tk - 1, g.relRow(firstQuery, j1 - 1));
+                        for (int r = j0; r <= lastRow; r++) {
+                            int diagonal = r - g.relRow(0, j0);
+                            int iLow = Math.max(firstQuery, -diagonal);
+                            int iHigh = Math.min(g.tq, (j1 - j0) - diagonal);
+                            if (iLow < iHigh) {
+                                addWeightedRows(tTile, iLow * BLOCK_K + iLow + diagonal, BLOCK_K + 1, iHigh - iLow, qa,
+                                        qr.at(b, h, iLow), qr.rowStride(), drelPart, (h * g.tk + r) * g.d, g.d);
                             }
                         }
                     }
@@ -258,6 +284,20 @@ final class AttentionKernels {
             for (float[] part : relPartials) {
                 axpy(1f, part, 0, total, 0, total.length);
             }
+        }
+    }
+
+    /**
+     * One query row of the backward tiles: P = exp(s - lse) and T = scale * P * (dP - Delta) for the n visible
+     * keys of the block, 0 for the rest.
+     */
+    private static void probabilitiesAndScoreGradients(float[] s, float[] dp, int n, float lse, float delta,
+            float scale, float[] pTile, float[] tTile, int offset) {
+        for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
+            FloatVector p = FloatVector.fromArray(F, s, jj).sub(lse).lanewise(VectorOperators.EXP)
+                    .blend(0f, F.indexInRange(jj, n).not());
+            p.intoArray(pTile, offset + jj);
+            FloatVector.fromArray(F, dp, jj).sub(delta).mul(p).mul(scale).intoArray(tTile, offset + jj);
         }
     }
 
@@ -342,40 +382,40 @@ final class AttentionKernels {
     }
 
     /**
-     * acc[accOffset + c] += sum_{jj &lt; n} p[jj] * row (b, h, j0 + jj)[c]: the probabilities times the value
-     * rows. Channels are the outer loop so each vector of acc stays in a register while the keys stream by.
+     * dst[dstOffset + c] += sum over x &lt; count of weights[wOffset + x * wStride] * rows[rowOffset + x * rowStride + c],
+     * for c &lt; width: a weighted sum of rows. The weights walk a tile's row, column or diagonal; channels are
+     * the outer loop so each vector of the sum stays in a register while the rows stream by.
      */
-    private static void addWeightedRows(float[] p, int n, float[] va, Rows vr, int b, int h, int j0, float[] acc,
-            int accOffset, int width) {
+    private static void addWeightedRows(float[] weights, int wOffset, int wStride, int count, float[] rows,
+            int rowOffset, int rowStride, float[] dst, int dstOffset, int width) {
         int lanes = F.length();
-        int first = vr.at(b, h, j0);
-        int rowStride = vr.rowStride();
         int c = 0;
         for (; c + 2 * lanes <= width; c += 2 * lanes) {
-            FloatVector a0 = FloatVector.fromArray(F, acc, accOffset + c);
-            FloatVector a1 = FloatVector.fromArray(F, acc, accOffset + c + lanes);
-            for (int jj = 0; jj < n; jj++) {
-                FloatVector pj = FloatVector.broadcast(F, p[jj]);
-                int o = first + jj * rowStride + c;
-                a0 = FloatVector.fromArray(F, va, o).fma(pj, a0);
-                a1 = FloatVector.fromArray(F, va, o + lanes).fma(pj, a1);
+            FloatVector a0 = FloatVector.fromArray(F, dst, dstOffset + c);
+            FloatVector a1 = FloatVector.fromArray(F, dst, dstOffset + c + lanes);
+            for (int x = 0; x < count; x++) {
+                FloatVector w = FloatVector.broadcast(F, weights[wOffset + x * wStride]);
+                int o = rowOffset + x * rowStride + c;
+                a0 = FloatVector.fromArray(F, rows, o).fma(w, a0);
+                a1 = FloatVector.fromArray(F, rows, o + lanes).fma(w, a1);
             }
-            a0.intoArray(acc, accOffset + c);
-            a1.intoArray(acc, accOffset + c + lanes);
+            a0.intoArray(dst, dstOffset + c);
+            a1.intoArray(dst, dstOffset + c + lanes);
         }
         for (; c + lanes <= width; c += lanes) {
-            FloatVector a0 = FloatVector.fromArray(F, acc, accOffset + c);
-            for (int jj = 0; jj < n; jj++) {
-                a0 = FloatVector.fromArray(F, va, first + jj * rowStride + c).fma(FloatVector.broadcast(F, p[jj]), a0);
+            FloatVector a0 = FloatVector.fromArray(F, dst, dstOffset + c);
+            for (int x = 0; x < count; x++) {
+                a0 = FloatVector.fromArray(F, rows, rowOffset + x * rowStride + c)
+                        .fma(FloatVector.broadcast(F, weights[wOffset + x * wStride]), a0);
             }
-            a0.intoArray(acc, accOffset + c);
+            a0.intoArray(dst, dstOffset + c);
         }
         for (; c < width; c++) {
-            float sum = acc[accOffset + c];
-            for (int jj = 0; jj < n; jj++) {
-                sum += p[jj] * va[first + jj * rowStride + c];
+            float sum = dst[dstOffset + c];
+            for (int x = 0; x < count; x++) {
+                sum += weights[wOffset + x * wStride] * rows[rowOffset + x * rowStride + c];
             }
-            acc[accOffset + c] = sum;
+            dst[dstOffset + c] = sum;
         }
     }
 
