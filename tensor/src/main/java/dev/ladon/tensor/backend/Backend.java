@@ -123,7 +123,8 @@ public interface Backend {
      * q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv] (any of them may be broadcast views).
      * Score(i, j) = scale * (q_i . k_j + q_i . rel[h, j - i + Tq - 1]) where {@code rel} (null for none) is
      * [H, Tk, D] and indexes the relative distance of key j to query i, the Transformer-XL term; it
-     * requires {@code causal}. Causal: key j is visible from query i iff j &lt;= i + (Tk - Tq), so with
+     * requires {@code causal}. Query i sits at position Tk - Tq + i, so row Delta + Tk - 1 of rel holds the
+     * distance Delta = key position - query position, from -(Tk - 1) (row 0) to 0 (row Tk - 1). Causal: key j is visible from query i iff j &lt;= i + (Tk - Tq), so with
      * Tk &gt; Tq the first Tk - Tq keys are a memory every query sees.
      * Returns [out [B, H, Tq, Dv], logSumExp [B, H, Tq]] in the dtype of q.
      */

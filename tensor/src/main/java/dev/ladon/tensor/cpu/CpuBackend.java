@@ -180,13 +180,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor[] attention(Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal) {
-        throw new UnsupportedOperationException("attention: the CPU kernel is being written (nn issue)");
+        return AttentionKernels.forward(q, k, v, rel, scale, causal);
     }
 
     @Override
     public Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
             Tensor logSumExp, double scale, boolean causal) {
-        throw new UnsupportedOperationException("attentionBackward: the CPU kernel is being written (nn issue)");
+        return AttentionKernels.backward(gradOut, q, k, v, rel, out, logSumExp, scale, causal);
     }
 
     @Override

@@ -1,0 +1,596 @@
+package dev.ladon.tensor.cpu;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Fused scaled-dot-product attention, forward and backward, in the flash-attention style: keys are visited
+ * in blocks while each query row keeps a running maximum and a running sum of exponentials (the online
+ * softmax), so no [Tq, Tk] score matrix is ever stored. The forward keeps only the output and the
+ * per-row log-sum-exp; the backward recomputes each score block from them.
+ *
+ * <p>Score of query i and key j: {@code scale * (q_i . k_j + q_i . rel[h, j - i + Tq - 1])}, the second
+ * term only with the Transformer-XL relative table {@code rel}. Causal: key j is visible from query i iff
+ * {@code j <= i + Tk - Tq}, i.e. the first {@code Tk - Tq} keys are a memory that every query sees.
+ *
+ * <p>Backward, with P the softmax, dO the output gradient and Delta_i = dO_i . O_i (equal to
+ * sum_j P_ij dP_ij, which saves storing P): dP_ij = dO_i . v_j, dS_ij = P_ij (dP_ij - Delta_i), and
+ * with t_ij = scale dS_ij: dq_i += t_ij (k_j + rel_r), dk_j += t_ij q_i, drel_r += t_ij q_i, dv_j += P_ij dO_i.
+ *
+ * <p>float32 runs the vectorised path; float64 (for gradient checks) runs a plain scalar path with the
+ * same algorithm. Operands are read through their strides (broadcast K/V shared by heads cost no copy);
+ * only an operand whose last dim is not contiguous is copied first.
+ */
+final class AttentionKernels {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Keys per block: four vectors, so one query's block of scores sits in four register accumulators. */
+    private static final int BLOCK_K = 4 * F.length();
+    /** Queries per forward task: enough rows to pay for packing each key block once per task. */
+    private static final int BLOCK_Q = 32;
+
+    private AttentionKernels() {
+    }
+
+    /** The sizes of one call and its causal rule. */
+    private record Geometry(int batch, int heads, int tq, int tk, int d, int dv, boolean causal) {
+        /** One past the last key that query i sees. */
+        int visibleEnd(int i) {
+            return causal ? i + tk - tq + 1 : tk;
+        }
+
+        /** The row of rel that holds the distance of key j to query i. */
+        int relRow(int i, int j) {
+            return j - i + tq - 1;
+        }
+    }
+
+    /** Row (b, h, t) of a [B, H, T, D] operand starts at {@code at(b, h, t)}; its D elements are contiguous. */
+    private record Rows(int offset, int batchStride, int headStride, int rowStride) {
+        static Rows of(Tensor t) {
+            return new Rows(t.offset(), t.stride(0), t.stride(1), t.stride(2));
+        }
+
+        /** rel [H, Tk, D] seen as one batch entry. */
+        static Rows ofRel(Tensor rel) {
+            return new Rows(rel.offset(), 0, rel.stride(0), rel.stride(1));
+        }
+
+        int at(int b, int h, int t) {
+            return offset + b * batchStride + h * headStride + t * rowStride;
+        }
+    }
+
+    /** t itself when its last dim is contiguous (the kernels read rows as runs), else a contiguous copy. */
+    private static Tensor withContiguousRows(Tensor t) {
+        return t == null || t.size(-1) <= 1 || t.stride(-1) == 1 ? t : t.contiguous();
+    }
+
+    static Tensor[] forward(Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal) {
+        q = withContiguousRows(q);
+        k = withContiguousRows(k);
+        v = withContiguousRows(v);
+        rel = withContiguousRows(rel);
+        Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
+        Tensor out = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq, g.dv);
+        Tensor lse = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq);
+        if (q.dtype() == DType.FLOAT32) {
+            forwardFloat(g, q, k, v, rel, (float) scale, out, lse);
+        } else {
+            forwardDouble(g, q, k, v, rel, scale, out, lse);
+        }
+        return new Tensor[] {out, lse};
+    }
+
+    static Tensor[] backward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out, Tensor lse,
+            double scale, boolean causal) {
+        gradOut = withContiguousRows(gradOut);
+        q = withContiguousRows(q);
+        k = withContiguousRows(k);
+        v = withContiguousRows(v);
+        rel = withContiguousRows(rel);
+        out = withContiguousRows(out);
+        lse = lse.contiguous();
+        Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
+        Tensor dq = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq, g.d);
+        Tensor dk = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tk, g.d);
+        Tensor dv = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tk, g.dv);
+        Tensor drel = rel == null ? null : CpuBackend.INSTANCE.newTensor(q.dtype(), g.heads, g.tk, g.d);
+        if (q.dtype() == DType.FLOAT32) {
+            backwardFloat(g, gradOut, q, k, v, rel, out, lse, (float) scale, dq, dk, dv, drel);
+        } else {
+            backwardDouble(g, gradOut, q, k, v, rel, out, lse, scale, dq, dk, dv, drel);
+        }
+        return new Tensor[] {dq, dk, dv, drel};
+    }
+
+    // ---- float32 ---------------------------------------------------------------------------------
+
+    private static void forwardFloat(Geometry g, Tensor q, Tensor k, Tensor v, Tensor rel, float scale, Tensor out,
+            Tensor lse) {
+        float[] qa = ElementwiseKernels.floats(q);
+        float[] ka = ElementwiseKernels.floats(k);
+        float[] va = ElementwiseKernels.floats(v);
+        float[] oa = ElementwiseKernels.floats(out);
+        float[] la = ElementwiseKernels.floats(lse);
+        Rows qr = Rows.of(q);
+        Rows kr = Rows.of(k);
+        Rows vr = Rows.of(v);
+        float[] relT = rel == null ? null : packRelTransposed(g, rel);
+        int relStride = g.tk + BLOCK_K;
+        int queryBlocks = (g.tq + BLOCK_Q - 1) / BLOCK_Q;
+        Parallel.forRange(g.batch * g.heads * queryBlocks, 1, (task0, task1) -> {
+            float[] kt = new float[g.d * BLOCK_K];
+            float[] s = new float[BLOCK_K];
+            float[] acc = new float[BLOCK_Q * g.dv];
+            float[] rowMax = new float[BLOCK_Q];
+            float[] rowSum = new float[BLOCK_Q];
+            for (int task = task0; task < task1; task++) {
+                int bh = task / queryBlocks;
+                int b = bh / g.heads;
+                int h = bh % g.heads;
+                int i0 = (task % queryBlocks) * BLOCK_Q;
+                int i1 = Math.min(i0 + BLOCK_Q, g.tq);
+                java.util.Arrays.fill(acc, 0f);
+                java.util.Arrays.fill(rowMax, Float.NEGATIVE_INFINITY);
+                java.util.Arrays.fill(rowSum, 0f);
+                int keyEnd = g.visibleEnd(i1 - 1);
+                for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
+                    int j1 = Math.min(j0 + BLOCK_K, g.tk);
+                    packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
+                    for (int i = i0; i < i1; i++) {
+                        int n = Math.min(j1, g.visibleEnd(i)) - j0;
+                        if (n <= 0) {
+                            continue;
+                        }
+                        int relBase = (h * g.d) * relStride + g.relRow(i, j0);
+                        scores(qa, qr.at(b, h, i), g.d, kt, relT, relBase, relStride, scale, s);
+                        int row = i - i0;
+                        float blockMax = Float.NEGATIVE_INFINITY;
+                        for (int jj = 0; jj < n; jj++) {
+                            blockMax = Math.max(blockMax, s[jj]);
+                        }
+                        float newMax = Math.max(rowMax[row], blockMax);
+                        // What was summed under the old maximum is rescaled to the new one (exp(-inf) = 0 at first).
+                        float correction = (float) Math.exp(rowMax[row] - newMax);
+                        float sum = rowSum[row] * correction;
+                        int accOffset = row * g.dv;
+                        if (correction != 1f) {
+                            scaleInPlace(acc, accOffset, g.dv, correction);
+                        }
+                        sum += expShifted(s, n, newMax);
+                        addWeightedRows(s, 0, 1, n, va, vr.at(b, h, j0), vr.rowStride(), acc, accOffset, g.dv);
+                        rowSum[row] = sum;
+                        rowMax[row] = newMax;
+                    }
+                }
+                for (int i = i0; i < i1; i++) {
+                    int row = i - i0;
+                    int flat = bh * g.tq + i;
+                    // A row with no visible key (only when Tk = 0) gets output 0 and log-sum-exp -inf.
+                    float inv = rowSum[row] > 0 ? 1f / rowSum[row] : 0f;
+                    for (int c = 0; c < g.dv; c++) {
+                        oa[flat * g.dv + c] = acc[row * g.dv + c] * inv;
+                    }
+                    la[flat] = rowMax[row] + (float) Math.log(rowSum[row]);
+                }
+            }
+        });
+    }
+
+    /**
+     * Per (batch, head): for each key block, the probabilities P and the scaled score gradients
+     * T = scale * P (dP - Delta) of every query against the block go into two [Tq, BLOCK_K] tiles; then
+     * dv and dk of the block's keys, dq of every query and drel along each diagonal (one relative
+     * distance) are sums over a tile's columns, rows or diagonals, each accumulated in registers.
+     */
+    private static void backwardFloat(Geometry g, Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
+            Tensor lse, float scale, Tensor dq, Tensor dk, Tensor dv, Tensor drel) {
+        float[] ga = ElementwiseKernels.floats(gradOut);
+        float[] qa = ElementwiseKernels.floats(q);
+        float[] ka = ElementwiseKernels.floats(k);
+        float[] va = ElementwiseKernels.floats(v);
+        float[] oa = ElementwiseKernels.floats(out);
+        float[] la = ElementwiseKernels.floats(lse);
+        float[] dqa = ElementwiseKernels.floats(dq);
+        float[] dka = ElementwiseKernels.floats(dk);
+        float[] dva = ElementwiseKernels.floats(dv);
+        float[] rela = rel == null ? null : ElementwiseKernels.floats(rel);
+        Rows gr = Rows.of(gradOut);
+        Rows qr = Rows.of(q);
+        Rows kr = Rows.of(k);
+        Rows vr = Rows.of(v);
+        Rows or = Rows.of(out);
+        Rows rr = rel == null ? null : Rows.ofRel(rel);
+        int lseOffset = lse.offset();
+        float[] relT = rel == null ? null : packRelTransposed(g, rel);
+        int relStride = g.tk + BLOCK_K;
+        // drel sums over batch entries and queries: each thread chunk adds into its own table, summed at the end.
+        List<float[]> relPartials = new ArrayList<>();
+        Parallel.forRange(g.batch * g.heads, 1, (bh0, bh1) -> {
+            float[] kt = new float[g.d * BLOCK_K];
+            float[] vt = new float[g.dv * BLOCK_K];
+            float[] s = new float[BLOCK_K];
+            float[] dp = new float[BLOCK_K];
+            float[] pTile = new float[g.tq * BLOCK_K];
+            float[] tTile = new float[g.tq * BLOCK_K];
+            float[] delta = new float[g.tq];
+            float[] drelPart = rel == null ? null : new float[g.heads * g.tk * g.d];
+            for (int bh = bh0; bh < bh1; bh++) {
+                int b = bh / g.heads;
+                int h = bh % g.heads;
+                for (int i = 0; i < g.tq; i++) {
+                    delta[i] = dot(ga, gr.at(b, h, i), oa, or.at(b, h, i), g.dv);
+                }
+                for (int j0 = 0; j0 < g.tk; j0 += BLOCK_K) {
+                    int j1 = Math.min(j0 + BLOCK_K, g.tk);
+                    packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
+                    packTransposed(va, vr, b, h, j0, j1, g.dv, vt);
+                    // Queries before firstQuery see none of these keys.
+                    int firstQuery = g.causal ? Math.max(0, j0 - (g.tk - g.tq)) : 0;
+                    int queries = g.tq - firstQuery;
+                    for (int i = firstQuery; i < g.tq; i++) {
+                        int n = Math.min(j1, g.visibleEnd(i)) - j0;
+                        scores(qa, qr.at(b, h, i), g.d, kt, relT, (h * g.d) * relStride + g.relRow(i, j0), relStride,
+                                scale, s);
+                        scores(ga, gr.at(b, h, i), g.dv, vt, null, 0, 0, 1f, dp);
+                        probabilitiesAndScoreGradients(s, dp, n, la[lseOffset + bh * g.tq + i], delta[i], scale,
+                                pTile, tTile, i * BLOCK_K);
+                    }
+                    for (int j = j0; j < j1; j++) {
+                        int column = firstQuery * BLOCK_K + (j - j0);
+                        addWeightedRows(pTile, column, BLOCK_K, queries, ga, gr.at(b, h, firstQuery), gr.rowStride(),
+                                dva, (bh * g.tk + j) * g.dv, g.dv);
+                        addWeightedRows(tTile, column, BLOCK_K, queries, qa, qr.at(b, h, firstQuery), qr.rowStride(),
+                                dka, (bh * g.tk + j) * g.d, g.d);
+                    }
+                    for (int i = firstQuery; i < g.tq; i++) {
+                        int n = Math.min(j1, g.visibleEnd(i)) - j0;
+                        int dqOffset = (bh * g.tq + i) * g.d;
+                        addWeightedRows(tTile, i * BLOCK_K, 1, n, ka, kr.at(b, h, j0), kr.rowStride(), dqa, dqOffset,
+                                g.d);
+                        if (rel != null) {
+                            addWeightedRows(tTile, i * BLOCK_K, 1, n, rela, rr.at(0, h, g.relRow(i, j0)),
+                                    rr.rowStride(), dqa, dqOffset, g.d);
+                        }
+                    }
+                    if (rel != null) {
+                        // Pairs (i, j) at one relative distance lie on a diagonal of the tile: jj - i fixed.
+                        int lastRow = Math.min(g.tk - 1, g.relRow(firstQuery, j1 - 1));
+                        for (int r = j0; r <= lastRow; r++) {
+                            int diagonal = r - g.relRow(0, j0);
+                            int iLow = Math.max(firstQuery, -diagonal);
+                            int iHigh = Math.min(g.tq, (j1 - j0) - diagonal);
+                            if (iLow < iHigh) {
+                                addWeightedRows(tTile, iLow * BLOCK_K + iLow + diagonal, BLOCK_K + 1, iHigh - iLow, qa,
+                                        qr.at(b, h, iLow), qr.rowStride(), drelPart, (h * g.tk + r) * g.d, g.d);
+                            }
+                        }
+                    }
+                }
+            }
+            if (drelPart != null) {
+                synchronized (relPartials) {
+                    relPartials.add(drelPart);
+                }
+            }
+        });
+        if (drel != null) {
+            float[] total = ElementwiseKernels.floats(drel);
+            for (float[] part : relPartials) {
+                axpy(1f, part, 0, total, 0, total.length);
+            }
+        }
+    }
+
+    /**
+     * One query row of the backward tiles: P = exp(s - lse) and T = scale * P * (dP - Delta) for the n visible
+     * keys of the block, 0 for the rest.
+     */
+    private static void probabilitiesAndScoreGradients(float[] s, float[] dp, int n, float lse, float delta,
+            float scale, float[] pTile, float[] tTile, int offset) {
+        for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
+            FloatVector p = FloatVector.fromArray(F, s, jj).sub(lse).lanewise(VectorOperators.EXP)
+                    .blend(0f, F.indexInRange(jj, n).not());
+            p.intoArray(pTile, offset + jj);
+            FloatVector.fromArray(F, dp, jj).sub(delta).mul(p).mul(scale).intoArray(tTile, offset + jj);
+        }
+    }
+
+    /** relT[(h * D + c) * (Tk + BLOCK_K) + r] = rel[h, r, c], zero past Tk so a block may run over the end. */
+    private static float[] packRelTransposed(Geometry g, Tensor rel) {
+        float[] src = ElementwiseKernels.floats(rel);
+        Rows rr = Rows.ofRel(rel);
+        int stride = g.tk + BLOCK_K;
+        float[] t = new float[g.heads * g.d * stride];
+        for (int h = 0; h < g.heads; h++) {
+            for (int r = 0; r < g.tk; r++) {
+                int o = rr.at(0, h, r);
+                for (int c = 0; c < g.d; c++) {
+                    t[(h * g.d + c) * stride + r] = src[o + c];
+                }
+            }
+        }
+        return t;
+    }
+
+    /** dst[c * BLOCK_K + jj] = row (b, h, j0 + jj) channel c, for keys [j0, j1); zeros after j1. */
+    private static void packTransposed(float[] src, Rows rows, int b, int h, int j0, int j1, int width, float[] dst) {
+        java.util.Arrays.fill(dst, 0f);
+        for (int j = j0; j < j1; j++) {
+            int o = rows.at(b, h, j);
+            int jj = j - j0;
+            for (int c = 0; c < width; c++) {
+                dst[c * BLOCK_K + jj] = src[o + c];
+            }
+        }
+    }
+
+    /**
+     * One query against one key block: s[jj] = scale * sum_c q[c] * (kt[c, jj] + relT[relBase + c * relStride + jj]).
+     * Keys run along the vector lanes, so the sum over channels needs no horizontal reduction.
+     */
+    private static void scores(float[] qa, int qOffset, int width, float[] kt, float[] relT, int relBase, int relStride,
+            float scale, float[] s) {
+        int lanes = F.length();
+        FloatVector a0 = FloatVector.zero(F);
+        FloatVector a1 = FloatVector.zero(F);
+        FloatVector a2 = FloatVector.zero(F);
+        FloatVector a3 = FloatVector.zero(F);
+        if (relT == null) {
+            for (int c = 0; c < width; c++) {
+                FloatVector qc = FloatVector.broadcast(F, qa[qOffset + c]);
+                int o = c * BLOCK_K;
+                a0 = FloatVector.fromArray(F, kt, o).fma(qc, a0);
+                a1 = FloatVector.fromArray(F, kt, o + lanes).fma(qc, a1);
+                a2 = FloatVector.fromArray(F, kt, o + 2 * lanes).fma(qc, a2);
+                a3 = FloatVector.fromArray(F, kt, o + 3 * lanes).fma(qc, a3);
+            }
+        } else {
+            for (int c = 0; c < width; c++) {
+                FloatVector qc = FloatVector.broadcast(F, qa[qOffset + c]);
+                int o = c * BLOCK_K;
+                int r = relBase + c * relStride;
+                a0 = FloatVector.fromArray(F, kt, o).add(FloatVector.fromArray(F, relT, r)).fma(qc, a0);
+                a1 = FloatVector.fromArray(F, kt, o + lanes).add(FloatVector.fromArray(F, relT, r + lanes)).fma(qc, a1);
+                a2 = FloatVector.fromArray(F, kt, o + 2 * lanes).add(FloatVector.fromArray(F, relT, r + 2 * lanes))
+                        .fma(qc, a2);
+                a3 = FloatVector.fromArray(F, kt, o + 3 * lanes).add(FloatVector.fromArray(F, relT, r + 3 * lanes))
+                        .fma(qc, a3);
+            }
+        }
+        a0.mul(scale).intoArray(s, 0);
+        a1.mul(scale).intoArray(s, lanes);
+        a2.mul(scale).intoArray(s, 2 * lanes);
+        a3.mul(scale).intoArray(s, 3 * lanes);
+    }
+
+    /** s[jj] = exp(s[jj] - shift) for jj &lt; n (the rest of the block becomes 0); returns their sum. */
+    private static float expShifted(float[] s, int n, float shift) {
+        FloatVector sum = FloatVector.zero(F);
+        for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
+            FloatVector p = FloatVector.fromArray(F, s, jj).sub(shift).lanewise(VectorOperators.EXP);
+            p = p.blend(0f, F.indexInRange(jj, n).not());
+            p.intoArray(s, jj);
+            sum = sum.add(p);
+        }
+        return sum.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * dst[dstOffset + c] += sum over x &lt; count of weights[wOffset + x * wStride] * rows[rowOffset + x * rowStride + c],
+     * for c &lt; width: a weighted sum of rows. The weights walk a tile's row, column or diagonal; channels are
+     * the outer loop so each vector of the sum stays in a register while the rows stream by.
+     */
+    private static void addWeightedRows(float[] weights, int wOffset, int wStride, int count, float[] rows,
+            int rowOffset, int rowStride, float[] dst, int dstOffset, int width) {
+        int lanes = F.length();
+        int c = 0;
+        for (; c + 2 * lanes <= width; c += 2 * lanes) {
+            FloatVector a0 = FloatVector.fromArray(F, dst, dstOffset + c);
+            FloatVector a1 = FloatVector.fromArray(F, dst, dstOffset + c + lanes);
+            for (int x = 0; x < count; x++) {
+                FloatVector w = FloatVector.broadcast(F, weights[wOffset + x * wStride]);
+                int o = rowOffset + x * rowStride + c;
+                a0 = FloatVector.fromArray(F, rows, o).fma(w, a0);
+                a1 = FloatVector.fromArray(F, rows, o + lanes).fma(w, a1);
+            }
+            a0.intoArray(dst, dstOffset + c);
+            a1.intoArray(dst, dstOffset + c + lanes);
+        }
+        for (; c + lanes <= width; c += lanes) {
+            FloatVector a0 = FloatVector.fromArray(F, dst, dstOffset + c);
+            for (int x = 0; x < count; x++) {
+                a0 = FloatVector.fromArray(F, rows, rowOffset + x * rowStride + c)
+                        .fma(FloatVector.broadcast(F, weights[wOffset + x * wStride]), a0);
+            }
+            a0.intoArray(dst, dstOffset + c);
+        }
+        for (; c < width; c++) {
+            float sum = dst[dstOffset + c];
+            for (int x = 0; x < count; x++) {
+                sum += weights[wOffset + x * wStride] * rows[rowOffset + x * rowStride + c];
+            }
+            dst[dstOffset + c] = sum;
+        }
+    }
+
+    /** y[yOffset ..+n] += a * x[xOffset ..+n]. */
+    private static void axpy(float a, float[] x, int xOffset, float[] y, int yOffset, int n) {
+        FloatVector va = FloatVector.broadcast(F, a);
+        int c = 0;
+        for (int bound = F.loopBound(n); c < bound; c += F.length()) {
+            FloatVector.fromArray(F, x, xOffset + c).fma(va, FloatVector.fromArray(F, y, yOffset + c))
+                    .intoArray(y, yOffset + c);
+        }
+        for (; c < n; c++) {
+            y[yOffset + c] += a * x[xOffset + c];
+        }
+    }
+
+    private static void scaleInPlace(float[] y, int offset, int n, float a) {
+        int c = 0;
+        for (int bound = F.loopBound(n); c < bound; c += F.length()) {
+            FloatVector.fromArray(F, y, offset + c).mul(a).intoArray(y, offset + c);
+        }
+        for (; c < n; c++) {
+            y[offset + c] *= a;
+        }
+    }
+
+    private static float dot(float[] x, int xOffset, float[] y, int yOffset, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int c = 0;
+        for (int bound = F.loopBound(n); c < bound; c += F.length()) {
+            acc = FloatVector.fromArray(F, x, xOffset + c).fma(FloatVector.fromArray(F, y, yOffset + c), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; c < n; c++) {
+            sum += x[xOffset + c] * y[yOffset + c];
+        }
+        return sum;
+    }
+
+    // ---- float64: the same algorithm one key at a time, for gradient checks ---------------------
+
+    private static void forwardDouble(Geometry g, Tensor q, Tensor k, Tensor v, Tensor rel, double scale, Tensor out,
+            Tensor lse) {
+        double[] qa = ElementwiseKernels.storage(q).doubles();
+        double[] ka = ElementwiseKernels.storage(k).doubles();
+        double[] va = ElementwiseKernels.storage(v).doubles();
+        double[] rela = rel == null ? null : ElementwiseKernels.storage(rel).doubles();
+        double[] oa = ElementwiseKernels.storage(out).doubles();
+        double[] la = ElementwiseKernels.storage(lse).doubles();
+        Rows qr = Rows.of(q);
+        Rows kr = Rows.of(k);
+        Rows vr = Rows.of(v);
+        Rows rr = rel == null ? null : Rows.ofRel(rel);
+        Parallel.forRange(g.batch * g.heads * g.tq, 16, (row0, row1) -> {
+            double[] acc = new double[g.dv];
+            for (int flat = row0; flat < row1; flat++) {
+                int i = flat % g.tq;
+                int bh = flat / g.tq;
+                int b = bh / g.heads;
+                int h = bh % g.heads;
+                int qOffset = qr.at(b, h, i);
+                java.util.Arrays.fill(acc, 0);
+                double max = Double.NEGATIVE_INFINITY;
+                double sum = 0;
+                for (int j = 0; j < g.visibleEnd(i); j++) {
+                    double s = dot(qa, qOffset, ka, kr.at(b, h, j), g.d);
+                    if (rela != null) {
+                        s += dot(qa, qOffset, rela, rr.at(0, h, g.relRow(i, j)), g.d);
+                    }
+                    s *= scale;
+                    if (s > max) {
+                        double correction = Math.exp(max - s);
+                        sum *= correction;
+                        for (int c = 0; c < g.dv; c++) {
+                            acc[c] *= correction;
+                        }
+                        max = s;
+                    }
+                    double p = Math.exp(s - max);
+                    sum += p;
+                    int vOffset = vr.at(b, h, j);
+                    for (int c = 0; c < g.dv; c++) {
+                        acc[c] += p * va[vOffset + c];
+                    }
+                }
+                double inv = sum > 0 ? 1 / sum : 0;
+                for (int c = 0; c < g.dv; c++) {
+                    oa[flat * g.dv + c] = acc[c] * inv;
+                }
+                la[flat] = max + Math.log(sum);
+            }
+        });
+    }
+
+    private static void backwardDouble(Geometry g, Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel,
+            Tensor out, Tensor lse, double scale, Tensor dq, Tensor dk, Tensor dv, Tensor drel) {
+        double[] ga = ElementwiseKernels.storage(gradOut).doubles();
+        double[] qa = ElementwiseKernels.storage(q).doubles();
+        double[] ka = ElementwiseKernels.storage(k).doubles();
+        double[] va = ElementwiseKernels.storage(v).doubles();
+        double[] oa = ElementwiseKernels.storage(out).doubles();
+        double[] la = ElementwiseKernels.storage(lse).doubles();
+        double[] rela = rel == null ? null : ElementwiseKernels.storage(rel).doubles();
+        double[] dqa = ElementwiseKernels.storage(dq).doubles();
+        double[] dka = ElementwiseKernels.storage(dk).doubles();
+        double[] dva = ElementwiseKernels.storage(dv).doubles();
+        Rows gr = Rows.of(gradOut);
+        Rows qr = Rows.of(q);
+        Rows kr = Rows.of(k);
+        Rows vr = Rows.of(v);
+        Rows or = Rows.of(out);
+        Rows rr = rel == null ? null : Rows.ofRel(rel);
+        int lseOffset = lse.offset();
+        List<double[]> relPartials = new ArrayList<>();
+        Parallel.forRange(g.batch * g.heads, 1, (bh0, bh1) -> {
+            double[] drelPart = rel == null ? null : new double[g.heads * g.tk * g.d];
+            for (int bh = bh0; bh < bh1; bh++) {
+                int b = bh / g.heads;
+                int h = bh % g.heads;
+                for (int i = 0; i < g.tq; i++) {
+                    int qOffset = qr.at(b, h, i);
+                    int gOffset = gr.at(b, h, i);
+                    int dqOffset = (bh * g.tq + i) * g.d;
+                    double delta = dot(ga, gOffset, oa, or.at(b, h, i), g.dv);
+                    double rowLse = la[lseOffset + bh * g.tq + i];
+                    for (int j = 0; j < g.visibleEnd(i); j++) {
+                        int kOffset = kr.at(b, h, j);
+                        int r = g.relRow(i, j);
+                        double s = dot(qa, qOffset, ka, kOffset, g.d);
+                        if (rela != null) {
+                            s += dot(qa, qOffset, rela, rr.at(0, h, r), g.d);
+                        }
+                        double p = Math.exp(s * scale - rowLse);
+                        double t = scale * p * (dot(ga, gOffset, va, vr.at(b, h, j), g.dv) - delta);
+                        int dkOffset = (bh * g.tk + j) * g.d;
+                        int dvOffset = (bh * g.tk + j) * g.dv;
+                        for (int c = 0; c < g.dv; c++) {
+                            dva[dvOffset + c] += p * ga[gOffset + c];
+                        }
+                        for (int c = 0; c < g.d; c++) {
+                            dka[dkOffset + c] += t * qa[qOffset + c];
+                            dqa[dqOffset + c] += t * ka[kOffset + c];
+                        }
+                        if (rela != null) {
+                            int relOffset = rr.at(0, h, r);
+                            int partOffset = (h * g.tk + r) * g.d;
+                            for (int c = 0; c < g.d; c++) {
+                                dqa[dqOffset + c] += t * rela[relOffset + c];
+                                drelPart[partOffset + c] += t * qa[qOffset + c];
+                            }
+                        }
+                    }
+                }
+            }
+            if (drelPart != null) {
+                synchronized (relPartials) {
+                    relPartials.add(drelPart);
+                }
+            }
+        });
+        if (drel != null) {
+            double[] total = ElementwiseKernels.storage(drel).doubles();
+            for (double[] part : relPartials) {
+                for (int x = 0; x < total.length; x++) {
+                    total[x] += part[x];
+                }
+            }
+        }
+    }
+
+    private static double dot(double[] x, int xOffset, double[] y, int yOffset, int n) {
+        double sum = 0;
+        for (int c = 0; c < n; c++) {
+            sum += x[xOffset + c] * y[yOffset + c];
+        }
+        return sum;
+    }
+}
