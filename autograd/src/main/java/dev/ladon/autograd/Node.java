@@ -118,7 +118,7 @@ final class Node {
         }
         Variable[] grads = backward.apply(grad, values, needsGrad);
         if (onceDifferentiable && GradMode.isEnabled()) {
-            grads = guardSecondDerivative(grad, values, grads);
+            grads = guardSecondDerivative(grad, grads);
         }
         for (int i = 0; i < next.length; i++) {
             if (grads[i] == null || next[i] == null) {
@@ -137,26 +137,30 @@ final class Node {
 
     /**
      * Gradients from a fused backward kernel are plain tensors: differentiating them again would silently
-     * give zero. Under createGraph they are routed through a node that fails with a clear message instead.
+     * give zero. Under createGraph they become outputs of a node that depends on what they were computed
+     * from (the output gradient and this op's inputs) and fails with a clear message if differentiated.
      */
-    private Variable[] guardSecondDerivative(Variable grad, Variable[] values, Variable[] grads) {
-        List<Variable> sources = new ArrayList<>();
-        sources.add(grad);
-        for (Variable v : values) {
-            if (v != null) {
-                sources.add(v);
-            }
+    private Variable[] guardSecondDerivative(Variable grad, Variable[] grads) {
+        Node[] sources = new Node[next.length + 1];
+        sources[0] = grad.gradientEdge();
+        System.arraycopy(next, 0, sources, 1, next.length);
+        if (Arrays.stream(sources).allMatch(n -> n == null)) {
+            return grads;
         }
-        Variable[] from = sources.toArray(Variable[]::new);
         Variable[] guarded = grads.clone();
         for (int i = 0; i < grads.length; i++) {
-            if (grads[i] != null) {
-                guarded[i] = record(op + "Backward", grads[i].data(), from, new Variable[0], false, (g, s, n) -> {
-                    throw new IllegalStateException(op + " is once-differentiable: its backward is a fused kernel "
-                            + "without a derivative of its own, so a second derivative (createGraph, gradgradcheck) "
-                            + "through " + op + " is not available. Compose it from Variable ops if you need one.");
-                });
+            if (grads[i] == null) {
+                continue;
             }
+            Node guard = new Node(op + "Backward", sources, null, new int[sources.length][], new DType[sources.length],
+                    false);
+            guard.saved = new SavedTensor[0];
+            guard.backward = (g, s, n) -> {
+                throw new IllegalStateException(op + " is once-differentiable: its backward is a fused kernel without "
+                        + "a derivative of its own, so a second derivative (createGraph, gradgradcheck) through " + op
+                        + " is not available. Compose it from Variable ops if you need one.");
+            };
+            guarded[i] = Variable.fromNode(grads[i].data(), guard);
         }
         return guarded;
     }

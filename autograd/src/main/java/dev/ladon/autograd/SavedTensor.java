@@ -14,7 +14,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code createGraph} can differentiate through them (higher-order gradients).
  */
 final class SavedTensor {
-    private static final AtomicLong LIVE = new AtomicLong();
+    private static final AtomicLong CREATED = new AtomicLong();
+    private static final AtomicLong RELEASED = new AtomicLong();
+    private static final AtomicLong COLLECTED = new AtomicLong();
     private static final Cleaner CLEANER = Cleaner.create();
 
     private Variable value;
@@ -25,7 +27,7 @@ final class SavedTensor {
         this.value = value;
         this.version = value.data().version();
         this.counted = new Counted();
-        LIVE.incrementAndGet();
+        CREATED.incrementAndGet();
         // A graph dropped without running backward is never released explicitly; the cleaner keeps the
         // diagnostic count honest when the collector reclaims it.
         CLEANER.register(this, counted);
@@ -50,23 +52,35 @@ final class SavedTensor {
     /** Drops the reference so that the memory can be reclaimed (after a backward without retainGraph). */
     void release() {
         value = null;
-        counted.run();
+        counted.finish(RELEASED);
     }
 
     /** Saved tensors currently held by graphs (created and neither released nor garbage collected). */
     static long live() {
-        return LIVE.get();
+        return CREATED.get() - RELEASED.get() - COLLECTED.get();
     }
 
-    /** Decrements the live count exactly once, whether released by backward or by the cleaner. */
+    /**
+     * Saved tensors not released by a backward: unlike {@link #live()} this does not depend on when the
+     * collector runs, so tests can compare it exactly.
+     */
+    static long unreleased() {
+        return CREATED.get() - RELEASED.get();
+    }
+
+    /** Counts one saved tensor as gone exactly once: released by backward, or collected (the cleaner). */
     private static final class Counted implements Runnable {
         private final AtomicBoolean done = new AtomicBoolean();
 
+        void finish(AtomicLong counter) {
+            if (done.compareAndSet(false, true)) {
+                counter.incrementAndGet();
+            }
+        }
+
         @Override
         public void run() {
-            if (done.compareAndSet(false, true)) {
-                LIVE.decrementAndGet();
-            }
+            finish(COLLECTED);
         }
     }
 }
