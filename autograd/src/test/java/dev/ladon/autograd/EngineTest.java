@@ -247,6 +247,17 @@ class EngineTest {
     }
 
     @Test
+    void anAdamWStepOnASavedParameterFailsBackwardNamingTheOp() {
+        Variable x = Variable.parameter(randn(13, 2, 3));
+        Variable w = Variable.parameter(randn(14, 3, 2));
+        Variable loss = x.matmul(w).sum();
+        Tensor zeros = Tensor.zeros(DType.FLOAT64, Device.CPU, 3, 2);
+        dev.ladon.tensor.FusedOps.adamW(w.data(), zeros, zeros.copy(), zeros.copy(), 0.1, 0.9, 0.999, 1e-8, 0.01, 1);
+        assertThatThrownBy(loss::backward).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("backward of matmul").hasMessageContaining("in-place");
+    }
+
+    @Test
     void inPlaceChangeOfATensorNobodySavedIsFine() {
         // add saves nothing, so changing its inputs afterwards does not affect its gradient.
         Variable x = Variable.parameter(randn(9, 3));

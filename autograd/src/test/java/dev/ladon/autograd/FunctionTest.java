@@ -30,6 +30,31 @@ class FunctionTest {
         }
     }
 
+    /** The worked example of docs/autograd.md: softplus(x) = log(1 + exp(beta x)) / beta. */
+    static final class Softplus extends Function {
+        private final double beta;
+
+        Softplus(double beta) {
+            this.beta = beta;
+        }
+
+        @Override
+        protected Tensor forward(FunctionContext ctx, Tensor... inputs) {
+            Tensor x = inputs[0];
+            ctx.saveForBackward(x);
+            // log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): no overflow for large z.
+            Tensor z = x.mul(beta);
+            return z.relu().add(z.abs().neg().exp().add(1).log()).div(beta);
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor gradOutput) {
+            Tensor x = ctx.savedTensors()[0];
+            // d/dx softplus = sigmoid(beta x).
+            return new Tensor[] {gradOutput.mul(x.mul(beta).sigmoid())};
+        }
+    }
+
     /** y = scale * a * b with a fixed scale; records which inputs asked for gradients. */
     static final class ScaledProduct extends Function {
         private final double scale;
@@ -66,6 +91,20 @@ class FunctionTest {
         assertThat(y.gradFnName()).isEqualTo("Cube");
         y.sum().backward();
         assertThat(x.grad().toDoubleArray()).containsExactly(new double[] {3, 0.75, 12}, within(1e-15));
+    }
+
+    @Test
+    void theDocumentedSoftplusMatchesItsDefinitionAndPassesGradcheck() {
+        Tensor x = Tensor.of(new double[] {-30, -1, 0, 0.5, 40}, 5);
+        Variable y = new Softplus(2.0).apply(Variable.parameter(x));
+        double[] xs = x.toDoubleArray();
+        for (int i = 0; i < xs.length; i++) {
+            double reference = xs[i] > 10 ? xs[i] : Math.log1p(Math.exp(2 * xs[i])) / 2;
+            assertThat(y.data().toDoubleArray()[i]).isCloseTo(reference, within(1e-12));
+        }
+        var r = Gradcheck.gradcheck(v -> new Softplus(2.0).apply(v.get(0)), List.of(randn(10, 3, 4)),
+                GradcheckOptions.defaults());
+        assertThat(r.passed()).as(r.summary()).isTrue();
     }
 
     @Test
