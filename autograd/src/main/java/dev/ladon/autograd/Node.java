@@ -20,8 +20,8 @@ final class Node {
     interface Backward {
         /**
          * @param grad      dL/d(output), shaped like the output
-         * @param saved     the values saved at forward time (inputs first, then the output if it was saved),
-         *                  already checked against in-place changes
+         * @param saved     the values saved at forward time (those passed to record, then the output when it
+         *                  was saved), already checked against in-place changes
          * @param needsGrad which inputs want a gradient
          */
         Variable[] apply(Variable grad, Variable[] saved, boolean[] needsGrad);

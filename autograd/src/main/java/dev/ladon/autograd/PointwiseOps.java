@@ -99,11 +99,13 @@ final class PointwiseOps {
     // ---- unary -----------------------------------------------------------------------------------
 
     static Variable exp(Variable x) {
-        return Node.record("exp", x.data().exp(), inputs(x), NOTHING, true, (g, s, needs) -> new Variable[] {g.mul(s[0])});
+        return Node.record("exp", x.data().exp(), inputs(x), NOTHING, true,
+                (g, s, needs) -> new Variable[] {g.mul(s[0])});
     }
 
     static Variable log(Variable x) {
-        return Node.record("log", x.data().log(), inputs(x), saving(x), false, (g, s, needs) -> new Variable[] {g.div(s[0])});
+        return Node.record("log", x.data().log(), inputs(x), saving(x), false,
+                (g, s, needs) -> new Variable[] {g.div(s[0])});
     }
 
     /** d sqrt(x) = 1 / (2 sqrt(x)). */
@@ -163,7 +165,8 @@ final class PointwiseOps {
     }
 
     static Variable sin(Variable x) {
-        return Node.record("sin", x.data().sin(), inputs(x), saving(x), false, (g, s, needs) -> new Variable[] {g.mul(s[0].cos())});
+        return Node.record("sin", x.data().sin(), inputs(x), saving(x), false,
+                (g, s, needs) -> new Variable[] {g.mul(s[0].cos())});
     }
 
     static Variable cos(Variable x) {
@@ -209,6 +212,7 @@ final class PointwiseOps {
             return x;
         }
         DType from = x.dtype();
-        return Node.record("to", x.data().to(dtype), inputs(x), NOTHING, false, (g, s, needs) -> new Variable[] {g.to(from)});
+        return Node.record("to", x.data().to(dtype), inputs(x), NOTHING, false,
+                (g, s, needs) -> new Variable[] {g.to(from)});
     }
 }
