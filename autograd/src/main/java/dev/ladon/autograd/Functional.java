@@ -1,0 +1,107 @@
+package dev.ladon.autograd;
+
+import dev.ladon.tensor.FusedOps;
+import dev.ladon.tensor.Generator;
+import dev.ladon.tensor.Shape;
+import dev.ladon.tensor.Tensor;
+
+/**
+ * Layer-level functions (like {@code torch.nn.functional}). layerNorm, rmsNorm and crossEntropy run the
+ * fused kernels of {@link FusedOps} forward and backward; their backward is a kernel, not Variable ops, so
+ * they are once-differentiable (a second derivative through them fails, naming the op). mse and dropout
+ * are composed of Variable ops.
+ */
+public final class Functional {
+    private Functional() {
+    }
+
+    /**
+     * Layer norm over the last dim of x [..., D]: (x - mean) / sqrt(var + eps) * weight + bias, with the
+     * biased variance. weight and bias are [D] or null.
+     */
+    public static Variable layerNorm(Variable x, Variable weight, Variable bias, double eps) {
+        FusedOps.LayerNormResult r = FusedOps.layerNorm(x.data(), dataOf(weight), dataOf(bias), eps);
+        int d = x.size(-1);
+        Variable[] saved = {x, weight, Variable.constant(r.mean()), Variable.constant(r.rstd())};
+        return Node.record("layerNorm", r.output(), new Variable[] {x, weight, bias}, saved, false, true,
+                (g, s, needs) -> {
+                    FusedOps.LayerNormResult stats = new FusedOps.LayerNormResult(null, s[2].data(), s[3].data());
+                    Tensor[] grads = FusedOps.layerNormBackward(g.data(), s[0].data(), dataOf(s[1]), stats);
+                    Tensor dBias = null;
+                    if (needs[2]) {
+                        // The kernel sums dbias only alongside dweight; without a weight, sum the rows here.
+                        dBias = grads[2] != null ? grads[2] : g.data().reshape(-1, d).sum(0);
+                    }
+                    return new Variable[] {constantOrNull(grads[0]), needs[1] ? constantOrNull(grads[1]) : null,
+                            constantOrNull(dBias)};
+                });
+    }
+
+    /** RMS norm over the last dim of x [..., D]: x / sqrt(mean(x^2) + eps) * weight; weight [D] or null. */
+    public static Variable rmsNorm(Variable x, Variable weight, double eps) {
+        FusedOps.RmsNormResult r = FusedOps.rmsNorm(x.data(), dataOf(weight), eps);
+        Variable[] saved = {x, weight, Variable.constant(r.rstd())};
+        return Node.record("rmsNorm", r.output(), new Variable[] {x, weight}, saved, false, true, (g, s, needs) -> {
+            FusedOps.RmsNormResult stats = new FusedOps.RmsNormResult(null, s[2].data());
+            Tensor[] grads = FusedOps.rmsNormBackward(g.data(), s[0].data(), dataOf(s[1]), stats);
+            return new Variable[] {constantOrNull(grads[0]), needs[1] ? constantOrNull(grads[1]) : null};
+        });
+    }
+
+    /**
+     * Cross-entropy of logits [N, C] against int targets [N], averaged over the rows whose target is not
+     * {@code ignoreIndex} (NaN when every row is ignored, as PyTorch). With label smoothing s the target
+     * distribution is (1 - s) one-hot + s / C.
+     */
+    public static Variable crossEntropy(Variable logits, Tensor target, int ignoreIndex, double labelSmoothing) {
+        FusedOps.CrossEntropyResult r = FusedOps.crossEntropy(logits.data(), target, ignoreIndex, labelSmoothing);
+        // The count stays on the device: no host round trip per step.
+        Tensor counted = target.ne(ignoreIndex).sum().to(logits.dtype());
+        Tensor loss = r.losses().sum().div(counted);
+        Variable[] saved = {logits, Variable.constant(target), Variable.constant(r.logSumExp()),
+                Variable.constant(counted)};
+        return Node.record("crossEntropy", loss, new Variable[] {logits}, saved, false, true, (g, s, needs) -> {
+            FusedOps.CrossEntropyResult stats = new FusedOps.CrossEntropyResult(null, s[2].data());
+            Tensor perRow = g.data().div(s[3].data());
+            return new Variable[] {Variable.constant(FusedOps.crossEntropyBackward(perRow, s[0].data(), s[1].data(),
+                    stats, ignoreIndex, labelSmoothing))};
+        });
+    }
+
+    /** Cross-entropy with ignore index -100 and no label smoothing (PyTorch's defaults). */
+    public static Variable crossEntropy(Variable logits, Tensor target) {
+        return crossEntropy(logits, target, -100, 0.0);
+    }
+
+    /** Mean squared error over all elements (a and b broadcast). */
+    public static Variable mse(Variable a, Variable b) {
+        return a.sub(b).square().mean();
+    }
+
+    /**
+     * Inverted dropout: in training, zeroes each element with probability p and scales the rest by
+     * 1 / (1 - p), drawing the mask from {@code generator}; the identity when not training or p = 0.
+     */
+    public static Variable dropout(Variable x, double p, boolean training, Generator generator) {
+        if (!(p >= 0 && p <= 1)) {
+            throw new IllegalArgumentException("dropout: p must be in [0, 1], got " + p + " (input "
+                    + Shape.str(x.shape()) + ")");
+        }
+        if (!training || p == 0) {
+            return x;
+        }
+        if (p == 1) {
+            return x.mul(0.0);
+        }
+        Tensor keep = Tensor.bernoulli(1 - p, generator, x.dtype(), x.device(), x.shape()).div(1 - p);
+        return x.mul(Variable.constant(keep));
+    }
+
+    private static Tensor dataOf(Variable v) {
+        return v == null ? null : v.data();
+    }
+
+    private static Variable constantOrNull(Tensor t) {
+        return t == null ? null : Variable.constant(t);
+    }
+}

@@ -1,0 +1,7 @@
+package dev.ladon.autograd;
+
+/** Returned by {@link Variable#registerHook}; {@link #remove()} unregisters the hook. */
+@FunctionalInterface
+public interface HookHandle {
+    void remove();
+}
