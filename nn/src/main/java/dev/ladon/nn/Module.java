@@ -302,12 +302,15 @@ public abstract class Module {
     }
 
     private void appendTree(StringBuilder sb, String indent) {
-        sb.append(getClass().getSimpleName()).append('(').append(extraRepr());
+        sb.append(getClass().getSimpleName()).append('(');
         if (children.isEmpty()) {
-            sb.append(')');
+            sb.append(extraRepr()).append(')');
             return;
         }
         sb.append('\n');
+        if (!extraRepr().isEmpty()) {
+            sb.append(indent).append("  ").append(extraRepr()).append('\n');
+        }
         for (var e : children.entrySet()) {
             sb.append(indent).append("  (").append(e.getKey()).append("): ");
             e.getValue().appendTree(sb, indent + "  ");

@@ -43,6 +43,18 @@ public final class Parameter {
         return variable.numel();
     }
 
+    /**
+     * Makes forward passes use {@code leaf} (which must hold a tensor of this shape): the gradient-check
+     * cases bind a layer's parameters to the checker's own input variables this way.
+     */
+    void bind(Variable leaf) {
+        if (!java.util.Arrays.equals(leaf.shape(), variable.shape())) {
+            throw new IllegalArgumentException("Parameter.bind: shape " + dev.ladon.tensor.Shape.str(leaf.shape())
+                    + " differs from " + dev.ladon.tensor.Shape.str(variable.shape()));
+        }
+        variable = leaf;
+    }
+
     /** Swaps in a new leaf holding {@code value}; the gradient is dropped. */
     void replace(Tensor value) {
         variable = Variable.parameter(value);
