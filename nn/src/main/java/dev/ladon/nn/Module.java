@@ -35,6 +35,8 @@ public abstract class Module {
     private final Map<String, Parameter> parameters = new LinkedHashMap<>();
     private final Map<String, Buffer> buffers = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
+    /** Every registered name, parameters, buffers and children alike, in registration order. */
+    private final List<String> order = new ArrayList<>();
     private boolean training = true;
 
     // ---- registration ----------------------------------------------------------------------------
@@ -84,9 +86,10 @@ public abstract class Module {
             throw new IllegalArgumentException(getClass().getSimpleName() + ": name '" + name
                     + "' must be non-empty and contain no dots");
         }
-        if (parameters.containsKey(name) || buffers.containsKey(name) || children.containsKey(name)) {
+        if (order.contains(name)) {
             throw new IllegalArgumentException(getClass().getSimpleName() + ": name '" + name + "' is already registered");
         }
+        order.add(name);
     }
 
     // ---- traversal -------------------------------------------------------------------------------
@@ -100,13 +103,14 @@ public abstract class Module {
     }
 
     private void collectParameters(String prefix, Map<String, Parameter> out, Set<Parameter> seen) {
-        for (var e : parameters.entrySet()) {
-            if (seen.add(e.getValue())) {
-                out.put(prefix + e.getKey(), e.getValue());
+        for (String name : order) {
+            Parameter p = parameters.get(name);
+            Module child = children.get(name);
+            if (p != null && seen.add(p)) {
+                out.put(prefix + name, p);
+            } else if (child != null) {
+                child.collectParameters(prefix + name + ".", out, seen);
             }
-        }
-        for (var e : children.entrySet()) {
-            e.getValue().collectParameters(prefix + e.getKey() + ".", out, seen);
         }
     }
 
@@ -123,11 +127,12 @@ public abstract class Module {
     }
 
     private void collectBuffers(String prefix, Map<String, Buffer> out) {
-        for (var e : buffers.entrySet()) {
-            out.put(prefix + e.getKey(), e.getValue());
-        }
-        for (var e : children.entrySet()) {
-            e.getValue().collectBuffers(prefix + e.getKey() + ".", out);
+        for (String name : order) {
+            if (buffers.containsKey(name)) {
+                out.put(prefix + name, buffers.get(name));
+            } else if (children.containsKey(name)) {
+                children.get(name).collectBuffers(prefix + name + ".", out);
+            }
         }
     }
 
