@@ -167,6 +167,10 @@ public final class FusedOps {
             throw new IllegalArgumentException("groupedMatmulBackward: gradient must be [" + row.numel() + ", "
                     + weight.size(2) + "], got " + Shape.str(gradOutput.shape()));
         }
+        if (gradOutput.dtype() != x.dtype() || !gradOutput.device().equals(x.device())) {
+            throw new IllegalArgumentException("groupedMatmulBackward: gradient is " + gradOutput.dtype() + " on "
+                    + gradOutput.device() + ", x is " + x.dtype() + " on " + x.device());
+        }
         return x.backend().groupedMatmulBackward(gradOutput, x, weight, row, expert, gate);
     }
 

@@ -941,11 +941,23 @@ public final class Tensor {
 
     private Tensor inPlace(String op, BinaryOp kind, Tensor other) {
         requireSameDevice(op, this, other);
+        requireDistinctElements(op);
         Shape.broadcast(op, shape, other.shape);
         Tensor src = other.to(dtype()).broadcastToForInPlace(op, shape);
         backend().binaryInPlace(kind, this, src);
         storage.bumpVersion();
         return this;
+    }
+
+    /** In-place writes into a broadcast view would hit one memory location several times, each with another result. */
+    private void requireDistinctElements(String op) {
+        for (int d = 0; d < shape.length; d++) {
+            if (shape[d] > 1 && strides[d] == 0) {
+                throw new IllegalArgumentException(op + ": cannot write in place into a broadcast view of shape "
+                        + Shape.str(shape) + " with strides " + Shape.str(strides)
+                        + " (several elements share one memory location); make it contiguous() first");
+            }
+        }
     }
 
     private Tensor broadcastToForInPlace(String op, int[] target) {
@@ -981,6 +993,7 @@ public final class Tensor {
     /** Copies other's elements (broadcast, cast) into this tensor. */
     public Tensor copyFrom(Tensor other) {
         requireSameDevice("copyFrom", this, other);
+        requireDistinctElements("copyFrom");
         backend().copy(this, other.broadcastToForInPlace("copyFrom", shape));
         storage.bumpVersion();
         return this;

@@ -191,13 +191,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Tensor groupedMatmul(Tensor x, Tensor weight, Tensor row, Tensor expert, Tensor gate) {
-        throw new UnsupportedOperationException("groupedMatmul: the CPU kernel is being written (moe issue)");
+        return GroupedMatmulKernels.forward(x, weight, row, expert, gate);
     }
 
     @Override
     public Tensor[] groupedMatmulBackward(Tensor gradOut, Tensor x, Tensor weight, Tensor row, Tensor expert,
             Tensor gate) {
-        throw new UnsupportedOperationException("groupedMatmulBackward: the CPU kernel is being written (moe issue)");
+        return GroupedMatmulKernels.backward(gradOut, x, weight, row, expert, gate);
     }
 
     @Override

@@ -1,58 +1,569 @@
 package dev.ladon.tensor.cpu;
 
+import java.util.Arrays;
+import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Single-precision GEMM: C = A B for strided A [M, K] and B [K, N], C contiguous [M, N] (row-major).
- * This first version packs B's rows contiguously and streams them with FMA vectors (i-k-j order);
- * a register-blocked micro-kernel replaces it.
+ * General matrix multiply, C += A B, for float32 and float64: A [M, K] and B [K, N] are read through any
+ * strides (so transposed and sliced views cost no copy), C is dense row-major [M, N]; one product per
+ * batch entry.
+ *
+ * <p>The loop nest is Goto's (GotoBLAS, OpenBLAS, BLIS). Each level keeps one block of an operand in one
+ * level of cache while the loop inside it streams the other:
+ *
+ * <pre>
+ * for jc: NC columns of C                       the packed B block [KC x NC] stays in L3
+ *   for pc: KC of the shared dimension          pack B[pc.., jc..] into panels of NR columns
+ *     for ic: MC rows of C                      pack A[ic.., pc..] into panels of MR rows (stays in L2)
+ *       for each B panel [KC x NR]              stays in L1 while every A panel passes it
+ *         for each A panel [MR x KC]
+ *           micro-kernel: C[MR x NR] += A panel B panel, the MR x NR sums held in vector registers
+ * </pre>
+ *
+ * Packing copies each block into the exact order the micro-kernel reads it (B panel: row p's NR values
+ * side by side; A panel: column p's MR values side by side), with zeros past the matrix edge, so the
+ * micro-kernel runs only unit-stride loads whatever the operands' strides were. A tile that hangs over
+ * the edge of C is computed into a scratch tile and only its valid part is added.
+ *
+ * <p>The micro-kernel keeps MR x 2 vector accumulators in local variables, never in arrays or fields
+ * (a boxed vector is a heap object and ran about 18x slower). MR is 4 (8 accumulators) for 128- and
+ * 256-bit vectors, which have 16 registers: with 12 accumulators the JIT spilled and the kernel fell from
+ * ~90 to ~40 GFLOP/s on AVX2. With 512-bit vectors (32 registers) MR is 8.
+ *
+ * <p>Threads get independent rectangles of C: whole batch entries when there are enough to share out,
+ * else slices of one product's rows or columns. Threads never wait for each other; each packs what it
+ * reads, so the operand shared by the slices is packed once per thread, O(K N) work next to each
+ * thread's O(M N K / threads) arithmetic.
  */
 final class Gemm {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
+    private static final VectorSpecies<Double> D = CpuSpecies.DOUBLE;
+    /** Rows of a float micro-tile: 8 with 512-bit vectors (16 of 32 registers), else 4 (8 of 16). */
+    static final int MR = F.vectorBitSize() >= 512 ? 8 : 4;
+    /** Columns of a float micro-tile: two vectors. */
+    static final int NR = 2 * F.length();
+    /** Rows and columns of a double micro-tile: 4 rows of two vectors everywhere. */
+    static final int MR_D = 4;
+    static final int NR_D = 2 * D.length();
+    /** Depth of a block: a B panel (KC x NR floats, 16 KiB for 256-bit vectors) fits in a 32 KiB L1. */
+    static final int KC = 256;
+    /** Rows of a packed A block: MC x KC floats is 128 KiB, well inside a 512 KiB L2. */
+    static final int MC = 128;
+    /** Columns of a packed B block: KC x NC floats is 2 MiB, a share of L3. */
+    static final int NC = 2048;
+    /** Below about this many flops per thread, handing work to the pool costs more than it saves. */
+    private static final long MIN_FLOPS_PER_THREAD = 1L << 20;
+
+    private static final ThreadLocal<FloatWorkspace> FLOAT_WORKSPACE = ThreadLocal.withInitial(FloatWorkspace::new);
+    private static final ThreadLocal<DoubleWorkspace> DOUBLE_WORKSPACE = ThreadLocal.withInitial(DoubleWorkspace::new);
 
     private Gemm() {
     }
 
-    /** For each batch entry: C[bi] = A[bi] B[bi]; C is dense with entries of M*N floats one after another. */
+    /**
+     * For each batch entry bi: C[bi] += A[bi] B[bi], where A[bi][i, p] = a[aOff[bi] + i ars + p acs],
+     * B[bi][p, j] = b[bOff[bi] + p brs + j bcs] and C[bi] is the dense M x N block at c[bi M N]. The
+     * caller passes a zeroed c for a plain product.
+     */
     static void batched(int batch, int m, int n, int k, float[] a, int[] aOff, int ars, int acs, float[] b, int[] bOff,
             int brs, int bcs, float[] c) {
-        Parallel.forRange(batch * m, Math.max(1, 32768 / Math.max(n * k, 1)), (r0, r1) -> {
-            float[] packedB = null;
-            int packedFor = -1;
-            for (int r = r0; r < r1; r++) {
-                int bi = r / m;
-                int i = r % m;
-                if (packedFor != bi) {
-                    packedB = packB(b, bOff[bi], brs, bcs, k, n, packedB);
-                    packedFor = bi;
-                }
-                int co = r * n;
-                int ao = aOff[bi] + i * ars;
-                for (int p = 0; p < k; p++) {
-                    float av = a[ao + p * acs];
-                    FloatVector va = FloatVector.broadcast(F, av);
-                    int bo = p * n;
-                    int j = 0;
-                    for (int bound = F.loopBound(n); j < bound; j += F.length()) {
-                        va.fma(FloatVector.fromArray(F, packedB, bo + j), FloatVector.fromArray(F, c, co + j))
-                                .intoArray(c, co + j);
-                    }
-                    for (; j < n; j++) {
-                        c[co + j] += av * packedB[bo + j];
-                    }
-                }
+        WorkSplit split = WorkSplit.of(batch, m, n, k, MR, NR);
+        Parallel.forRange(split.tasks(), split.grain(), (t0, t1) -> {
+            FloatWorkspace ws = FLOAT_WORKSPACE.get();
+            for (int t = t0; t < t1; t++) {
+                int bi = split.batchOf(t);
+                int i0 = split.rowStart(t);
+                int i1 = split.rowEnd(t);
+                int j0 = split.colStart(t);
+                int j1 = split.colEnd(t);
+                multiply(ws, k, a, aOff[bi] + i0 * ars, ars, acs, b, bOff[bi] + j0 * bcs, brs, bcs, i1 - i0, j1 - j0,
+                        c, bi * m * n + i0 * n + j0, n);
             }
         });
     }
 
-    private static float[] packB(float[] b, int off, int rs, int cs, int k, int n, float[] reuse) {
-        float[] p = reuse != null && reuse.length >= k * n ? reuse : new float[k * n];
-        for (int q = 0; q < k; q++) {
-            for (int j = 0; j < n; j++) {
-                p[q * n + j] = b[off + q * rs + j * cs];
+    /** The float64 counterpart of {@link #batched(int, int, int, int, float[], int[], int, int, float[], int[], int, int, float[])}. */
+    static void batched(int batch, int m, int n, int k, double[] a, int[] aOff, int ars, int acs, double[] b,
+            int[] bOff, int brs, int bcs, double[] c) {
+        WorkSplit split = WorkSplit.of(batch, m, n, k, MR_D, NR_D);
+        Parallel.forRange(split.tasks(), split.grain(), (t0, t1) -> {
+            DoubleWorkspace ws = DOUBLE_WORKSPACE.get();
+            for (int t = t0; t < t1; t++) {
+                int bi = split.batchOf(t);
+                int i0 = split.rowStart(t);
+                int i1 = split.rowEnd(t);
+                int j0 = split.colStart(t);
+                int j1 = split.colEnd(t);
+                multiply(ws, k, a, aOff[bi] + i0 * ars, ars, acs, b, bOff[bi] + j0 * bcs, brs, bcs, i1 - i0, j1 - j0,
+                        c, bi * m * n + i0 * n + j0, n);
+            }
+        });
+    }
+
+    /**
+     * How a batched product is cut into tasks: {@code slices} pieces per batch entry, cut along rows (in
+     * whole micro-tiles of {@code mr} rows) or columns (whole tiles of {@code nr} columns).
+     */
+    record WorkSplit(int batch, int m, int n, int slices, boolean byRows, int unit, int grain) {
+        static WorkSplit of(int batch, int m, int n, int k, int mr, int nr) {
+            int threads = Parallel.numThreads();
+            long flopsPerEntry = 2L * m * n * k;
+            int slices = 1;
+            // Whole entries share out evenly when the batch divides by the thread count or is large;
+            // otherwise one product is cut into as many slices as there are threads.
+            if (threads > 1 && batch % threads != 0 && batch < 4 * threads) {
+                slices = threads;
+            }
+            // Cut the dimension with more micro-tiles, and never into pieces smaller than one tile.
+            boolean byRows = (m + mr - 1) / mr >= (n + nr - 1) / nr;
+            int unit = byRows ? mr : nr;
+            int units = ((byRows ? m : n) + unit - 1) / unit;
+            slices = Math.max(1, Math.min(slices, units));
+            long flopsPerTask = Math.max(1, flopsPerEntry / slices);
+            int grain = (int) Math.min(Integer.MAX_VALUE, Math.max(1, MIN_FLOPS_PER_THREAD / flopsPerTask));
+            return new WorkSplit(batch, m, n, slices, byRows, unit, grain);
+        }
+
+        int tasks() {
+            return batch * slices;
+        }
+
+        int batchOf(int task) {
+            return task / slices;
+        }
+
+        /** Start of slice s of a dimension of the given size, in whole units. */
+        private int sliceStart(int s, int size) {
+            int units = (size + unit - 1) / unit;
+            return Math.min(size, (int) ((long) units * s / slices) * unit);
+        }
+
+        int rowStart(int task) {
+            return byRows ? sliceStart(task % slices, m) : 0;
+        }
+
+        int rowEnd(int task) {
+            return byRows ? sliceStart(task % slices + 1, m) : m;
+        }
+
+        int colStart(int task) {
+            return byRows ? 0 : sliceStart(task % slices, n);
+        }
+
+        int colEnd(int task) {
+            return byRows ? n : sliceStart(task % slices + 1, n);
+        }
+    }
+
+    /** Splits a depth of k into equal blocks of at most KC, so the last block is not a short remainder. */
+    private static int depthBlock(int k) {
+        int blocks = Math.max(1, (k + KC - 1) / KC);
+        return (k + blocks - 1) / blocks;
+    }
+
+    // =============================================================================================
+    // float32
+    // =============================================================================================
+
+    /** Per-thread packing buffers, grown on demand and kept for the thread's life. */
+    private static final class FloatWorkspace {
+        float[] packedA = new float[0];
+        float[] packedB = new float[0];
+        final float[] tile = new float[MR * NR];
+
+        float[] packedA(int size) {
+            if (packedA.length < size) {
+                packedA = new float[size];
+            }
+            return packedA;
+        }
+
+        float[] packedB(int size) {
+            if (packedB.length < size) {
+                packedB = new float[size];
+            }
+            return packedB;
+        }
+    }
+
+    /** C[m x n] (row stride ldc, at cOff) += A[m x k] B[k x n]; one thread, the loop nest above. */
+    private static void multiply(FloatWorkspace ws, int k, float[] a, int aOff, int ars, int acs, float[] b, int bOff,
+            int brs, int bcs, int m, int n, float[] c, int cOff, int ldc) {
+        if (m == 0 || n == 0 || k == 0) {
+            return;
+        }
+        int kcMax = depthBlock(k);
+        int ncMax = Math.min(NC, n);
+        float[] packedB = ws.packedB(kcMax * roundUp(ncMax, NR));
+        float[] packedA = ws.packedA(kcMax * roundUp(Math.min(MC, m), MR));
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax) {
+                int kc = Math.min(kcMax, k - pc);
+                packB(b, bOff + pc * brs + jc * bcs, brs, bcs, kc, nc, packedB);
+                for (int ic = 0; ic < m; ic += MC) {
+                    int mc = Math.min(MC, m - ic);
+                    packA(a, aOff + ic * ars + pc * acs, ars, acs, mc, kc, packedA);
+                    macroKernel(kc, mc, nc, packedA, packedB, ws.tile, c, cOff + ic * ldc + jc, ldc);
+                }
             }
         }
-        return p;
+    }
+
+    /** Runs the micro-kernel over every (B panel, A panel) pair of one packed block. */
+    private static void macroKernel(int kc, int mc, int nc, float[] packedA, float[] packedB, float[] tile, float[] c,
+            int cOff, int ldc) {
+        for (int jr = 0; jr < nc; jr += NR) {
+            int cols = Math.min(NR, nc - jr);
+            int bo = jr * kc;
+            for (int ir = 0; ir < mc; ir += MR) {
+                int rows = Math.min(MR, mc - ir);
+                int ao = ir * kc;
+                int co = cOff + ir * ldc + jr;
+                if (rows == MR && cols == NR) {
+                    microKernel(kc, packedA, ao, packedB, bo, c, co, ldc);
+                } else {
+                    Arrays.fill(tile, 0f);
+                    microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR);
+                    for (int r = 0; r < rows; r++) {
+                        for (int j = 0; j < cols; j++) {
+                            c[co + r * ldc + j] += tile[r * NR + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs the mc x kc block of A at src into panels of MR rows: panel q holds A[q MR + r, p] at
+     * q MR kc + p MR + r. Rows past mc are zero.
+     */
+    private static void packA(float[] a, int src, int ars, int acs, int mc, int kc, float[] dst) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int rows = Math.min(MR, mc - ir);
+            int d = ir * kc;
+            int s = src + ir * ars;
+            if (rows == MR && acs == 1) {
+                // Row-major A: walk the MR rows side by side.
+                for (int p = 0; p < kc; p++, d += MR) {
+                    for (int r = 0; r < MR; r++) {
+                        dst[d + r] = a[s + r * ars + p];
+                    }
+                }
+            } else {
+                for (int p = 0; p < kc; p++, d += MR) {
+                    for (int r = 0; r < MR; r++) {
+                        dst[d + r] = r < rows ? a[s + r * ars + p * acs] : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs the kc x nc block of B at src into panels of NR columns: panel q holds B[p, q NR + j] at
+     * q NR kc + p NR + j. Columns past nc are zero.
+     */
+    private static void packB(float[] b, int src, int brs, int bcs, int kc, int nc, float[] dst) {
+        int vl = F.length();
+        for (int jr = 0; jr < nc; jr += NR) {
+            int cols = Math.min(NR, nc - jr);
+            int d = jr * kc;
+            int s = src + jr * bcs;
+            if (cols == NR && bcs == 1) {
+                // Row-major B: each panel row is two vector loads.
+                for (int p = 0; p < kc; p++) {
+                    int row = s + p * brs;
+                    FloatVector.fromArray(F, b, row).intoArray(dst, d + p * NR);
+                    FloatVector.fromArray(F, b, row + vl).intoArray(dst, d + p * NR + vl);
+                }
+            } else if (cols == NR && brs == 1) {
+                // Transposed B (columns contiguous): walk down each column.
+                for (int j = 0; j < NR; j++) {
+                    int col = s + j * bcs;
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * NR + j] = b[col + p];
+                    }
+                }
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    for (int j = 0; j < NR; j++) {
+                        dst[d + p * NR + j] = j < cols ? b[s + p * brs + j * bcs] : 0f;
+                    }
+                }
+            }
+        }
+    }
+
+    private static void microKernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc) {
+        if (MR == 8) {
+            kernel8x2(kc, pa, ao, pb, bo, c, co, ldc);
+        } else {
+            kernel4x2(kc, pa, ao, pb, bo, c, co, ldc);
+        }
+    }
+
+    /** C[4 x 2 vectors] += A panel [kc x 4] B panel [kc x 2 vectors]: 8 accumulators, 2 B loads and 4 broadcasts per step. */
+    private static void kernel4x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc) {
+        int vl = F.length();
+        FloatVector c00 = FloatVector.zero(F);
+        FloatVector c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F);
+        FloatVector c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F);
+        FloatVector c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F);
+        FloatVector c31 = FloatVector.zero(F);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 4;
+            int bi = bo + p * 2 * vl;
+            FloatVector b0 = FloatVector.fromArray(F, pb, bi);
+            FloatVector b1 = FloatVector.fromArray(F, pb, bi + vl);
+            FloatVector av = FloatVector.broadcast(F, pa[ai]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(F, pa[ai + 1]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(F, pa[ai + 2]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(F, pa[ai + 3]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+        }
+        int o = co;
+        c00.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c01.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c10.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c11.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c20.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c21.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c30.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c31.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+    }
+
+    /** The 512-bit counterpart of {@link #kernel4x2}: 8 rows, 16 accumulators out of 32 registers. */
+    private static void kernel8x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc) {
+        int vl = F.length();
+        FloatVector c00 = FloatVector.zero(F);
+        FloatVector c01 = FloatVector.zero(F);
+        FloatVector c10 = FloatVector.zero(F);
+        FloatVector c11 = FloatVector.zero(F);
+        FloatVector c20 = FloatVector.zero(F);
+        FloatVector c21 = FloatVector.zero(F);
+        FloatVector c30 = FloatVector.zero(F);
+        FloatVector c31 = FloatVector.zero(F);
+        FloatVector c40 = FloatVector.zero(F);
+        FloatVector c41 = FloatVector.zero(F);
+        FloatVector c50 = FloatVector.zero(F);
+        FloatVector c51 = FloatVector.zero(F);
+        FloatVector c60 = FloatVector.zero(F);
+        FloatVector c61 = FloatVector.zero(F);
+        FloatVector c70 = FloatVector.zero(F);
+        FloatVector c71 = FloatVector.zero(F);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 8;
+            int bi = bo + p * 2 * vl;
+            FloatVector b0 = FloatVector.fromArray(F, pb, bi);
+            FloatVector b1 = FloatVector.fromArray(F, pb, bi + vl);
+            FloatVector av = FloatVector.broadcast(F, pa[ai]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = FloatVector.broadcast(F, pa[ai + 1]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = FloatVector.broadcast(F, pa[ai + 2]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = FloatVector.broadcast(F, pa[ai + 3]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+            av = FloatVector.broadcast(F, pa[ai + 4]);
+            c40 = av.fma(b0, c40);
+            c41 = av.fma(b1, c41);
+            av = FloatVector.broadcast(F, pa[ai + 5]);
+            c50 = av.fma(b0, c50);
+            c51 = av.fma(b1, c51);
+            av = FloatVector.broadcast(F, pa[ai + 6]);
+            c60 = av.fma(b0, c60);
+            c61 = av.fma(b1, c61);
+            av = FloatVector.broadcast(F, pa[ai + 7]);
+            c70 = av.fma(b0, c70);
+            c71 = av.fma(b1, c71);
+        }
+        int o = co;
+        c00.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c01.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c10.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c11.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c20.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c21.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c30.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c31.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c40.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c41.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c50.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c51.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c60.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c61.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c70.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
+        c71.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+    }
+
+    // =============================================================================================
+    // float64: the same loop nest with DoubleVector and one 4 x 2 micro-kernel
+    // =============================================================================================
+
+    private static final class DoubleWorkspace {
+        double[] packedA = new double[0];
+        double[] packedB = new double[0];
+        final double[] tile = new double[MR_D * NR_D];
+
+        double[] packedA(int size) {
+            if (packedA.length < size) {
+                packedA = new double[size];
+            }
+            return packedA;
+        }
+
+        double[] packedB(int size) {
+            if (packedB.length < size) {
+                packedB = new double[size];
+            }
+            return packedB;
+        }
+    }
+
+    private static void multiply(DoubleWorkspace ws, int k, double[] a, int aOff, int ars, int acs, double[] b,
+            int bOff, int brs, int bcs, int m, int n, double[] c, int cOff, int ldc) {
+        if (m == 0 || n == 0 || k == 0) {
+            return;
+        }
+        int kcMax = depthBlock(k);
+        int ncMax = Math.min(NC, n);
+        double[] packedB = ws.packedB(kcMax * roundUp(ncMax, NR_D));
+        double[] packedA = ws.packedA(kcMax * roundUp(Math.min(MC, m), MR_D));
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += kcMax) {
+                int kc = Math.min(kcMax, k - pc);
+                packB(b, bOff + pc * brs + jc * bcs, brs, bcs, kc, nc, packedB);
+                for (int ic = 0; ic < m; ic += MC) {
+                    int mc = Math.min(MC, m - ic);
+                    packA(a, aOff + ic * ars + pc * acs, ars, acs, mc, kc, packedA);
+                    macroKernel(kc, mc, nc, packedA, packedB, ws.tile, c, cOff + ic * ldc + jc, ldc);
+                }
+            }
+        }
+    }
+
+    private static void macroKernel(int kc, int mc, int nc, double[] packedA, double[] packedB, double[] tile,
+            double[] c, int cOff, int ldc) {
+        for (int jr = 0; jr < nc; jr += NR_D) {
+            int cols = Math.min(NR_D, nc - jr);
+            int bo = jr * kc;
+            for (int ir = 0; ir < mc; ir += MR_D) {
+                int rows = Math.min(MR_D, mc - ir);
+                int ao = ir * kc;
+                int co = cOff + ir * ldc + jr;
+                if (rows == MR_D && cols == NR_D) {
+                    kernel4x2(kc, packedA, ao, packedB, bo, c, co, ldc);
+                } else {
+                    Arrays.fill(tile, 0.0);
+                    kernel4x2(kc, packedA, ao, packedB, bo, tile, 0, NR_D);
+                    for (int r = 0; r < rows; r++) {
+                        for (int j = 0; j < cols; j++) {
+                            c[co + r * ldc + j] += tile[r * NR_D + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void packA(double[] a, int src, int ars, int acs, int mc, int kc, double[] dst) {
+        for (int ir = 0; ir < mc; ir += MR_D) {
+            int rows = Math.min(MR_D, mc - ir);
+            int d = ir * kc;
+            int s = src + ir * ars;
+            for (int p = 0; p < kc; p++, d += MR_D) {
+                for (int r = 0; r < MR_D; r++) {
+                    dst[d + r] = r < rows ? a[s + r * ars + p * acs] : 0.0;
+                }
+            }
+        }
+    }
+
+    private static void packB(double[] b, int src, int brs, int bcs, int kc, int nc, double[] dst) {
+        for (int jr = 0; jr < nc; jr += NR_D) {
+            int cols = Math.min(NR_D, nc - jr);
+            int d = jr * kc;
+            int s = src + jr * bcs;
+            for (int p = 0; p < kc; p++) {
+                for (int j = 0; j < NR_D; j++) {
+                    dst[d + p * NR_D + j] = j < cols ? b[s + p * brs + j * bcs] : 0.0;
+                }
+            }
+        }
+    }
+
+    private static void kernel4x2(int kc, double[] pa, int ao, double[] pb, int bo, double[] c, int co, int ldc) {
+        int vl = D.length();
+        DoubleVector c00 = DoubleVector.zero(D);
+        DoubleVector c01 = DoubleVector.zero(D);
+        DoubleVector c10 = DoubleVector.zero(D);
+        DoubleVector c11 = DoubleVector.zero(D);
+        DoubleVector c20 = DoubleVector.zero(D);
+        DoubleVector c21 = DoubleVector.zero(D);
+        DoubleVector c30 = DoubleVector.zero(D);
+        DoubleVector c31 = DoubleVector.zero(D);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 4;
+            int bi = bo + p * 2 * vl;
+            DoubleVector b0 = DoubleVector.fromArray(D, pb, bi);
+            DoubleVector b1 = DoubleVector.fromArray(D, pb, bi + vl);
+            DoubleVector av = DoubleVector.broadcast(D, pa[ai]);
+            c00 = av.fma(b0, c00);
+            c01 = av.fma(b1, c01);
+            av = DoubleVector.broadcast(D, pa[ai + 1]);
+            c10 = av.fma(b0, c10);
+            c11 = av.fma(b1, c11);
+            av = DoubleVector.broadcast(D, pa[ai + 2]);
+            c20 = av.fma(b0, c20);
+            c21 = av.fma(b1, c21);
+            av = DoubleVector.broadcast(D, pa[ai + 3]);
+            c30 = av.fma(b0, c30);
+            c31 = av.fma(b1, c31);
+        }
+        int o = co;
+        c00.add(DoubleVector.fromArray(D, c, o)).intoArray(c, o);
+        c01.add(DoubleVector.fromArray(D, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c10.add(DoubleVector.fromArray(D, c, o)).intoArray(c, o);
+        c11.add(DoubleVector.fromArray(D, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c20.add(DoubleVector.fromArray(D, c, o)).intoArray(c, o);
+        c21.add(DoubleVector.fromArray(D, c, o + vl)).intoArray(c, o + vl);
+        o += ldc;
+        c30.add(DoubleVector.fromArray(D, c, o)).intoArray(c, o);
+        c31.add(DoubleVector.fromArray(D, c, o + vl)).intoArray(c, o + vl);
+    }
+
+    private static int roundUp(int x, int multiple) {
+        return (x + multiple - 1) / multiple * multiple;
     }
 }

@@ -4,9 +4,11 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
 
 /**
- * Batched matrix products over strided operands. Each batch entry is one GEMM; float32 goes to
- * {@link Gemm}, the packed and register-blocked kernel, which reads transposed operands through their
- * strides while packing, so {@code a.mT()} never costs a copy. Other dtypes use a plain loop.
+ * Batched matrix products over strided operands. Each batch entry is one GEMM in {@link Gemm}, the packed
+ * and register-blocked kernel, which reads transposed operands through their strides while packing, so
+ * {@code a.mT()} never costs a copy. When B is one matrix broadcast over the batch and A's batch entries
+ * follow one another row after row (a linear layer applied to [B, T, C]), the batch is folded into A's
+ * rows: one [B T, K] x [K, N] product packs B once instead of once per entry.
  */
 final class MatmulKernels {
     private MatmulKernels() {
@@ -20,44 +22,51 @@ final class MatmulKernels {
         int[] outShape = a.shape();
         outShape[rank - 1] = n;
         Tensor out = CpuBackend.INSTANCE.newTensor(a.dtype(), outShape);
-        int batch = out.numel() / Math.max(m * n, 1);
         if (out.numel() == 0) {
             return out;
         }
+        int batch = out.numel() / (m * n);
         int[] aOff = batchOffsets(a, batch);
         int[] bOff = batchOffsets(b, batch);
         int ars = a.stride(-2);
         int acs = a.stride(-1);
         int brs = b.stride(-2);
         int bcs = b.stride(-1);
-        if (a.dtype() == DType.FLOAT32) {
-            Gemm.batched(batch, m, n, k, ElementwiseKernels.floats(a), aOff, ars, acs,
-                    ElementwiseKernels.floats(b), bOff, brs, bcs, ElementwiseKernels.floats(out));
-            return out;
+        if (batch > 1 && sameOffsets(bOff) && rowsFollowOn(aOff, m, ars)) {
+            m *= batch;
+            batch = 1;
+            aOff = new int[] {aOff[0]};
+            bOff = new int[] {bOff[0]};
         }
-        CpuStorage as = ElementwiseKernels.storage(a);
-        CpuStorage bs = ElementwiseKernels.storage(b);
-        CpuStorage os = ElementwiseKernels.storage(out);
-        Parallel.forRange(batch * m, Math.max(1, 16384 / Math.max(n * k, 1)), (r0, r1) -> {
-            double[] row = new double[n];
-            for (int r = r0; r < r1; r++) {
-                int bi = r / m;
-                int i = r % m;
-                java.util.Arrays.fill(row, 0);
-                for (int p = 0; p < k; p++) {
-                    double av = as.getDouble(aOff[bi] + i * ars + p * acs);
-                    if (av == 0) {
-                        continue;
-                    }
-                    int bo = bOff[bi] + p * brs;
-                    for (int j = 0; j < n; j++) {
-                        row[j] += av * bs.getDouble(bo + j * bcs);
-                    }
-                }
-                os.store((bi * m + i) * n, 1, row, n);
-            }
-        });
+        if (a.dtype() == DType.FLOAT32) {
+            Gemm.batched(batch, m, n, k, ElementwiseKernels.floats(a), aOff, ars, acs, ElementwiseKernels.floats(b),
+                    bOff, brs, bcs, ElementwiseKernels.floats(out));
+        } else {
+            CpuStorage as = ElementwiseKernels.storage(a);
+            CpuStorage bs = ElementwiseKernels.storage(b);
+            Gemm.batched(batch, m, n, k, as.doubles(), aOff, ars, acs, bs.doubles(), bOff, brs, bcs,
+                    ElementwiseKernels.storage(out).doubles());
+        }
         return out;
+    }
+
+    private static boolean sameOffsets(int[] offsets) {
+        for (int o : offsets) {
+            if (o != offsets[0]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** True when entry bi's rows start where entry bi-1's would continue: A is one [batch m, K] matrix. */
+    private static boolean rowsFollowOn(int[] offsets, int m, int rowStride) {
+        for (int bi = 0; bi < offsets.length; bi++) {
+            if (offsets[bi] != offsets[0] + bi * m * rowStride) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Storage offset of each batch entry's [0, 0] element (batch dims in row-major order). */

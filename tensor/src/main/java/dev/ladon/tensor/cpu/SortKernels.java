@@ -7,6 +7,9 @@ import dev.ladon.tensor.Tensor;
  * Stable sort and top-k along a dim. The dim is moved last and made contiguous; each row is then sorted
  * by a merge sort over primitive index arrays (stable, so equal values keep their order, which makes
  * top-k tie-breaking deterministic: the lower index wins). NaN sorts as the largest value.
+ *
+ * <p>Rows are compared through long keys: int64 values themselves (a double would merge values past 2^53),
+ * and for every other dtype the double's bits mapped to a long that orders exactly as {@link Double#compare}.
  */
 final class SortKernels {
     private SortKernels() {
@@ -38,20 +41,23 @@ final class SortKernels {
         CpuStorage rs = ElementwiseKernels.storage(rows);
         CpuStorage vs = ElementwiseKernels.storage(values);
         long[] is = ElementwiseKernels.storage(indices).longs();
+        boolean int64 = x.dtype() == DType.INT64;
         Parallel.forRange(count, Math.max(1, 1024 / Math.max(n, 1)), (r0, r1) -> {
             double[] v = new double[n];
+            long[] keys = new long[n];
             int[] order = new int[n];
             int[] tmp = new int[n];
             for (int r = r0; r < r1; r++) {
                 rs.load(rows.offset() + r * n, 1, v, n);
                 for (int i = 0; i < n; i++) {
                     order[i] = i;
+                    keys[i] = int64 ? rs.getLong(rows.offset() + r * n + i) : orderedBits(v[i]);
                 }
-                mergeSort(order, tmp, v, 0, n, descending);
+                mergeSort(order, tmp, keys, 0, n, descending);
                 for (int i = 0; i < k; i++) {
                     int src = order[i];
-                    if (x.dtype() == DType.INT64) {
-                        vs.longs()[r * k + i] = rs.getLong(rows.offset() + r * n + src);
+                    if (int64) {
+                        vs.longs()[r * k + i] = keys[src];
                     } else {
                         vs.setDouble(r * k + i, v[src]);
                     }
@@ -65,13 +71,19 @@ final class SortKernels {
         return new Tensor[] {values.transpose(dim, last).contiguous(), indices.transpose(dim, last).contiguous()};
     }
 
-    /** True when value a must come before value b (strictly), NaN counting as the largest. */
-    private static boolean before(double a, double b, boolean descending) {
-        int c = Double.compare(a, b);
-        return descending ? c > 0 : c < 0;
+    /** A long that orders like {@link Double#compare} on v: -0.0 below 0.0, NaN above +infinity. */
+    static long orderedBits(double v) {
+        long bits = Double.doubleToLongBits(v);
+        // Negative doubles order in reverse of their magnitude bits: flip those, keep the sign.
+        return bits ^ ((bits >> 63) & Long.MAX_VALUE);
     }
 
-    private static void mergeSort(int[] order, int[] tmp, double[] v, int lo, int hi, boolean descending) {
+    /** True when key a must come before key b (strictly). */
+    private static boolean before(long a, long b, boolean descending) {
+        return descending ? a > b : a < b;
+    }
+
+    private static void mergeSort(int[] order, int[] tmp, long[] v, int lo, int hi, boolean descending) {
         if (hi - lo <= 16) {
             // Insertion sort: stable, and fastest for the short rows (expert scores) this mostly sees.
             for (int i = lo + 1; i < hi; i++) {

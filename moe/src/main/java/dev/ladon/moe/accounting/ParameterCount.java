@@ -1,0 +1,92 @@
+package dev.ladon.moe.accounting;
+
+import dev.ladon.moe.ModelConfig;
+import dev.ladon.moe.ModelConfig.PositionEncoding;
+import dev.ladon.moe.ModelConfig.Projection;
+
+/**
+ * Trainable parameters of a model, counted from the shapes of its weights (the spec's switchhead.md
+ * sections 2, 3 and 8, moa.md section 7, sigma-moe.md section 1). The model is a pre-LN stack: token
+ * embedding [V, d] (untied), L blocks of {LayerNorm, attention, LayerNorm, feedforward}, a final LayerNorm
+ * and an output Linear [d, V] with bias. Every LayerNorm has weight and bias.
+ *
+ * <p>Attention, per layer (no biases unless said):
+ * <ul>
+ *   <li>dense XL: q [d, H d_h], kv [d, 2 H d_h], position [d, H d_h], merge [H d_h, d], the XL content and
+ *       position biases u, v [H d_h] each, and 2 scalars (the spec's assumption, which reproduces the
+ *       47.26M and 262.48M totals); dense RoPE: q, k, v, o only (an assumption: no published count checks
+ *       it).</li>
+ *   <li>SwitchHead: each of q, k, v, o is dense [d, H d_h] or experts [H, E, d, d_h]; a selector [H E, d] per
+ *       side that has experts (source side: k or v, destination side: q or o); XL adds the position
+ *       projection [d, H d_h].</li>
+ *   <li>MoA: shared kv [d, 2 d_h], per-expert q [E, d, d_h] and o [E, d_h, d], router [E, d], a learnable
+ *       score scale, and for XL a position projection [d_h, d].</li>
+ * </ul>
+ * Feedforward, per layer: dense W1 [d, d_ff] + b1, W2 [d_ff, d] + b2; sigma-MoE W1 [N_E, d, G],
+ * W2 [N_E, G, d] and selector [N_E, d], no biases.
+ *
+ * @param embedding           V d
+ * @param attentionPerLayer   one attention layer
+ * @param feedForwardPerLayer one feedforward block
+ * @param normsPerLayer       the block's two LayerNorms
+ * @param layers              L
+ * @param finalNorm           the last LayerNorm
+ * @param output              d V + V
+ */
+public record ParameterCount(long embedding, long attentionPerLayer, long feedForwardPerLayer, long normsPerLayer,
+        int layers, long finalNorm, long output) {
+
+    /** Everything: embedding + L (attention + feedforward + norms) + final norm + output. */
+    public long total() {
+        return embedding + layers * (attentionPerLayer + feedForwardPerLayer + normsPerLayer) + finalNorm + output;
+    }
+
+    /** The parameter count of {@code c}. */
+    public static ParameterCount of(ModelConfig c) {
+        long d = c.dModel();
+        long vocab = c.vocabSize();
+        return new ParameterCount(vocab * d, attention(c), feedForward(c), 2 * 2 * d, c.layers(), 2 * d,
+                d * vocab + vocab);
+    }
+
+    private static long attention(ModelConfig c) {
+        long d = c.dModel();
+        long h = c.heads();
+        long dh = c.dHead();
+        long e = c.experts();
+        boolean xl = c.positionEncoding() == PositionEncoding.XL;
+        if (c.variant().switchHeadAttention()) {
+            long total = 0;
+            for (Projection p : Projection.values()) {
+                total += c.moeProjections().contains(p) ? h * e * d * dh : d * h * dh;
+            }
+            boolean sourceSelector = c.moeProjections().contains(Projection.K)
+                    || c.moeProjections().contains(Projection.V);
+            boolean destinationSelector = c.moeProjections().contains(Projection.Q)
+                    || c.moeProjections().contains(Projection.O);
+            total += ((sourceSelector ? 1 : 0) + (destinationSelector ? 1 : 0)) * h * e * d;
+            return total + (xl ? d * h * dh : 0);
+        }
+        if (c.variant() == ModelConfig.Variant.MOA) {
+            long scoreScale = 1;
+            return d * 2 * dh + 2 * e * d * dh + e * d + scoreScale + (xl ? dh * d : 0);
+        }
+        if (xl) {
+            long xlBiases = 2 * h * dh;
+            long scalars = 2;
+            return 5 * d * h * dh + xlBiases + scalars;
+        }
+        return 4 * d * h * dh;
+    }
+
+    private static long feedForward(ModelConfig c) {
+        long d = c.dModel();
+        if (c.variant().expertFeedForward()) {
+            long ne = c.ffExperts();
+            long g = c.ffExpertSize();
+            return 2 * ne * d * g + ne * d;
+        }
+        long ff = c.dFF();
+        return 2 * d * ff + ff + d;
+    }
+}

@@ -1,0 +1,217 @@
+package dev.ladon.tensor.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Device;
+import dev.ladon.tensor.Generator;
+import dev.ladon.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The packed GEMM against a plain triple loop: odd sizes that leave partial micro-tiles on every edge,
+ * transposed, sliced and strided operands, broadcast batches, blocks larger than the cache blocking, and
+ * both ways of sharing one product between threads. The surefire run with {@code ladon.cpu.vectorBits=128}
+ * repeats all of it with narrow vectors.
+ */
+class GemmTest {
+    private static final int[] ODD_SIZES = {1, 7, 33, 129};
+    private final int threadsBefore = Parallel.numThreads();
+
+    @AfterEach
+    void restoreThreads() {
+        Parallel.setNumThreads(threadsBefore);
+    }
+
+    @Test
+    void float32MatchesTripleLoopOnOddSizes() {
+        Generator gen = new Generator(1);
+        for (int m : ODD_SIZES) {
+            for (int n : ODD_SIZES) {
+                for (int k : ODD_SIZES) {
+                    Tensor a = Tensor.randn(gen, DType.FLOAT32, Device.CPU, m, k);
+                    Tensor b = Tensor.randn(gen, DType.FLOAT32, Device.CPU, k, n);
+                    assertMatchesReference(a, b, a.matmul(b), "m=" + m + " n=" + n + " k=" + k);
+                }
+            }
+        }
+    }
+
+    @Test
+    void float64MatchesTripleLoopOnOddSizes() {
+        Generator gen = new Generator(2);
+        for (int m : ODD_SIZES) {
+            for (int n : ODD_SIZES) {
+                for (int k : ODD_SIZES) {
+                    Tensor a = Tensor.randn(gen, DType.FLOAT64, Device.CPU, m, k);
+                    Tensor b = Tensor.randn(gen, DType.FLOAT64, Device.CPU, k, n);
+                    assertMatchesReference(a, b, a.matmul(b), "m=" + m + " n=" + n + " k=" + k);
+                }
+            }
+        }
+    }
+
+    @Test
+    void transposedOperandsAreReadThroughTheirStrides() {
+        Generator gen = new Generator(3);
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            int m = 33;
+            int n = 129;
+            int k = 7;
+            Tensor at = Tensor.randn(gen, dtype, Device.CPU, k, m).mT();
+            Tensor bt = Tensor.randn(gen, dtype, Device.CPU, n, k).mT();
+            Tensor a = Tensor.randn(gen, dtype, Device.CPU, m, k);
+            Tensor b = Tensor.randn(gen, dtype, Device.CPU, k, n);
+            assertMatchesReference(at, b, at.matmul(b), dtype + " A^T B");
+            assertMatchesReference(a, bt, a.matmul(bt), dtype + " A B^T");
+            assertMatchesReference(at, bt, at.matmul(bt), dtype + " A^T B^T");
+        }
+    }
+
+    @Test
+    void slicedAndSteppedViewsMultiplyWithoutCopies() {
+        Generator gen = new Generator(4);
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            Tensor bigA = Tensor.randn(gen, dtype, Device.CPU, 70, 40);
+            Tensor bigB = Tensor.randn(gen, dtype, Device.CPU, 50, 90);
+            // Offsets, row strides wider than the row, and a column step of 2 (no unit stride at all).
+            Tensor a = bigA.narrow(0, 3, 33).slice(1, 1, 40, 2); // [33, 20]
+            Tensor b = bigB.narrow(0, 5, 20).narrow(1, 2, 65); // [20, 65]
+            assertMatchesReference(a, b, a.matmul(b), dtype + " sliced");
+            Tensor bStepped = bigB.slice(0, 0, 40, 2).slice(1, 1, 90, 3); // [20, 30]
+            assertMatchesReference(a, bStepped, a.matmul(bStepped), dtype + " stepped B");
+        }
+    }
+
+    @Test
+    void batchDimsBroadcastOnEitherSide() {
+        Generator gen = new Generator(5);
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            Tensor a = Tensor.randn(gen, dtype, Device.CPU, 3, 1, 33, 7);
+            Tensor b = Tensor.randn(gen, dtype, Device.CPU, 2, 7, 17);
+            assertBatchedMatchesReference(a, b, "a [3,1,33,7] @ b [2,7,17]");
+            // One weight matrix for the whole batch: the batch folds into A's rows.
+            Tensor x = Tensor.randn(gen, dtype, Device.CPU, 4, 9, 33);
+            Tensor w = Tensor.randn(gen, dtype, Device.CPU, 33, 12);
+            assertBatchedMatchesReference(x, w, "x [4,9,33] @ w [33,12]");
+            // The same with a transposed batch of A, whose entries do not follow on: no folding.
+            Tensor xt = Tensor.randn(gen, dtype, Device.CPU, 9, 4, 33).transpose(0, 1);
+            assertBatchedMatchesReference(xt, w, "x^T [4,9,33] @ w [33,12]");
+            // One left matrix shared by a batch of right ones.
+            Tensor left = Tensor.randn(gen, dtype, Device.CPU, 7, 5);
+            Tensor right = Tensor.randn(gen, dtype, Device.CPU, 3, 5, 33).mT().mT();
+            assertBatchedMatchesReference(left, right, "left [7,5] @ right [3,5,33]");
+        }
+    }
+
+    @Test
+    void blocksLargerThanTheCacheBlockingAreSummedWhole() {
+        // m > MC, n > NC, k split into several depth blocks.
+        Generator gen = new Generator(6);
+        int m = Gemm.MC + 3;
+        int n = Gemm.NC + Gemm.NR + 1;
+        int k = 2 * Gemm.KC + 5;
+        Tensor a = Tensor.randn(gen, DType.FLOAT32, Device.CPU, m, k);
+        Tensor b = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n, k).mT();
+        assertMatchesReference(a, b, a.matmul(b), "large blocks");
+    }
+
+    @Test
+    void oneProductIsSharedBetweenThreadsByRowsOrColumns() {
+        Parallel.setNumThreads(3);
+        Generator gen = new Generator(7);
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            // Tall: cut into row slices; wide: cut into column slices; a batch of 2 on 3 threads is cut too.
+            Tensor tall = Tensor.randn(gen, dtype, Device.CPU, 129, 64);
+            Tensor wide = Tensor.randn(gen, dtype, Device.CPU, 64, 257);
+            assertMatchesReference(tall, tall.mT(), tall.matmul(tall.mT()), dtype + " tall");
+            Tensor thin = Tensor.randn(gen, dtype, Device.CPU, 9, 64);
+            assertMatchesReference(thin, wide, thin.matmul(wide), dtype + " wide");
+            Tensor pairA = Tensor.randn(gen, dtype, Device.CPU, 2, 65, 64);
+            Tensor pairB = Tensor.randn(gen, dtype, Device.CPU, 2, 64, 70);
+            assertBatchedMatchesReference(pairA, pairB, dtype + " batch of 2 on 3 threads");
+        }
+    }
+
+    @Test
+    void emptyDimsGiveZerosOrEmpty() {
+        Tensor a = Tensor.zeros(3, 0);
+        Tensor b = Tensor.zeros(0, 4);
+        Tensor c = a.matmul(b);
+        assertThat(c.shape()).containsExactly(3, 4);
+        assertThat(c.toFloatArray()).containsOnly(0f);
+        assertThat(Tensor.zeros(0, 5).matmul(Tensor.zeros(5, 2)).shape()).containsExactly(0, 2);
+    }
+
+    // ---- reference --------------------------------------------------------------------------------
+
+    /** Plain triple loop in double over the operands' values (read through the public API). */
+    private static double[] reference(double[] a, double[] b, int m, int n, int k) {
+        double[] c = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    s += a[i * k + p] * b[p * n + j];
+                }
+                c[i * n + j] = s;
+            }
+        }
+        return c;
+    }
+
+    /** Sum of |a||b| per output, the scale of the rounding error of a float dot product. */
+    private static double[] magnitude(double[] a, double[] b, int m, int n, int k) {
+        double[] absA = new double[a.length];
+        double[] absB = new double[b.length];
+        for (int i = 0; i < a.length; i++) {
+            absA[i] = Math.abs(a[i]);
+        }
+        for (int i = 0; i < b.length; i++) {
+            absB[i] = Math.abs(b[i]);
+        }
+        return reference(absA, absB, m, n, k);
+    }
+
+    private static void assertMatchesReference(Tensor a, Tensor b, Tensor c, String what) {
+        int m = a.size(0);
+        int k = a.size(1);
+        int n = b.size(1);
+        assertThat(c.shape()).as(what).containsExactly(m, n);
+        double[] av = a.toDoubleArray();
+        double[] bv = b.toDoubleArray();
+        double[] expected = reference(av, bv, m, n, k);
+        double[] scale = magnitude(av, bv, m, n, k);
+        double[] actual = c.toDoubleArray();
+        double eps = c.dtype() == DType.FLOAT32 ? 1e-6 : 1e-14;
+        for (int i = 0; i < expected.length; i++) {
+            double tolerance = 4 * eps * (scale[i] + 1) * Math.sqrt(k + 1);
+            assertThat(Math.abs(actual[i] - expected[i])).as("%s at [%d, %d]", what, i / Math.max(n, 1), i % Math.max(n, 1))
+                    .isLessThanOrEqualTo(tolerance);
+        }
+    }
+
+    /** Checks each batch entry of a.matmul(b) (batch dims broadcast) against the reference. */
+    private static void assertBatchedMatchesReference(Tensor a, Tensor b, String what) {
+        Tensor c = a.matmul(b);
+        int rank = c.dim();
+        int[] batchShape = java.util.Arrays.copyOf(c.shape(), rank - 2);
+        int batch = c.numel() / (c.size(-2) * c.size(-1));
+        Tensor aFull = a.expand(withLast2(batchShape, a.size(-2), a.size(-1)));
+        Tensor bFull = b.expand(withLast2(batchShape, b.size(-2), b.size(-1)));
+        Tensor a3 = aFull.reshape(batch, a.size(-2), a.size(-1));
+        Tensor b3 = bFull.reshape(batch, b.size(-2), b.size(-1));
+        Tensor c3 = c.reshape(batch, c.size(-2), c.size(-1));
+        for (int bi = 0; bi < batch; bi++) {
+            assertMatchesReference(a3.select(0, bi), b3.select(0, bi), c3.select(0, bi), what + " entry " + bi);
+        }
+    }
+
+    private static int[] withLast2(int[] batchShape, int rows, int cols) {
+        int[] s = java.util.Arrays.copyOf(batchShape, batchShape.length + 2);
+        s[batchShape.length] = rows;
+        s[batchShape.length + 1] = cols;
+        return s;
+    }
+}
