@@ -11,7 +11,6 @@ import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Function;
 
 /**
  * The nn layers in the gradient-check suite ({@code bin/ladon gradcheck}): each layer in float64 at tiny
@@ -30,18 +29,18 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
         cases.add(broadcastAttentionCase(gen));
 
         Linear linear = new Linear(4, 3, true, gen);
-        cases.add(layerCase("Linear", linear, linear::forward, randn(gen, 2, 3, 4)));
+        cases.add(ModuleGradcheck.of("Linear", linear, linear::forward, randn(gen, 2, 3, 4)));
         cases.add(embeddingCase(gen));
         LayerNorm layerNorm = new LayerNorm(5);
         Init.normal(layerNorm.namedParameters().get("weight"), 1, gen);
-        cases.add(layerCase("LayerNorm", layerNorm, layerNorm::forward, randn(gen, 2, 3, 5)));
+        cases.add(ModuleGradcheck.of("LayerNorm", layerNorm, layerNorm::forward, randn(gen, 2, 3, 5)));
         RMSNorm rmsNorm = new RMSNorm(5);
-        cases.add(layerCase("RMSNorm", rmsNorm, rmsNorm::forward, randn(gen, 2, 3, 5)));
+        cases.add(ModuleGradcheck.of("RMSNorm", rmsNorm, rmsNorm::forward, randn(gen, 2, 3, 5)));
         cases.add(dropoutCase(gen));
         FeedForward relu = new FeedForward(4, 6, FeedForward.Activation.RELU, 0);
-        cases.add(layerCase("FeedForward relu", relu, relu::forward, randn(gen, 2, 2, 4)));
+        cases.add(ModuleGradcheck.of("FeedForward relu", relu, relu::forward, randn(gen, 2, 2, 4)));
         FeedForward gelu = new FeedForward(4, 6, FeedForward.Activation.GELU, 0);
-        cases.add(layerCase("FeedForward gelu", gelu, gelu::forward, randn(gen, 2, 2, 4)));
+        cases.add(ModuleGradcheck.of("FeedForward gelu", gelu, gelu::forward, randn(gen, 2, 2, 4)));
         cases.add(rotaryCase(gen));
         cases.add(attentionLayerCase("MultiHeadAttention", new MultiHeadAttention(4, 2, 3, 0), gen, 0));
         cases.add(attentionLayerCase("MultiHeadAttention rope with memory", new MultiHeadAttention(4, 2, 4, 0.5), gen, 2));
@@ -78,38 +77,10 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
                 GradcheckOptions.defaults(), false);
     }
 
-    /**
-     * A case for {@code layer} (moved to float64): inputs are [input, every parameter]; the function binds the
-     * layer's parameters to the checker's variables, then runs {@code forward}.
-     */
-    private static GradcheckCase layerCase(String name, Module layer, Function<Variable, Variable> forward, Tensor input) {
-        layer.to(F64);
-        List<Parameter> params = layer.parameters();
-        List<Tensor> inputs = new ArrayList<>();
-        inputs.add(input);
-        for (Parameter p : params) {
-            inputs.add(p.data());
-        }
-        GradcheckFunction f = v -> {
-            for (int i = 0; i < params.size(); i++) {
-                params.get(i).bind(v.get(i + 1));
-            }
-            return forward.apply(v.get(0));
-        };
-        return new GradcheckCase(name, List.of("nn." + layer.getClass().getSimpleName()), f, inputs,
-                GradcheckOptions.defaults(), false);
-    }
-
     private static GradcheckCase embeddingCase(Generator gen) {
         Embedding e = new Embedding(5, 3, gen);
-        e.to(F64);
         Tensor ids = Tensor.of(new long[] {0, 3, 3, 4, 1, 0}, 2, 3);
-        GradcheckFunction f = v -> {
-            e.weight().bind(v.get(0));
-            return e.forward(ids);
-        };
-        return new GradcheckCase("Embedding", List.of("nn.Embedding"), f, List.of(e.weight().data()),
-                GradcheckOptions.defaults(), false);
+        return ModuleGradcheck.of("Embedding", e, v -> e.forward(ids), List.of());
     }
 
     /** Dropout in training mode with its generator rewound before each call, so the mask is fixed. */
@@ -140,45 +111,21 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
         return a;
     }
 
-    /** An attention layer on x [1, 3, 4] with a memory of {@code memory} tokens: inputs [x, memory, params...]. */
+    /** An attention layer on x [1, 3, 4] with a memory of {@code memory} tokens: inputs [x, memory]. */
     private static <A extends Module & AttentionLayer> GradcheckCase attentionLayerCase(String name, A layer,
             Generator gen, int memory) {
-        layer.to(F64);
-        List<Parameter> params = layer.parameters();
-        List<Tensor> inputs = new ArrayList<>(List.of(randn(gen, 1, 3, 4), randn(gen, 1, memory, 4)));
-        for (Parameter p : params) {
-            inputs.add(p.data());
-        }
-        GradcheckFunction f = v -> {
-            for (int i = 0; i < params.size(); i++) {
-                params.get(i).bind(v.get(i + 2));
-            }
-            Variable source = memory == 0 ? v.get(0) : Variable.cat(List.of(v.get(1), v.get(0)), 1);
-            return layer.forward(v.get(0), source);
-        };
-        return new GradcheckCase(name, List.of("nn." + layer.getClass().getSimpleName()), f, inputs,
-                GradcheckOptions.defaults(), false);
+        return ModuleGradcheck.of(name, layer, v -> layer.forward(v.get(0),
+                memory == 0 ? v.get(0) : Variable.cat(List.of(v.get(1), v.get(0)), 1)),
+                List.of(randn(gen, 1, 3, 4), randn(gen, 1, memory, 4)));
     }
 
-    /** A pre-norm block with relative attention and a memory, dropout 0. */
+    /** A pre-norm block with relative attention and a memory (a constant), dropout 0. */
     private static GradcheckCase blockCase(Generator gen) {
         TransformerBlock block = new TransformerBlock(4, relativeAttention(gen),
                 new FeedForward(4, 5, FeedForward.Activation.GELU, 0), 0);
-        block.to(F64);
         Tensor memory = randn(gen, 1, 2, 4);
-        List<Parameter> params = block.parameters();
-        List<Tensor> inputs = new ArrayList<>(List.of(randn(gen, 1, 3, 4)));
-        for (Parameter p : params) {
-            inputs.add(p.data());
-        }
-        GradcheckFunction f = v -> {
-            for (int i = 0; i < params.size(); i++) {
-                params.get(i).bind(v.get(i + 1));
-            }
-            return block.forward(v.get(0), memory);
-        };
-        return new GradcheckCase("TransformerBlock with memory", List.of("nn.TransformerBlock"), f, inputs,
-                GradcheckOptions.defaults(), false);
+        return ModuleGradcheck.of("TransformerBlock with memory", block, x -> block.forward(x, memory),
+                randn(gen, 1, 3, 4));
     }
 
     /** A one-layer XL language model's mean cross-entropy (with an ignored position and label smoothing). */
@@ -186,23 +133,11 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
         TransformerConfig config = new TransformerConfig(6, 4, 2, 2, 1, 5, 0, TransformerConfig.Positions.XL_RELATIVE,
                 0, FeedForward.Activation.GELU, false);
         TransformerLM lm = new TransformerLM(config, gen);
-        lm.to(F64);
         Tensor ids = Tensor.of(new long[] {1, 4, 2, 5, 0, 3}, 2, 3);
         Tensor targets = Tensor.of(new long[] {4, 2, -100, 0, 3, 3}, 2, 3);
         CrossEntropyLoss loss = new CrossEntropyLoss(-100, 0.1);
-        List<Parameter> params = lm.parameters();
-        List<Tensor> inputs = new ArrayList<>();
-        for (Parameter p : params) {
-            inputs.add(p.data());
-        }
-        GradcheckFunction f = v -> {
-            for (int i = 0; i < params.size(); i++) {
-                params.get(i).bind(v.get(i));
-            }
-            return loss.forward(lm.forward(ids), targets);
-        };
-        return new GradcheckCase("TransformerLM cross-entropy", List.of("nn.TransformerLM", "nn.CrossEntropyLoss"), f,
-                inputs, GradcheckOptions.defaults(), false);
+        return ModuleGradcheck.of("TransformerLM cross-entropy", lm, v -> loss.forward(lm.forward(ids), targets),
+                List.of());
     }
 
     private static GradcheckCase mseCase(Generator gen) {

@@ -14,6 +14,8 @@ import java.util.List;
  * where Delta = key position - query position, PE the sinusoid of {@link SinusoidalEncoding}, u and v
  * the learnt content and position biases [H, d_h] and {@code scale} a learnt scalar starting at
  * 1/sqrt(d_h) (all as in the official code). Causal inside the block, memory visible; y = concat_h(O_h) W_O.
+ * There is no attention dropout (it is 0 in every paper run), and the official code's second scalar
+ * ({@code s_bias}, which its scores never use) is left out.
  *
  * <p>The fused kernel scores {@code q' . (k'_j + rel'_r)}; u, v and the scale are folded into one extra
  * channel so it computes exactly the formula above: q' = [scale (q + u), scale], k' = [k, 0],
