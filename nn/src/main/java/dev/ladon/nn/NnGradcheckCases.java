@@ -46,7 +46,8 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
         cases.add(attentionLayerCase("MultiHeadAttention rope with memory", new MultiHeadAttention(4, 2, 4, 0.5), gen, 2));
         cases.add(attentionLayerCase("RelativeMultiHeadAttention with memory", relativeAttention(gen), gen, 2));
         cases.add(blockCase(gen));
-        cases.add(languageModelCase(gen));
+        cases.add(languageModelCase(gen, TransformerConfig.Positions.XL_RELATIVE));
+        cases.add(languageModelCase(gen, TransformerConfig.Positions.ROPE));
         cases.add(mseCase(gen));
         return cases;
     }
@@ -128,16 +129,20 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
                 randn(gen, 1, 3, 4));
     }
 
-    /** A one-layer XL language model's mean cross-entropy (with an ignored position and label smoothing). */
-    private static GradcheckCase languageModelCase(Generator gen) {
-        TransformerConfig config = new TransformerConfig(6, 4, 2, 2, 1, 5, 0, TransformerConfig.Positions.XL_RELATIVE,
-                0, FeedForward.Activation.GELU, false);
+    /**
+     * A one-layer language model's mean cross-entropy (with an ignored position and label smoothing): XL with
+     * an untied output layer, or RoPE with the output tied to the embedding.
+     */
+    private static GradcheckCase languageModelCase(Generator gen, TransformerConfig.Positions positions) {
+        boolean tied = positions == TransformerConfig.Positions.ROPE;
+        TransformerConfig config = new TransformerConfig(6, 4, 2, 2, 1, 5, 0, positions, 1.0,
+                FeedForward.Activation.GELU, tied);
         TransformerLM lm = new TransformerLM(config, gen);
         Tensor ids = Tensor.of(new long[] {1, 4, 2, 5, 0, 3}, 2, 3);
         Tensor targets = Tensor.of(new long[] {4, 2, -100, 0, 3, 3}, 2, 3);
         CrossEntropyLoss loss = new CrossEntropyLoss(-100, 0.1);
-        return ModuleGradcheck.of("TransformerLM cross-entropy", lm, v -> loss.forward(lm.forward(ids), targets),
-                List.of());
+        return ModuleGradcheck.of("TransformerLM " + positions + (tied ? " tied" : "") + " cross-entropy", lm,
+                v -> loss.forward(lm.forward(ids), targets), List.of());
     }
 
     private static GradcheckCase mseCase(Generator gen) {
