@@ -1,0 +1,48 @@
+package dev.ladon.nn;
+
+import dev.ladon.autograd.Variable;
+
+/**
+ * The Transformer feed-forward layer: W2 Drop(act(W1 x + b1)) + b2, x [..., d] to [..., d] through a
+ * hidden width dFF. Dropout sits on the hidden activations (SwitchHead spec section 3).
+ */
+public final class FeedForward extends Module implements FeedForwardLayer {
+    /** The hidden nonlinearity. */
+    public enum Activation {
+        RELU, GELU
+    }
+
+    private final Activation activation;
+    private final Linear up;
+    private final Linear down;
+    private final Dropout dropout;
+
+    public FeedForward(int d, int dFF, Activation activation, double dropout) {
+        this.activation = activation;
+        this.up = registerModule("up", new Linear(d, dFF, true));
+        this.down = registerModule("down", new Linear(dFF, d, true));
+        this.dropout = registerModule("dropout", new Dropout(dropout));
+    }
+
+    @Override
+    public Variable forward(Variable x) {
+        Variable h = up.forward(x);
+        h = activation == Activation.RELU ? h.relu() : h.gelu();
+        return down.forward(dropout.forward(h));
+    }
+
+    /** W1: d to dFF. */
+    public Linear up() {
+        return up;
+    }
+
+    /** W2: dFF to d. */
+    public Linear down() {
+        return down;
+    }
+
+    @Override
+    protected String extraRepr() {
+        return activation.name().toLowerCase(java.util.Locale.ROOT);
+    }
+}
