@@ -225,7 +225,8 @@ public final class MoAAttention extends Module implements AttentionLayer {
 
     /** The regularisers of the last forward, weighted (a scalar); zero before forward or when switched off. */
     public Variable auxLoss() {
-        return auxLoss != null ? auxLoss : Variable.constant(Tensor.zeros(router.data().dtype(), router.data().device()));
+        Tensor like = router.data();
+        return auxLoss != null ? auxLoss : Variable.constant(Tensor.zeros(like.dtype(), like.device()));
     }
 
     @Override

@@ -30,7 +30,8 @@ public final class MoeGradcheckCases implements GradcheckCaseProvider {
                     v -> a.forward(v.get(0), v.get(1)), List.of(randn(gen, 2, 3, 5), randn(gen, 2, 5, 5))));
         }
         for (MoAAttention.Selection selection : MoAAttention.Selection.values()) {
-            MoAAttention a = new MoAAttention(5, 3, 4, 2, selection, SwitchHeadAttention.Position.XL).entropyWeight(0.1);
+            MoAAttention a = new MoAAttention(5, 3, 4, 2, selection, SwitchHeadAttention.Position.XL)
+                    .entropyWeight(0.1);
             a.to(DType.FLOAT64);
             a.resetParameters(1, false, gen);
             cases.add(ModuleGradcheck.of("MoAAttention " + selection + " XL with memory", a,
@@ -41,7 +42,8 @@ public final class MoeGradcheckCases implements GradcheckCaseProvider {
                         return a.auxLoss();
                     }, List.of(randn(gen, 2, 3, 5), randn(gen, 2, 3, 5))));
         }
-        MoAAttention rope = new MoAAttention(5, 4, 3, 2, MoAAttention.Selection.SOFTMAX, SwitchHeadAttention.Position.ROPE);
+        MoAAttention rope = new MoAAttention(5, 4, 3, 2, MoAAttention.Selection.SOFTMAX,
+                SwitchHeadAttention.Position.ROPE);
         rope.to(DType.FLOAT64);
         rope.resetParameters(1, false, gen);
         cases.add(ModuleGradcheck.of("MoAAttention SOFTMAX ROPE", rope, v -> rope.forward(v.get(0), v.get(0)),

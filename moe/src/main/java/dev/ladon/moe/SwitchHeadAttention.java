@@ -63,8 +63,8 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
      */
     public SwitchHeadAttention(int dModel, int heads, int headDim, int experts, int active, Position position) {
         if (dModel < 1 || heads < 1 || headDim < 1 || experts < 1 || active < 1 || active > experts) {
-            throw new IllegalArgumentException("SwitchHeadAttention: need positive sizes and 1 <= k <= E, got d=" + dModel
-                    + " heads=" + heads + " headDim=" + headDim + " E=" + experts + " k=" + active);
+            throw new IllegalArgumentException("SwitchHeadAttention: need positive sizes and 1 <= k <= E, got d="
+                    + dModel + " heads=" + heads + " headDim=" + headDim + " E=" + experts + " k=" + active);
         }
         this.dModel = dModel;
         this.heads = heads;
@@ -108,7 +108,8 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
      */
     public SwitchHeadAttention expertDropout(double rate, Generator gen) {
         if (!(rate >= 0 && rate < 1)) {
-            throw new IllegalArgumentException("SwitchHeadAttention.expertDropout: rate must be in [0, 1), got " + rate);
+            throw new IllegalArgumentException("SwitchHeadAttention.expertDropout: rate must be in [0, 1), got "
+                    + rate);
         }
         this.expertDropout = rate;
         this.dropoutGenerator = gen;

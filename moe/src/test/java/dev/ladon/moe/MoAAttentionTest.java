@@ -151,7 +151,8 @@ class MoAAttentionTest {
 
     @Test
     void initialisationFollowsReimplementation() {
-        MoAAttention a = new MoAAttention(64, 16, 4, 2, MoAAttention.Selection.SOFTMAX, SwitchHeadAttention.Position.XL);
+        MoAAttention a = new MoAAttention(64, 16, 4, 2, MoAAttention.Selection.SOFTMAX,
+                SwitchHeadAttention.Position.XL);
         a.to(DType.FLOAT64);
         double c = Math.sqrt(2.0 / 4);
         a.resetParameters(c, false, new Generator(3));

@@ -13,6 +13,7 @@ import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
 import java.util.List;
 import java.util.Map;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
 class SwitchHeadAttentionTest {
@@ -44,8 +45,10 @@ class SwitchHeadAttentionTest {
         int tk = s.size(1);
         Variable zS = s.matmul(p(a, "sourceSelector").mT()).view(B, tk, H, E);
         Variable zD = x.matmul(p(a, "destinationSelector").mT()).view(B, t, H, E);
-        Variable gS = useTopk ? zS.sigmoid().mul(Variable.constant(DenseReference.topkMask(zS.data(), k))) : zS.sigmoid();
-        Variable gD = useTopk ? zD.sigmoid().mul(Variable.constant(DenseReference.topkMask(zD.data(), k))) : zD.sigmoid();
+        Variable gS = useTopk ? zS.sigmoid().mul(Variable.constant(DenseReference.topkMask(zS.data(), k)))
+                : zS.sigmoid();
+        Variable gD = useTopk ? zD.sigmoid().mul(Variable.constant(DenseReference.topkMask(zD.data(), k)))
+                : zD.sigmoid();
         // all value experts: [B, 1, 1, Tk, d] @ [H, E, d, dh] -> [B, H, E, Tk, dh]
         Variable vAll = s.view(B, 1, 1, tk, D).matmul(p(a, "wv"));
         Variable v = vAll.mul(gS.permute(0, 2, 3, 1).unsqueeze(4)).sum(new int[] {2}, false);
@@ -66,7 +69,8 @@ class SwitchHeadAttentionTest {
         return oAll.mul(gD.permute(0, 2, 3, 1).unsqueeze(4)).sum(new int[] {1, 2}, false);
     }
 
-    private static void checkAgainstReference(int k, SwitchHeadAttention.Position position, int memory, boolean useTopk) {
+    private static void checkAgainstReference(int k, SwitchHeadAttention.Position position, int memory,
+            boolean useTopk) {
         Generator gen = new Generator(11 + k + memory);
         SwitchHeadAttention a = layer(k, position, 5 + k);
         Variable x = Variable.parameter(randn(gen, B, T, D));
@@ -137,16 +141,16 @@ class SwitchHeadAttentionTest {
         SwitchHeadAttention a = new SwitchHeadAttention(64, 2, 32, 8, 2, SwitchHeadAttention.Position.XL);
         a.to(DType.FLOAT64);
         a.resetParameters(c, new Generator(1));
-        assertThat(std(a.namedParameters().get("wv").data())).isCloseTo(c / 8, org.assertj.core.data.Offset.offset(0.01 * c));
+        assertThat(std(a.namedParameters().get("wv").data())).isCloseTo(c / 8, Offset.offset(0.01 * c));
         assertThat(std(a.namedParameters().get("wo").data()))
-                .isCloseTo(c / Math.sqrt(64), org.assertj.core.data.Offset.offset(0.01 * c));
+                .isCloseTo(c / Math.sqrt(64), Offset.offset(0.01 * c));
         double[] sel = a.namedParameters().get("sourceSelector").data().toDoubleArray();
         double firstNorm = rowNorm(sel, 0, 64);
         for (int r = 1; r < 16; r++) {
-            assertThat(rowNorm(sel, r, 64)).isCloseTo(firstNorm, org.assertj.core.data.Offset.offset(1e-9));
+            assertThat(rowNorm(sel, r, 64)).isCloseTo(firstNorm, Offset.offset(1e-9));
         }
         assertThat(std(a.namedParameters().get("sourceSelector").data()))
-                .isCloseTo(c / 8, org.assertj.core.data.Offset.offset(0.05 * c / 8));
+                .isCloseTo(c / 8, Offset.offset(0.05 * c / 8));
     }
 
     @Test
