@@ -96,6 +96,19 @@ class MoeLanguageModelTest {
         }
         long[][] ff = usage.get("layer 1 feedForward").counts("feedForward");
         assertThat(java.util.Arrays.stream(ff[0]).sum()).isEqualTo(2L * 4 * 2);
+        long[][][] co = usage.get("layer 0 attention").coSelection("destination");
+        int k = c.activeExperts();
+        for (long[][] head : co) {
+            long pairs = 0;
+            for (int e1 = 0; e1 < head.length; e1++) {
+                assertThat(head[e1][e1]).as("an expert is never co-selected with itself").isZero();
+                for (int e2 = 0; e2 < head.length; e2++) {
+                    assertThat(head[e1][e2]).as("co-selection is symmetric").isEqualTo(head[e2][e1]);
+                    pairs += head[e1][e2];
+                }
+            }
+            assertThat(pairs).as("ordered pairs of distinct choices per token").isEqualTo(2L * 4 * k * (k - 1));
+        }
         double entropy = usage.get("layer 0 attention").entropy("source", 0);
         assertThat(entropy).isBetween(0.0, Math.log(c.experts()) + 1e-12);
     }
