@@ -23,12 +23,14 @@ public final class Philox {
 
     /** The four output words of block {@code counter} under {@code seed}, written into {@code out[0..3]}. */
     public static void block(long seed, long counter, int[] out) {
-        int c0 = (int) counter;
-        int c1 = (int) (counter >>> 32);
-        int c2 = 0;
-        int c3 = 0;
-        int k0 = (int) seed;
-        int k1 = (int) (seed >>> 32);
+        block((int) counter, (int) (counter >>> 32), 0, 0, (int) seed, (int) (seed >>> 32), out);
+    }
+
+    /**
+     * Philox 4x32-10 on the full 128-bit counter (c0..c3) and 64-bit key (k0, k1), the form the Random123
+     * known-answer vectors are given in; Ladon's stream uses c2 = c3 = 0.
+     */
+    static void block(int c0, int c1, int c2, int c3, int k0, int k1, int[] out) {
         for (int round = 0; round < 10; round++) {
             long p0 = (M0 & 0xFFFFFFFFL) * (c0 & 0xFFFFFFFFL);
             long p1 = (M1 & 0xFFFFFFFFL) * (c2 & 0xFFFFFFFFL);
