@@ -181,6 +181,57 @@ class NormAndLossTest {
         }
     }
 
+    @Test
+    void manyRowsSplitAcrossThreadsMatchTheAnalyticBackward() {
+        // 3000 rows: the per-thread partial sums of dweight and dbias must all be added up
+        int rows = 3000;
+        int d = 7;
+        Random rng = new Random(6);
+        ThreadCount.run(3, () -> {
+            for (boolean centered : new boolean[] {true, false}) {
+                Tensor x = Layout.CONTIGUOUS.random(rng, DType.FLOAT64, new int[] {rows, d}, -2, 2);
+                Tensor w = Layout.CONTIGUOUS.random(rng, DType.FLOAT64, new int[] {d}, 0.5, 1.5);
+                Tensor b = Layout.CONTIGUOUS.random(rng, DType.FLOAT64, new int[] {d}, -1, 1);
+                Tensor gy = Layout.CONTIGUOUS.random(rng, DType.FLOAT64, new int[] {rows, d}, -1, 1);
+                double[] xv = Elements.read(x);
+                double[] wv = Elements.read(w);
+                double[] g = Elements.read(gy);
+                double[][] ref = normReference(xv, d, wv, centered ? Elements.read(b) : null, centered);
+                double[] dx = new double[xv.length];
+                double[] dw = new double[d];
+                double[] db = new double[d];
+                for (int r = 0; r < rows; r++) {
+                    // with xhat = (x - mean) rstd and h = dy w:
+                    // dx = rstd (h - mean(h) - xhat mean(h xhat)), the mean(h) term only for layer norm
+                    double meanH = 0;
+                    double meanHX = 0;
+                    for (int i = 0; i < d; i++) {
+                        double xhat = (xv[r * d + i] - ref[1][r]) * ref[2][r];
+                        double h = g[r * d + i] * wv[i];
+                        meanH += h / d;
+                        meanHX += h * xhat / d;
+                        dw[i] += g[r * d + i] * xhat;
+                        db[i] += g[r * d + i];
+                    }
+                    for (int i = 0; i < d; i++) {
+                        double xhat = (xv[r * d + i] - ref[1][r]) * ref[2][r];
+                        double h = g[r * d + i] * wv[i];
+                        dx[r * d + i] = ref[2][r] * (h - (centered ? meanH : 0) - xhat * meanHX);
+                    }
+                }
+                Tensor[] grads = centered
+                        ? FusedOps.layerNormBackward(gy, x, w, FusedOps.layerNorm(x, w, b, EPS))
+                        : FusedOps.rmsNormBackward(gy, x, w, FusedOps.rmsNorm(x, w, EPS));
+                String what = centered ? "layerNormBackward" : "rmsNormBackward";
+                Elements.assertClose(what + " dx", grads[0], DType.FLOAT64, new int[] {rows, d}, dx, 1e-10);
+                Elements.assertClose(what + " dw", grads[1], DType.FLOAT64, new int[] {d}, dw, 1e-10);
+                if (centered) {
+                    Elements.assertClose(what + " db", grads[2], DType.FLOAT64, new int[] {d}, db, 1e-10);
+                }
+            }
+        });
+    }
+
     // ---- cross-entropy --------------------------------------------------------------------------
 
     /** Per-row losses and logsumexp in double: lse - (1 - s) x[t] - s mean(x), 0 where t is ignored. */

@@ -210,6 +210,47 @@ class ReductionTest {
         }
     }
 
+    @Test
+    void largeReductionsSplitAcrossThreadsMatchReference() {
+        Random rng = new Random(12);
+        int[] shape = {300, 7, 33};
+        ThreadCount.run(3, () -> {
+            for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+                Tensor x = Layout.TRANSPOSED.random(rng, dtype, shape, -3, 3);
+                double[] v = Elements.read(x);
+                for (int[] dims : new int[][] {{1}, {2}, {0, 2}}) {
+                    boolean[] reduced = new boolean[3];
+                    for (int d : dims) {
+                        reduced[d] = true;
+                    }
+                    int[] kept = shape.clone();
+                    int count = 1;
+                    for (int d : dims) {
+                        kept[d] = 1;
+                        count *= shape[d];
+                    }
+                    List<List<Double>> g = groups(v, shape, reduced, kept);
+                    double tol = dtype == DType.FLOAT64 ? 1e-11 : 1e-5 * Math.sqrt(count);
+                    for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MAX, Reduction.LOGSUMEXP}) {
+                        double[] expected = g.stream().mapToDouble(e -> reference(r, e)).toArray();
+                        Elements.assertClose(r + " " + Arrays.toString(dims), apply(r, x, dims, true), dtype, kept,
+                                expected, r == Reduction.MAX ? 0 : tol);
+                    }
+                }
+                double[] softmax = softmaxReference(v, shape, 1, false);
+                Elements.assertClose("softmax dim 1", x.softmax(1), dtype, shape, softmax, 1e-5);
+                double[] logSoftmax = softmaxReference(v, shape, 2, true);
+                Elements.assertClose("logSoftmax dim 2", x.logSoftmax(2), dtype, shape, logSoftmax, 1e-5);
+                double[] cumsum = new double[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    int[] idx = Elements.unravel(i, shape);
+                    cumsum[i] = v[i] + (idx[0] > 0 ? cumsum[i - 7 * 33] : 0);
+                }
+                Elements.assertClose("cumsum dim 0", x.cumsum(0), dtype, shape, cumsum, 1e-5);
+            }
+        });
+    }
+
     // ---- argmax / argmin ------------------------------------------------------------------------
 
     @Test

@@ -109,6 +109,18 @@ class SortTest {
     }
 
     @Test
+    void manyRowsSortedAcrossThreadsMatchReference() {
+        Random rng = new Random(3);
+        ThreadCount.run(3, () -> {
+            Tensor x = Layout.TRANSPOSED.random(rng, DType.FLOAT32, new int[] {7, 3000}, -3, 3);
+            Tensor.Sorted s = x.sort(0, true);
+            check("sort of 3000 columns", x, 0, 7, true, s.values(), s.indices());
+            Tensor.TopK t = x.topk(2, 0, false);
+            check("topk of 3000 columns", x, 0, 2, false, t.values(), t.indices());
+        });
+    }
+
+    @Test
     void nanSortsAsTheLargestValue() {
         Tensor x = Tensor.of(new double[] {2, Double.NaN, -1, 5}, 4);
         Tensor.Sorted up = x.sort(0, false);
