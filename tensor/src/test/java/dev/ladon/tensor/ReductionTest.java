@@ -185,6 +185,25 @@ class ReductionTest {
     }
 
     @Test
+    void float32SumsOfLongRowsDoNotLoseTheSmallBits() {
+        // 2^20 copies of 1 + 2^-10: a float accumulator that reaches 2^15 rounds every further add to 1.0,
+        // an error of about 5e-4; the sum must stay as accurate as a few float roundings
+        int n = 1 << 20;
+        float v = 1 + 0x1p-10f;
+        Tensor x = Tensor.full(v, DType.FLOAT32, Device.CPU, n);
+        double exact = (double) v * n;
+        assertThat(x.sum().item()).as("sum of all").isCloseTo(exact, org.assertj.core.data.Offset.offset(exact * 1e-6));
+        assertThat(x.mean().item()).as("mean of all").isCloseTo(v, org.assertj.core.data.Offset.offset(1e-6));
+        Tensor columns = x.view(n / 16, 16);
+        for (double s : Elements.read(columns.sum(0))) {
+            assertThat(s).as("column sum").isCloseTo(exact / 16, org.assertj.core.data.Offset.offset(exact / 16 * 1e-6));
+        }
+        for (double s : Elements.read(columns.mT().sum(1))) {
+            assertThat(s).as("row sum").isCloseTo(exact / 16, org.assertj.core.data.Offset.offset(exact / 16 * 1e-6));
+        }
+    }
+
+    @Test
     void integerAndBoolReductionsKeepOrWidenTheirType() {
         Tensor i32 = Tensor.of(new int[] {1, 2, 3, 4, 5, 6}, 2, 3);
         Elements.assertExact("int32 sum", i32.sum(1), DType.INT32, new int[] {2}, new long[] {6, 15});
