@@ -15,13 +15,13 @@ import org.junit.jupiter.api.Test;
  */
 class SortTest {
 
-    /** Stable order of the indices of v, ascending or descending, NaN largest. */
+    /** Stable order of the indices of v, ascending or descending, NaN largest, -0.0 equal to 0.0. */
     static List<Integer> stableOrder(double[] v, boolean descending) {
         List<Integer> order = new ArrayList<>();
         for (int i = 0; i < v.length; i++) {
             order.add(i);
         }
-        Comparator<Integer> byValue = (a, b) -> Double.compare(v[a], v[b]);
+        Comparator<Integer> byValue = (a, b) -> Double.compare(v[a] + 0.0, v[b] + 0.0);
         order.sort(descending ? byValue.reversed() : byValue);
         return order;
     }
@@ -129,6 +129,17 @@ class SortTest {
         Tensor.TopK top = x.topk(2, 0, true);
         assertThat(Elements.read(top.values())).containsExactly(Double.NaN, 5);
         assertThat(Elements.readLongs(top.indices())).containsExactly(1, 3);
+    }
+
+    @Test
+    void negativeAndPositiveZeroAreTiesThatKeepTheirOrder() {
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            Tensor x = Elements.tensor(dtype, new int[] {4}, new double[] {0.0, -0.0, 0.0, -1});
+            Tensor.Sorted up = x.sort(0, false);
+            assertThat(Elements.readLongs(up.indices())).containsExactly(3, 0, 1, 2);
+            assertThat(Elements.read(up.values())).containsExactly(-1, 0.0, -0.0, 0.0);
+            assertThat(Elements.readLongs(x.sort(0, true).indices())).containsExactly(0, 1, 2, 3);
+        }
     }
 
     @Test
