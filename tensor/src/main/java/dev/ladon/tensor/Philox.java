@@ -8,7 +8,8 @@ package dev.ladon.tensor;
  *
  * <p>Ladon's stream: element i of a fill that starts at generator offset o uses block (seed, o + i). The
  * conversions below define the numbers; a backend must implement them exactly (arithmetic in double, then
- * rounded to the tensor's dtype).
+ * rounded to the tensor's dtype; a uniform draw that rounds up to the upper bound becomes the largest value of
+ * the dtype below it, so the range stays half-open).
  */
 public final class Philox {
     private static final int M0 = 0xD2511F53;

@@ -188,6 +188,22 @@ class RandomTest {
     }
 
     @Test
+    void uniformNeverReturnsHighEvenWhenRoundingWouldReachIt() {
+        // counter 8418514 under seed 1 gives the largest 24-bit draw, 1 - 2^-24; 1 + (1 - 2^-24) is halfway
+        // between the last float below 2 and 2 itself, and rounds to 2 unless the fill guards the bound
+        int[] w = new int[4];
+        Philox.block(1, 8418514, w);
+        assertThat(w[0] >>> 8).as("precondition: the largest 24-bit draw").isEqualTo(0xFFFFFF);
+        Generator gen = new Generator(1);
+        gen.advance(8418514);
+        double x = Tensor.uniform(1, 2, gen, DType.FLOAT32, Device.CPU, 1).item();
+        assertThat(x).isLessThan(2).isEqualTo((double) Math.nextDown(2f));
+        Generator again = new Generator(1);
+        again.advance(8418514);
+        assertThat(Tensor.rand(again, DType.FLOAT32, Device.CPU, 1).item()).isEqualTo(1 - 0x1p-24);
+    }
+
+    @Test
     void randintCoversExactlyItsHalfOpenRange() {
         int n = 35_000;
         Tensor r = Tensor.randint(-3, 4, new Generator(23), Device.CPU, 5, n / 5);
