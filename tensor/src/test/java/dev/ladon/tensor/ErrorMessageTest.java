@@ -194,6 +194,32 @@ class ErrorMessageTest {
         }
 
         @Test
+        void attentionAndGroupedMatmulCheckShapesBeforeAnyKernelRuns() {
+            Tensor q = Tensor.zeros(1, 2, 3, 4);
+            Tensor k = Tensor.zeros(1, 2, 5, 4);
+            rejects(() -> FusedOps.attention(Tensor.zeros(2, 3, 4), k, k, null, 1, false), "attention", "4-D",
+                    "q [2, 3, 4]");
+            rejects(() -> FusedOps.attention(q, Tensor.zeros(1, 2, 5, 3), k, null, 1, false), "attention",
+                    "k [1, 2, 5, 3]");
+            rejects(() -> FusedOps.attention(Tensor.zeros(1, 2, 6, 4), k, k, null, 1, true), "attention",
+                    "at least as many keys as queries");
+            rejects(() -> FusedOps.attention(q, k, k, Tensor.zeros(2, 5, 4), 1, false), "attention", "causal");
+            rejects(() -> FusedOps.attention(q, k, Tensor.zeros(DType.FLOAT64, 1, 2, 5, 4), null, 1, false), "attention",
+                    "float64");
+            Tensor x = Tensor.zeros(3, 4);
+            Tensor w = Tensor.zeros(2, 4, 5);
+            Tensor rows = Tensor.of(new long[] {0, 2}, 2);
+            rejects(() -> FusedOps.groupedMatmul(x, Tensor.zeros(2, 3, 5), rows, rows, null), "groupedMatmul",
+                    "weight [2, 3, 5]");
+            rejects(() -> FusedOps.groupedMatmul(x, w, rows, Tensor.of(new long[] {0}, 1), null), "groupedMatmul",
+                    "expert [1]");
+            rejects(() -> FusedOps.groupedMatmul(x, w, rows, rows, Tensor.zeros(DType.FLOAT64, 2)), "groupedMatmul",
+                    "float64");
+            rejects(() -> FusedOps.groupedMatmulBackward(Tensor.zeros(2, 4), x, w, rows, rows, null),
+                    "groupedMatmulBackward", "[2, 5]", "[2, 4]");
+        }
+
+        @Test
         void crossEntropyBackwardChecksItsGradientAndTargets() {
             Tensor logits = Tensor.zeros(3, 4);
             Tensor target = Tensor.of(new long[] {0, 1, 2}, 3);
