@@ -946,7 +946,7 @@ public final class Tensor {
         return where(mask, scalarLike(value), this);
     }
 
-    // ---- in place: each bumps the storage version -------------------------------------------------
+    // ---- in place: each bumps the storage version; a broadcast (expanded) destination is rejected -----
 
     private Tensor inPlace(String op, BinaryOp kind, Tensor other) {
         requireSameDevice(op, this, other);
@@ -1321,7 +1321,10 @@ public final class Tensor {
     public record Sorted(Tensor values, Tensor indices) {
     }
 
-    /** One-hot int64 encoding of an int tensor: result [*shape, numClasses]. */
+    /**
+     * One-hot int64 encoding of an int tensor: result [*shape, numClasses]. A class outside [0, numClasses) is an
+     * IndexOutOfBoundsException.
+     */
     public Tensor oneHot(int numClasses) {
         requireIndex("oneHot", this);
         if (numClasses < 0) {
