@@ -88,6 +88,17 @@ public final class FusedOps {
     /** d(loss)/d(logits) given dL/d(per-row loss) [N] (or a scalar applied to every row). */
     public static Tensor crossEntropyBackward(Tensor gradLosses, Tensor logits, Tensor target, CrossEntropyResult saved,
             int ignoreIndex, double labelSmoothing) {
+        Tensor.requireFloating("crossEntropyBackward", logits);
+        Tensor.requireIndex("crossEntropyBackward", target);
+        Tensor.requireSameDevice("crossEntropyBackward", gradLosses, logits, target, saved.logSumExp());
+        if (logits.dim() != 2 || target.dim() != 1 || target.size(0) != logits.size(0)
+                || (gradLosses.numel() != 1 && !Arrays.equals(gradLosses.shape(), target.shape()))
+                || !Arrays.equals(saved.logSumExp().shape(), target.shape())) {
+            throw new IllegalArgumentException("crossEntropyBackward: expected logits [N, C], target [N], gradient [N] "
+                    + "or one element and the forward's logsumexp [N], got logits " + Shape.str(logits.shape())
+                    + ", target " + Shape.str(target.shape()) + ", gradient " + Shape.str(gradLosses.shape())
+                    + ", logsumexp " + Shape.str(saved.logSumExp().shape()));
+        }
         return logits.backend().crossEntropyBackward(gradLosses, logits, target, saved.logSumExp(), ignoreIndex,
                 labelSmoothing);
     }

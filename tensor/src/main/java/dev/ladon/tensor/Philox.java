@@ -8,7 +8,8 @@ package dev.ladon.tensor;
  *
  * <p>Ladon's stream: element i of a fill that starts at generator offset o uses block (seed, o + i). The
  * conversions below define the numbers; a backend must implement them exactly (arithmetic in double, then
- * rounded to the tensor's dtype).
+ * rounded to the tensor's dtype; a uniform draw that rounds up to the upper bound becomes the largest value of
+ * the dtype below it, so the range stays half-open).
  */
 public final class Philox {
     private static final int M0 = 0xD2511F53;
@@ -23,12 +24,14 @@ public final class Philox {
 
     /** The four output words of block {@code counter} under {@code seed}, written into {@code out[0..3]}. */
     public static void block(long seed, long counter, int[] out) {
-        int c0 = (int) counter;
-        int c1 = (int) (counter >>> 32);
-        int c2 = 0;
-        int c3 = 0;
-        int k0 = (int) seed;
-        int k1 = (int) (seed >>> 32);
+        block((int) counter, (int) (counter >>> 32), 0, 0, (int) seed, (int) (seed >>> 32), out);
+    }
+
+    /**
+     * Philox 4x32-10 on the full 128-bit counter (c0..c3) and 64-bit key (k0, k1), the form the Random123
+     * known-answer vectors are given in; Ladon's stream uses c2 = c3 = 0.
+     */
+    static void block(int c0, int c1, int c2, int c3, int k0, int k1, int[] out) {
         for (int round = 0; round < 10; round++) {
             long p0 = (M0 & 0xFFFFFFFFL) * (c0 & 0xFFFFFFFFL);
             long p1 = (M1 & 0xFFFFFFFFL) * (c2 & 0xFFFFFFFFL);

@@ -105,6 +105,9 @@ public final class Tensor {
 
     /** int64 values 0, 1, ..., n-1. */
     public static Tensor arange(int n) {
+        if (n < 0) {
+            throw new IllegalArgumentException("arange: n must be >= 0, got " + n);
+        }
         long[] v = new long[n];
         for (int i = 0; i < n; i++) {
             v[i] = i;
@@ -184,7 +187,7 @@ public final class Tensor {
 
     /** Uniform [low, high). */
     public static Tensor uniform(double low, double high, Generator gen, DType dtype, Device device, int... shape) {
-        return random(RandomDistribution.UNIFORM, low, high, gen, dtype, device, shape);
+        return random("uniform", RandomDistribution.UNIFORM, low, high, gen, dtype, device, shape);
     }
 
     /** Standard normal float32 from the default generator. */
@@ -197,7 +200,7 @@ public final class Tensor {
     }
 
     public static Tensor normal(double mean, double std, Generator gen, DType dtype, Device device, int... shape) {
-        return random(RandomDistribution.NORMAL, mean, std, gen, dtype, device, shape);
+        return random("normal", RandomDistribution.NORMAL, mean, std, gen, dtype, device, shape);
     }
 
     /** Integers uniform in [low, high), int64. */
@@ -219,10 +222,10 @@ public final class Tensor {
         return rand(gen, dtype, device, shape).lt(p).to(dtype);
     }
 
-    private static Tensor random(RandomDistribution dist, double a, double b, Generator gen, DType dtype,
+    private static Tensor random(String op, RandomDistribution dist, double a, double b, Generator gen, DType dtype,
             Device device, int[] shape) {
         if (!dtype.isFloating()) {
-            throw new IllegalArgumentException("random fill needs a floating dtype, got " + dtype);
+            throw new IllegalArgumentException(op + ": random fills need a floating dtype, got " + dtype);
         }
         Tensor t = empty(dtype, device, shape);
         long start = gen.advance(t.numel());
@@ -240,7 +243,7 @@ public final class Tensor {
 
     /** Size of one dimension (negative dims count from the end). */
     public int size(int dim) {
-        return shape[Shape.normalizeDim("size", dim, shape.length)];
+        return shape[existingDim("size", dim)];
     }
 
     public int dim() {
@@ -264,7 +267,7 @@ public final class Tensor {
     }
 
     public int stride(int dim) {
-        return strides[Shape.normalizeDim("stride", dim, shape.length)];
+        return strides[existingDim("stride", dim)];
     }
 
     /** Index of element [0, ..., 0] in the storage. */
@@ -413,8 +416,8 @@ public final class Tensor {
     }
 
     public Tensor transpose(int dim0, int dim1) {
-        int a = Shape.normalizeDim("transpose", dim0, shape.length);
-        int b = Shape.normalizeDim("transpose", dim1, shape.length);
+        int a = existingDim("transpose", dim0);
+        int b = existingDim("transpose", dim1);
         int[] order = new int[shape.length];
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
@@ -434,7 +437,7 @@ public final class Tensor {
 
     /** Elements start..start+length-1 of one dim. */
     public Tensor narrow(int dim, int start, int length) {
-        int d = Shape.normalizeDim("narrow", dim, shape.length);
+        int d = existingDim("narrow", dim);
         if (start < 0 || length < 0 || start + length > shape[d]) {
             throw new IllegalArgumentException("narrow: range [" + start + ", " + (start + length) + ") is outside dim "
                     + d + " of size " + shape[d] + " (shape " + Shape.str(shape) + ")");
@@ -446,7 +449,7 @@ public final class Tensor {
 
     /** Python-style slice start:end:step along dim (negative start/end count from the end; step > 0). */
     public Tensor slice(int dim, int start, int end, int step) {
-        int d = Shape.normalizeDim("slice", dim, shape.length);
+        int d = existingDim("slice", dim);
         if (step <= 0) {
             throw new IllegalArgumentException("slice: step must be positive, got " + step);
         }
@@ -462,7 +465,7 @@ public final class Tensor {
 
     /** Removes dim {@code dim} by taking element {@code index} of it. */
     public Tensor select(int dim, int index) {
-        int d = Shape.normalizeDim("select", dim, shape.length);
+        int d = existingDim("select", dim);
         int i = index < 0 ? index + shape[d] : index;
         if (i < 0 || i >= shape[d]) {
             throw new IndexOutOfBoundsException("select: index " + index + " is out of range for dim " + d + " of size "
@@ -934,10 +937,16 @@ public final class Tensor {
 
     /** Where mask is true, {@code value}; elsewhere this tensor's element (mask broadcasts). */
     public Tensor maskedFill(Tensor mask, double value) {
+        requireSameDevice("maskedFill", this, mask);
+        if (mask.dtype() != DType.BOOL) {
+            throw new IllegalArgumentException("maskedFill: mask must be bool, got " + mask.dtype() + " of shape "
+                    + Shape.str(mask.shape) + " (input " + Shape.str(shape) + ")");
+        }
+        Shape.broadcast("maskedFill", shape, mask.shape);
         return where(mask, scalarLike(value), this);
     }
 
-    // ---- in place: each bumps the storage version -------------------------------------------------
+    // ---- in place: each bumps the storage version; a broadcast (expanded) destination is rejected -----
 
     private Tensor inPlace(String op, BinaryOp kind, Tensor other) {
         requireSameDevice(op, this, other);
@@ -1125,12 +1134,12 @@ public final class Tensor {
 
     /** Variance over dims with Bessel-style {@code correction} (1 = unbiased, as PyTorch's default). */
     public Tensor var(int[] dims, int correction, boolean keepDim) {
-        Tensor x = dtype().isFloating() ? this : to(DType.FLOAT32);
-        Tensor centered = x.sub(x.mean(dims, true));
         int n = 1;
         for (int d : dims) {
-            n *= shape[Shape.normalizeDim("var", d, shape.length)];
+            n *= shape.length == 0 ? 1 : shape[Shape.normalizeDim("var", d, shape.length)];
         }
+        Tensor x = dtype().isFloating() ? this : to(DType.FLOAT32);
+        Tensor centered = x.sub(x.mean(dims, true));
         return centered.square().sum(dims, keepDim).div(Math.max(n - correction, 0));
     }
 
@@ -1198,7 +1207,7 @@ public final class Tensor {
 
     /** out[i][j] = this[index[i][j]][j] for dim 0 (and likewise for other dims); index is int. */
     public Tensor gather(int dim, Tensor index) {
-        int d = Shape.normalizeDim("gather", dim, shape.length);
+        int d = existingDim("gather", dim);
         requireIndex("gather", index);
         requireSameDevice("gather", this, index);
         if (index.dim() != dim()) {
@@ -1216,7 +1225,7 @@ public final class Tensor {
 
     /** A copy of this tensor with src added at the positions index names along dim (the reverse of gather). */
     public Tensor scatterAdd(int dim, Tensor index, Tensor src) {
-        int d = Shape.normalizeDim("scatterAdd", dim, shape.length);
+        int d = existingDim("scatterAdd", dim);
         requireIndex("scatterAdd", index);
         requireSameDevice("scatterAdd", this, index, src);
         if (index.dim() != dim() || !Arrays.equals(index.shape, src.shape)) {
@@ -1234,7 +1243,7 @@ public final class Tensor {
 
     /** Slices along dim picked by a 1-D int index (repeats allowed). */
     public Tensor indexSelect(int dim, Tensor index) {
-        int d = Shape.normalizeDim("indexSelect", dim, shape.length);
+        int d = existingDim("indexSelect", dim);
         requireIndex("indexSelect", index);
         requireSameDevice("indexSelect", this, index);
         if (index.dim() != 1) {
@@ -1245,7 +1254,7 @@ public final class Tensor {
 
     /** A copy with slice j of src added to slice index[j] along dim. */
     public Tensor indexAdd(int dim, Tensor index, Tensor src) {
-        int d = Shape.normalizeDim("indexAdd", dim, shape.length);
+        int d = existingDim("indexAdd", dim);
         requireIndex("indexAdd", index);
         requireSameDevice("indexAdd", this, index, src);
         int[] expected = shape.clone();
@@ -1268,7 +1277,13 @@ public final class Tensor {
         }
         requireIndex("embedding", ids);
         int[] out = concat(ids.shape, new int[] {weight.size(1)});
-        return weight.indexSelectChecked("embedding", ids.reshape(-1)).view(out);
+        try {
+            return weight.indexSelectChecked("embedding", ids.reshape(-1)).view(out);
+        } catch (IndexOutOfBoundsException e) {
+            // the kernel checks the ids (they are data); say which op and which tensors they came from
+            throw new IndexOutOfBoundsException("embedding: an id is outside the vocabulary of weight "
+                    + Shape.str(weight.shape) + " (ids " + Shape.str(ids.shape) + "): " + e.getMessage());
+        }
     }
 
     private Tensor indexSelectChecked(String op, Tensor index) {
@@ -1306,9 +1321,23 @@ public final class Tensor {
     public record Sorted(Tensor values, Tensor indices) {
     }
 
-    /** One-hot int64 encoding of an int tensor: result [*shape, numClasses]. */
+    /**
+     * One-hot int64 encoding of an int tensor: result [*shape, numClasses]. A class outside [0, numClasses) is an
+     * IndexOutOfBoundsException.
+     */
     public Tensor oneHot(int numClasses) {
         requireIndex("oneHot", this);
+        if (numClasses < 0) {
+            throw new IllegalArgumentException("oneHot: number of classes must be >= 0, got " + numClasses);
+        }
+        if (numel() > 0) {
+            long lo = (long) min().item();
+            long hi = (long) max().item();
+            if (lo < 0 || hi >= numClasses) {
+                throw new IndexOutOfBoundsException("oneHot: class " + (lo < 0 ? lo : hi) + " is out of range for "
+                        + numClasses + " classes (input shape " + Shape.str(shape) + ")");
+            }
+        }
         Tensor classes = arange(numClasses).to(device());
         return unsqueeze(-1).to(DType.INT64).eq(classes).to(DType.INT64);
     }
@@ -1353,6 +1382,10 @@ public final class Tensor {
             throw new IllegalArgumentException("cat: needs at least one tensor");
         }
         Tensor first = tensors.get(0);
+        if (first.dim() == 0) {
+            throw new IllegalArgumentException("cat: cannot join 0-dim tensors (shape []) along dim " + dim
+                    + "; use stack");
+        }
         int d = Shape.normalizeDim("cat", dim, first.dim());
         int total = 0;
         DType dtype = first.dtype();
@@ -1407,7 +1440,7 @@ public final class Tensor {
 
     /** Pieces of {@code splitSize} along dim (the last may be smaller), as views. */
     public List<Tensor> split(int splitSize, int dim) {
-        int d = Shape.normalizeDim("split", dim, shape.length);
+        int d = existingDim("split", dim);
         if (splitSize <= 0) {
             throw new IllegalArgumentException("split: size must be positive, got " + splitSize);
         }
@@ -1423,7 +1456,7 @@ public final class Tensor {
         if (chunks <= 0) {
             throw new IllegalArgumentException("chunk: number of chunks must be positive, got " + chunks);
         }
-        int d = Shape.normalizeDim("chunk", dim, shape.length);
+        int d = existingDim("chunk", dim);
         return split(Math.max(1, (shape[d] + chunks - 1) / chunks), d);
     }
 
@@ -1457,6 +1490,17 @@ public final class Tensor {
             throw new IllegalArgumentException(op + ": indices must be int32 or int64, got " + t.dtype() + " of shape "
                     + Shape.str(t.shape));
         }
+    }
+
+    /**
+     * A dim of this tensor, for ops that index an existing dim. Shape.normalizeDim lets a 0-dim tensor take
+     * dim 0 or -1 (reductions and softmax treat it as one element); these ops have no dim to index there.
+     */
+    private int existingDim(String op, int dim) {
+        if (shape.length == 0) {
+            throw new IllegalArgumentException(op + ": a 0-dim tensor (shape []) has no dim " + dim);
+        }
+        return Shape.normalizeDim(op, dim, shape.length);
     }
 
     private static int[] concat(int[] a, int[] b) {

@@ -136,6 +136,6 @@ final class Elements {
     static void assertExact(String what, Tensor actual, DType dtype, int[] shape, long[] expected) {
         assertThat(actual.shape()).as(what + ": shape").containsExactly(shape);
         assertThat(actual.dtype()).as(what + ": dtype").isEqualTo(dtype);
-        assertThat(readLongs(actual)).as(what).containsExactly(expected);
+        assertThat(readLongs(actual)).as(what).isEqualTo(expected);
     }
 }

@@ -145,6 +145,33 @@ class IndexingTest {
     }
 
     @Test
+    void indexAddOfWideRowsSplitAcrossThreadsAccumulatesRepeats() {
+        // the embedding backward: rows of 300 columns are split by column across threads
+        Random rng = new Random(7);
+        ThreadCount.run(3, () -> {
+            Tensor x = Layout.CONTIGUOUS.random(rng, DType.FLOAT32, new int[] {6, 300}, -1, 1);
+            Tensor index = Tensor.of(new long[] {5, 0, 5, 2, 5}, 5);
+            Tensor src = Layout.CONTIGUOUS.random(rng, DType.FLOAT32, new int[] {5, 300}, -1, 1);
+            double[] expected = Elements.read(x);
+            double[] sv = Elements.read(src);
+            long[] iv = Elements.readLongs(index);
+            for (int j = 0; j < 5; j++) {
+                for (int c = 0; c < 300; c++) {
+                    expected[(int) iv[j] * 300 + c] += sv[j * 300 + c];
+                }
+            }
+            Elements.assertClose("indexAdd", x.indexAdd(0, index, src), DType.FLOAT32, new int[] {6, 300}, expected, 1e-6);
+            Tensor picked = x.indexSelect(0, index);
+            double[] xv = Elements.read(x);
+            double[] rows = new double[5 * 300];
+            for (int j = 0; j < 5; j++) {
+                System.arraycopy(xv, (int) iv[j] * 300, rows, j * 300, 300);
+            }
+            Elements.assertClose("indexSelect", picked, DType.FLOAT32, new int[] {5, 300}, rows, 0);
+        });
+    }
+
+    @Test
     void embeddingLooksUpRowsForIdsOfAnyShape() {
         Random rng = new Random(5);
         for (int trial = 0; trial < 40; trial++) {

@@ -59,6 +59,20 @@ enum Layout {
         }
     }
 
+    /** The values of t in a fresh STRIDED-layout tensor (every other element of a larger one). */
+    static Tensor stridedCopyOf(Tensor t) {
+        int[] shape = t.shape();
+        int[] big = new int[shape.length];
+        for (int d = 0; d < shape.length; d++) {
+            big[d] = 2 * shape[d] + 1;
+        }
+        Tensor s = Tensor.zeros(t.dtype(), big);
+        for (int d = 0; d < shape.length; d++) {
+            s = s.slice(d, 1, 1 + 2 * shape[d], 2);
+        }
+        return s.copyFrom(t);
+    }
+
     private static double[] values(Random rng, DType dtype, int n, double lo, double hi) {
         double[] v = new double[n];
         for (int i = 0; i < n; i++) {

@@ -185,6 +185,25 @@ class ReductionTest {
     }
 
     @Test
+    void float32SumsOfLongRowsDoNotLoseTheSmallBits() {
+        // 2^20 copies of 1 + 2^-10: a float accumulator that reaches 2^15 rounds every further add to 1.0,
+        // an error of about 5e-4; the sum must stay as accurate as a few float roundings
+        int n = 1 << 20;
+        float v = 1 + 0x1p-10f;
+        Tensor x = Tensor.full(v, DType.FLOAT32, Device.CPU, n);
+        double exact = (double) v * n;
+        assertThat(x.sum().item()).as("sum of all").isCloseTo(exact, org.assertj.core.data.Offset.offset(exact * 1e-6));
+        assertThat(x.mean().item()).as("mean of all").isCloseTo(v, org.assertj.core.data.Offset.offset(1e-6));
+        Tensor columns = x.view(n / 16, 16);
+        for (double s : Elements.read(columns.sum(0))) {
+            assertThat(s).as("column sum").isCloseTo(exact / 16, org.assertj.core.data.Offset.offset(exact / 16 * 1e-6));
+        }
+        for (double s : Elements.read(columns.mT().sum(1))) {
+            assertThat(s).as("row sum").isCloseTo(exact / 16, org.assertj.core.data.Offset.offset(exact / 16 * 1e-6));
+        }
+    }
+
+    @Test
     void integerAndBoolReductionsKeepOrWidenTheirType() {
         Tensor i32 = Tensor.of(new int[] {1, 2, 3, 4, 5, 6}, 2, 3);
         Elements.assertExact("int32 sum", i32.sum(1), DType.INT32, new int[] {2}, new long[] {6, 15});
@@ -208,6 +227,47 @@ class ReductionTest {
             Elements.assertClose("logsumexp", x.logsumexp(1), dtype, new int[] {4},
                     new double[] {-inf, 1000 + Math.log(3), Math.log(2), inf}, 1e-6);
         }
+    }
+
+    @Test
+    void largeReductionsSplitAcrossThreadsMatchReference() {
+        Random rng = new Random(12);
+        int[] shape = {300, 7, 33};
+        ThreadCount.run(3, () -> {
+            for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+                Tensor x = Layout.TRANSPOSED.random(rng, dtype, shape, -3, 3);
+                double[] v = Elements.read(x);
+                for (int[] dims : new int[][] {{1}, {2}, {0, 2}}) {
+                    boolean[] reduced = new boolean[3];
+                    for (int d : dims) {
+                        reduced[d] = true;
+                    }
+                    int[] kept = shape.clone();
+                    int count = 1;
+                    for (int d : dims) {
+                        kept[d] = 1;
+                        count *= shape[d];
+                    }
+                    List<List<Double>> g = groups(v, shape, reduced, kept);
+                    double tol = dtype == DType.FLOAT64 ? 1e-11 : 1e-5 * Math.sqrt(count);
+                    for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MAX, Reduction.LOGSUMEXP}) {
+                        double[] expected = g.stream().mapToDouble(e -> reference(r, e)).toArray();
+                        Elements.assertClose(r + " " + Arrays.toString(dims), apply(r, x, dims, true), dtype, kept,
+                                expected, r == Reduction.MAX ? 0 : tol);
+                    }
+                }
+                double[] softmax = softmaxReference(v, shape, 1, false);
+                Elements.assertClose("softmax dim 1", x.softmax(1), dtype, shape, softmax, 1e-5);
+                double[] logSoftmax = softmaxReference(v, shape, 2, true);
+                Elements.assertClose("logSoftmax dim 2", x.logSoftmax(2), dtype, shape, logSoftmax, 1e-5);
+                double[] cumsum = new double[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    int[] idx = Elements.unravel(i, shape);
+                    cumsum[i] = v[i] + (idx[0] > 0 ? cumsum[i - 7 * 33] : 0);
+                }
+                Elements.assertClose("cumsum dim 0", x.cumsum(0), dtype, shape, cumsum, 1e-5);
+            }
+        });
     }
 
     // ---- argmax / argmin ------------------------------------------------------------------------

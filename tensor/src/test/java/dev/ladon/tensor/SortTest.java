@@ -15,13 +15,13 @@ import org.junit.jupiter.api.Test;
  */
 class SortTest {
 
-    /** Stable order of the indices of v, ascending or descending, NaN largest. */
+    /** Stable order of the indices of v, ascending or descending, NaN largest, -0.0 equal to 0.0. */
     static List<Integer> stableOrder(double[] v, boolean descending) {
         List<Integer> order = new ArrayList<>();
         for (int i = 0; i < v.length; i++) {
             order.add(i);
         }
-        Comparator<Integer> byValue = (a, b) -> Double.compare(v[a], v[b]);
+        Comparator<Integer> byValue = (a, b) -> Double.compare(v[a] + 0.0, v[b] + 0.0);
         order.sort(descending ? byValue.reversed() : byValue);
         return order;
     }
@@ -109,6 +109,18 @@ class SortTest {
     }
 
     @Test
+    void manyRowsSortedAcrossThreadsMatchReference() {
+        Random rng = new Random(3);
+        ThreadCount.run(3, () -> {
+            Tensor x = Layout.TRANSPOSED.random(rng, DType.FLOAT32, new int[] {7, 3000}, -3, 3);
+            Tensor.Sorted s = x.sort(0, true);
+            check("sort of 3000 columns", x, 0, 7, true, s.values(), s.indices());
+            Tensor.TopK t = x.topk(2, 0, false);
+            check("topk of 3000 columns", x, 0, 2, false, t.values(), t.indices());
+        });
+    }
+
+    @Test
     void nanSortsAsTheLargestValue() {
         Tensor x = Tensor.of(new double[] {2, Double.NaN, -1, 5}, 4);
         Tensor.Sorted up = x.sort(0, false);
@@ -117,6 +129,17 @@ class SortTest {
         Tensor.TopK top = x.topk(2, 0, true);
         assertThat(Elements.read(top.values())).containsExactly(Double.NaN, 5);
         assertThat(Elements.readLongs(top.indices())).containsExactly(1, 3);
+    }
+
+    @Test
+    void negativeAndPositiveZeroAreTiesThatKeepTheirOrder() {
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            Tensor x = Elements.tensor(dtype, new int[] {4}, new double[] {0.0, -0.0, 0.0, -1});
+            Tensor.Sorted up = x.sort(0, false);
+            assertThat(Elements.readLongs(up.indices())).containsExactly(3, 0, 1, 2);
+            assertThat(Elements.read(up.values())).containsExactly(-1, 0.0, -0.0, 0.0);
+            assertThat(Elements.readLongs(x.sort(0, true).indices())).containsExactly(0, 1, 2, 3);
+        }
     }
 
     @Test

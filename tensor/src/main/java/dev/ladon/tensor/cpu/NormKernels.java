@@ -1,6 +1,5 @@
 package dev.ladon.tensor.cpu;
 
-import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
 
 /**
@@ -234,12 +233,15 @@ final class NormKernels {
         long[] t = target.toLongArray();
         CpuStorage ls = ElementwiseKernels.storage(lc);
         CpuStorage gs = ElementwiseKernels.storage(grad);
-        boolean f32 = logits.dtype() == DType.FLOAT32;
         Parallel.forRange(n, Math.max(1, 4096 / Math.max(c, 1)), (r0, r1) -> {
             double[] row = new double[c];
             for (int r = r0; r < r1; r++) {
                 if (t[r] == ignoreIndex) {
                     continue;
+                }
+                if (t[r] < 0 || t[r] >= c) {
+                    throw new IndexOutOfBoundsException("crossEntropyBackward: target " + t[r] + " at row " + r
+                            + " is out of range for " + c + " classes (ignore index " + ignoreIndex + ")");
                 }
                 ls.load(lc.offset() + r * c, 1, row, c);
                 double g = gl[gradLoss.numel() == 1 ? 0 : r];
@@ -250,6 +252,6 @@ final class NormKernels {
                 gs.store(r * c, 1, row, c);
             }
         });
-        return f32 ? grad : grad;
+        return grad;
     }
 }

@@ -9,7 +9,8 @@ import dev.ladon.tensor.Tensor;
  * top-k tie-breaking deterministic: the lower index wins). NaN sorts as the largest value.
  *
  * <p>Rows are compared through long keys: int64 values themselves (a double would merge values past 2^53),
- * and for every other dtype the double's bits mapped to a long that orders exactly as {@link Double#compare}.
+ * and for every other dtype the double's bits mapped to a long that orders as {@link Double#compare} does
+ * (with -0.0 equal to 0.0).
  */
 final class SortKernels {
     private SortKernels() {
@@ -71,9 +72,10 @@ final class SortKernels {
         return new Tensor[] {values.transpose(dim, last).contiguous(), indices.transpose(dim, last).contiguous()};
     }
 
-    /** A long that orders like {@link Double#compare} on v: -0.0 below 0.0, NaN above +infinity. */
+    /** A long that orders like {@link Double#compare} on v, NaN above +infinity, except that -0.0 ties with 0.0. */
     static long orderedBits(double v) {
-        long bits = Double.doubleToLongBits(v);
+        // v + 0.0 turns -0.0 into 0.0 (and leaves every other value alone): equal values must be ties for stability
+        long bits = Double.doubleToLongBits(v + 0.0);
         // Negative doubles order in reverse of their magnitude bits: flip those, keep the sign.
         return bits ^ ((bits >> 63) & Long.MAX_VALUE);
     }
