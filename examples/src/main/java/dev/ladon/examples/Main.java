@@ -10,7 +10,7 @@ public final class Main {
 
     /** Every command, in the order the help lists them. */
     static List<Command> commands() {
-        return List.of(new DemoCommand());
+        return List.of(new DemoCommand(), new BenchCommand());
     }
 
     public static void main(String[] args) throws Exception {

@@ -247,10 +247,11 @@ final class Gemm {
             int d = ir * kc;
             int s = src + ir * ars;
             if (rows == MR && acs == 1) {
-                // Row-major A: walk the MR rows side by side.
-                for (int p = 0; p < kc; p++, d += MR) {
-                    for (int r = 0; r < MR; r++) {
-                        dst[d + r] = a[s + r * ars + p];
+                // Row-major A: copy each row into every MR-th slot (unit-stride reads, the loop the JIT likes).
+                for (int r = 0; r < MR; r++) {
+                    int row = s + r * ars;
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * MR + r] = a[row + p];
                     }
                 }
             } else {
