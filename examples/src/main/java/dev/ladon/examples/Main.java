@@ -10,8 +10,8 @@ public final class Main {
 
     /** Every command, in the order the help lists them. */
     static List<Command> commands() {
-        return List.of(new DemoCommand(), new TrainCommand(), new StatsCommand(), new RoutingBenchCommand(),
-                new LmStepBenchCommand(), new GradcheckCommand());
+        return List.of(new DemoCommand(), new TrainCommand(), new StatsCommand(), new BenchCommand(),
+                new RoutingBenchCommand(), new LmStepBenchCommand(), new GradcheckCommand());
     }
 
     public static void main(String[] args) throws Exception {

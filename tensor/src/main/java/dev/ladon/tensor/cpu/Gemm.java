@@ -1,12 +1,11 @@
 package dev.ladon.tensor.cpu;
 
-import java.util.Arrays;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * General matrix multiply, C += A B, for float32 and float64: A [M, K] and B [K, N] are read through any
+ * General matrix multiply, C = A B, for float32 and float64: A [M, K] and B [K, N] are read through any
  * strides (so transposed and sliced views cost no copy), C is dense row-major [M, N]; one product per
  * batch entry.
  *
@@ -19,13 +18,16 @@ import jdk.incubator.vector.VectorSpecies;
  *     for ic: MC rows of C                      pack A[ic.., pc..] into panels of MR rows (stays in L2)
  *       for each B panel [KC x NR]              stays in L1 while every A panel passes it
  *         for each A panel [MR x KC]
- *           micro-kernel: C[MR x NR] += A panel B panel, the MR x NR sums held in vector registers
+ *           micro-kernel: C[MR x NR] (+)= A panel B panel, the MR x NR sums held in vector registers
  * </pre>
+ *
+ * The first depth block stores its sums into C, later ones add to them, so C is never read before it
+ * has been written (the fresh output of a product is not in cache, and each read would be a miss).
  *
  * Packing copies each block into the exact order the micro-kernel reads it (B panel: row p's NR values
  * side by side; A panel: column p's MR values side by side), with zeros past the matrix edge, so the
  * micro-kernel runs only unit-stride loads whatever the operands' strides were. A tile that hangs over
- * the edge of C is computed into a scratch tile and only its valid part is added.
+ * the edge of C is computed into a scratch tile and only its valid part is copied out.
  *
  * <p>The micro-kernel keeps MR x 2 vector accumulators in local variables, never in arrays or fields
  * (a boxed vector is a heap object and ran about 18x slower). MR is 4 (8 accumulators) for 128- and
@@ -63,9 +65,9 @@ final class Gemm {
     }
 
     /**
-     * For each batch entry bi: C[bi] += A[bi] B[bi], where A[bi][i, p] = a[aOff[bi] + i ars + p acs],
-     * B[bi][p, j] = b[bOff[bi] + p brs + j bcs] and C[bi] is the dense M x N block at c[bi M N]. The
-     * caller passes a zeroed c for a plain product.
+     * For each batch entry bi: C[bi] = A[bi] B[bi], where A[bi][i, p] = a[aOff[bi] + i ars + p acs],
+     * B[bi][p, j] = b[bOff[bi] + p brs + j bcs] and C[bi] is the dense M x N block at c[bi M N]. C is
+     * overwritten, except when K is 0: then it is left as it is (the caller passes zeros).
      */
     static void batched(int batch, int m, int n, int k, float[] a, int[] aOff, int ars, int acs, float[] b, int[] bOff,
             int brs, int bcs, float[] c) {
@@ -188,7 +190,7 @@ final class Gemm {
         }
     }
 
-    /** C[m x n] (row stride ldc, at cOff) += A[m x k] B[k x n]; one thread, the loop nest above. */
+    /** C[m x n] (row stride ldc, at cOff) = A[m x k] B[k x n]; one thread, the loop nest above. */
     private static void multiply(FloatWorkspace ws, int k, float[] a, int aOff, int ars, int acs, float[] b, int bOff,
             int brs, int bcs, int m, int n, float[] c, int cOff, int ldc) {
         if (m == 0 || n == 0 || k == 0) {
@@ -206,15 +208,18 @@ final class Gemm {
                 for (int ic = 0; ic < m; ic += MC) {
                     int mc = Math.min(MC, m - ic);
                     packA(a, aOff + ic * ars + pc * acs, ars, acs, mc, kc, packedA);
-                    macroKernel(kc, mc, nc, packedA, packedB, ws.tile, c, cOff + ic * ldc + jc, ldc);
+                    macroKernel(kc, mc, nc, packedA, packedB, ws.tile, c, cOff + ic * ldc + jc, ldc, pc > 0);
                 }
             }
         }
     }
 
-    /** Runs the micro-kernel over every (B panel, A panel) pair of one packed block. */
+    /**
+     * Runs the micro-kernel over every (B panel, A panel) pair of one packed block, adding into C when
+     * {@code accumulate} (the depth blocks after the first), else overwriting it.
+     */
     private static void macroKernel(int kc, int mc, int nc, float[] packedA, float[] packedB, float[] tile, float[] c,
-            int cOff, int ldc) {
+            int cOff, int ldc, boolean accumulate) {
         for (int jr = 0; jr < nc; jr += NR) {
             int cols = Math.min(NR, nc - jr);
             int bo = jr * kc;
@@ -223,13 +228,13 @@ final class Gemm {
                 int ao = ir * kc;
                 int co = cOff + ir * ldc + jr;
                 if (rows == MR && cols == NR) {
-                    microKernel(kc, packedA, ao, packedB, bo, c, co, ldc);
+                    microKernel(kc, packedA, ao, packedB, bo, c, co, ldc, accumulate);
                 } else {
-                    Arrays.fill(tile, 0f);
-                    microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR);
+                    microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR, false);
                     for (int r = 0; r < rows; r++) {
                         for (int j = 0; j < cols; j++) {
-                            c[co + r * ldc + j] += tile[r * NR + j];
+                            int ci = co + r * ldc + j;
+                            c[ci] = accumulate ? c[ci] + tile[r * NR + j] : tile[r * NR + j];
                         }
                     }
                 }
@@ -247,10 +252,11 @@ final class Gemm {
             int d = ir * kc;
             int s = src + ir * ars;
             if (rows == MR && acs == 1) {
-                // Row-major A: walk the MR rows side by side.
-                for (int p = 0; p < kc; p++, d += MR) {
-                    for (int r = 0; r < MR; r++) {
-                        dst[d + r] = a[s + r * ars + p];
+                // Row-major A: copy each row into every MR-th slot (unit-stride reads, the loop the JIT likes).
+                for (int r = 0; r < MR; r++) {
+                    int row = s + r * ars;
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * MR + r] = a[row + p];
                     }
                 }
             } else {
@@ -298,16 +304,21 @@ final class Gemm {
         }
     }
 
-    private static void microKernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc) {
+    private static void microKernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc,
+            boolean accumulate) {
         if (MR == 8) {
-            kernel8x2(kc, pa, ao, pb, bo, c, co, ldc);
+            kernel8x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate);
         } else {
-            kernel4x2(kc, pa, ao, pb, bo, c, co, ldc);
+            kernel4x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate);
         }
     }
 
-    /** C[4 x 2 vectors] += A panel [kc x 4] B panel [kc x 2 vectors]: 8 accumulators, 2 B loads and 4 broadcasts per step. */
-    private static void kernel4x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc) {
+    /**
+     * C[4 x 2 vectors] = (or +=, when accumulating) A panel [kc x 4] B panel [kc x 2 vectors]: 8 accumulators;
+     * each step loads 2 vectors of B and broadcasts 4 values of A.
+     */
+    private static void kernel4x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc,
+            boolean accumulate) {
         int vl = F.length();
         FloatVector c00 = FloatVector.zero(F);
         FloatVector c01 = FloatVector.zero(F);
@@ -335,22 +346,29 @@ final class Gemm {
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
         }
-        int o = co;
-        c00.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c01.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c10.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c11.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c20.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c21.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c30.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c31.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        if (accumulate) {
+            c00 = c00.add(FloatVector.fromArray(F, c, co));
+            c01 = c01.add(FloatVector.fromArray(F, c, co + vl));
+            c10 = c10.add(FloatVector.fromArray(F, c, co + ldc));
+            c11 = c11.add(FloatVector.fromArray(F, c, co + ldc + vl));
+            c20 = c20.add(FloatVector.fromArray(F, c, co + 2 * ldc));
+            c21 = c21.add(FloatVector.fromArray(F, c, co + 2 * ldc + vl));
+            c30 = c30.add(FloatVector.fromArray(F, c, co + 3 * ldc));
+            c31 = c31.add(FloatVector.fromArray(F, c, co + 3 * ldc + vl));
+        }
+        c00.intoArray(c, co);
+        c01.intoArray(c, co + vl);
+        c10.intoArray(c, co + ldc);
+        c11.intoArray(c, co + ldc + vl);
+        c20.intoArray(c, co + 2 * ldc);
+        c21.intoArray(c, co + 2 * ldc + vl);
+        c30.intoArray(c, co + 3 * ldc);
+        c31.intoArray(c, co + 3 * ldc + vl);
     }
 
     /** The 512-bit counterpart of {@link #kernel4x2}: 8 rows, 16 accumulators out of 32 registers. */
-    private static void kernel8x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc) {
+    private static void kernel8x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc,
+            boolean accumulate) {
         int vl = F.length();
         FloatVector c00 = FloatVector.zero(F);
         FloatVector c01 = FloatVector.zero(F);
@@ -398,30 +416,40 @@ final class Gemm {
             c70 = av.fma(b0, c70);
             c71 = av.fma(b1, c71);
         }
-        int o = co;
-        c00.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c01.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c10.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c11.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c20.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c21.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c30.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c31.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c40.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c41.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c50.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c51.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c60.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c61.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c70.add(FloatVector.fromArray(F, c, o)).intoArray(c, o);
-        c71.add(FloatVector.fromArray(F, c, o + vl)).intoArray(c, o + vl);
+        if (accumulate) {
+            c00 = c00.add(FloatVector.fromArray(F, c, co));
+            c01 = c01.add(FloatVector.fromArray(F, c, co + vl));
+            c10 = c10.add(FloatVector.fromArray(F, c, co + ldc));
+            c11 = c11.add(FloatVector.fromArray(F, c, co + ldc + vl));
+            c20 = c20.add(FloatVector.fromArray(F, c, co + 2 * ldc));
+            c21 = c21.add(FloatVector.fromArray(F, c, co + 2 * ldc + vl));
+            c30 = c30.add(FloatVector.fromArray(F, c, co + 3 * ldc));
+            c31 = c31.add(FloatVector.fromArray(F, c, co + 3 * ldc + vl));
+            c40 = c40.add(FloatVector.fromArray(F, c, co + 4 * ldc));
+            c41 = c41.add(FloatVector.fromArray(F, c, co + 4 * ldc + vl));
+            c50 = c50.add(FloatVector.fromArray(F, c, co + 5 * ldc));
+            c51 = c51.add(FloatVector.fromArray(F, c, co + 5 * ldc + vl));
+            c60 = c60.add(FloatVector.fromArray(F, c, co + 6 * ldc));
+            c61 = c61.add(FloatVector.fromArray(F, c, co + 6 * ldc + vl));
+            c70 = c70.add(FloatVector.fromArray(F, c, co + 7 * ldc));
+            c71 = c71.add(FloatVector.fromArray(F, c, co + 7 * ldc + vl));
+        }
+        c00.intoArray(c, co);
+        c01.intoArray(c, co + vl);
+        c10.intoArray(c, co + ldc);
+        c11.intoArray(c, co + ldc + vl);
+        c20.intoArray(c, co + 2 * ldc);
+        c21.intoArray(c, co + 2 * ldc + vl);
+        c30.intoArray(c, co + 3 * ldc);
+        c31.intoArray(c, co + 3 * ldc + vl);
+        c40.intoArray(c, co + 4 * ldc);
+        c41.intoArray(c, co + 4 * ldc + vl);
+        c50.intoArray(c, co + 5 * ldc);
+        c51.intoArray(c, co + 5 * ldc + vl);
+        c60.intoArray(c, co + 6 * ldc);
+        c61.intoArray(c, co + 6 * ldc + vl);
+        c70.intoArray(c, co + 7 * ldc);
+        c71.intoArray(c, co + 7 * ldc + vl);
     }
 
     // =============================================================================================
@@ -465,14 +493,14 @@ final class Gemm {
                 for (int ic = 0; ic < m; ic += MC) {
                     int mc = Math.min(MC, m - ic);
                     packA(a, aOff + ic * ars + pc * acs, ars, acs, mc, kc, packedA);
-                    macroKernel(kc, mc, nc, packedA, packedB, ws.tile, c, cOff + ic * ldc + jc, ldc);
+                    macroKernel(kc, mc, nc, packedA, packedB, ws.tile, c, cOff + ic * ldc + jc, ldc, pc > 0);
                 }
             }
         }
     }
 
     private static void macroKernel(int kc, int mc, int nc, double[] packedA, double[] packedB, double[] tile,
-            double[] c, int cOff, int ldc) {
+            double[] c, int cOff, int ldc, boolean accumulate) {
         for (int jr = 0; jr < nc; jr += NR_D) {
             int cols = Math.min(NR_D, nc - jr);
             int bo = jr * kc;
@@ -481,13 +509,13 @@ final class Gemm {
                 int ao = ir * kc;
                 int co = cOff + ir * ldc + jr;
                 if (rows == MR_D && cols == NR_D) {
-                    kernel4x2(kc, packedA, ao, packedB, bo, c, co, ldc);
+                    kernel4x2(kc, packedA, ao, packedB, bo, c, co, ldc, accumulate);
                 } else {
-                    Arrays.fill(tile, 0.0);
-                    kernel4x2(kc, packedA, ao, packedB, bo, tile, 0, NR_D);
+                    kernel4x2(kc, packedA, ao, packedB, bo, tile, 0, NR_D, false);
                     for (int r = 0; r < rows; r++) {
                         for (int j = 0; j < cols; j++) {
-                            c[co + r * ldc + j] += tile[r * NR_D + j];
+                            int ci = co + r * ldc + j;
+                            c[ci] = accumulate ? c[ci] + tile[r * NR_D + j] : tile[r * NR_D + j];
                         }
                     }
                 }
@@ -521,7 +549,8 @@ final class Gemm {
         }
     }
 
-    private static void kernel4x2(int kc, double[] pa, int ao, double[] pb, int bo, double[] c, int co, int ldc) {
+    private static void kernel4x2(int kc, double[] pa, int ao, double[] pb, int bo, double[] c, int co, int ldc,
+            boolean accumulate) {
         int vl = D.length();
         DoubleVector c00 = DoubleVector.zero(D);
         DoubleVector c01 = DoubleVector.zero(D);
@@ -549,18 +578,24 @@ final class Gemm {
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
         }
-        int o = co;
-        c00.add(DoubleVector.fromArray(D, c, o)).intoArray(c, o);
-        c01.add(DoubleVector.fromArray(D, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c10.add(DoubleVector.fromArray(D, c, o)).intoArray(c, o);
-        c11.add(DoubleVector.fromArray(D, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c20.add(DoubleVector.fromArray(D, c, o)).intoArray(c, o);
-        c21.add(DoubleVector.fromArray(D, c, o + vl)).intoArray(c, o + vl);
-        o += ldc;
-        c30.add(DoubleVector.fromArray(D, c, o)).intoArray(c, o);
-        c31.add(DoubleVector.fromArray(D, c, o + vl)).intoArray(c, o + vl);
+        if (accumulate) {
+            c00 = c00.add(DoubleVector.fromArray(D, c, co));
+            c01 = c01.add(DoubleVector.fromArray(D, c, co + vl));
+            c10 = c10.add(DoubleVector.fromArray(D, c, co + ldc));
+            c11 = c11.add(DoubleVector.fromArray(D, c, co + ldc + vl));
+            c20 = c20.add(DoubleVector.fromArray(D, c, co + 2 * ldc));
+            c21 = c21.add(DoubleVector.fromArray(D, c, co + 2 * ldc + vl));
+            c30 = c30.add(DoubleVector.fromArray(D, c, co + 3 * ldc));
+            c31 = c31.add(DoubleVector.fromArray(D, c, co + 3 * ldc + vl));
+        }
+        c00.intoArray(c, co);
+        c01.intoArray(c, co + vl);
+        c10.intoArray(c, co + ldc);
+        c11.intoArray(c, co + ldc + vl);
+        c20.intoArray(c, co + 2 * ldc);
+        c21.intoArray(c, co + 2 * ldc + vl);
+        c30.intoArray(c, co + 3 * ldc);
+        c31.intoArray(c, co + 3 * ldc + vl);
     }
 
     private static int roundUp(int x, int multiple) {
