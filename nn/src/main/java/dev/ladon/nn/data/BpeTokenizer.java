@@ -33,14 +33,13 @@ public final class BpeTokenizer implements Tokenizer {
 
     private final int[] mergeLeft;
     private final int[] mergeRight;
-    private final Map<Long, Integer> rankOfPair; // pair key -> merge index
+    private final PairRanks ranks;
     private final byte[][] tokenBytes;
 
     private BpeTokenizer(int[] mergeLeft, int[] mergeRight) {
         this.mergeLeft = mergeLeft;
         this.mergeRight = mergeRight;
         int merges = mergeLeft.length;
-        rankOfPair = new HashMap<>(merges * 2);
         tokenBytes = new byte[256 + merges][];
         for (int b = 0; b < 256; b++) {
             tokenBytes[b] = new byte[] {(byte) b};
@@ -52,13 +51,11 @@ public final class BpeTokenizer implements Tokenizer {
                 throw new IllegalArgumentException("BPE merge " + k + " joins ids " + l + " and " + r
                         + ", but only ids below " + (256 + k) + " exist at that point");
             }
-            if (rankOfPair.putIfAbsent(PairCounts.key(l, r), k) != null) {
-                throw new IllegalArgumentException("BPE merge " + k + " repeats the pair (" + l + ", " + r + ")");
-            }
             byte[] joined = Arrays.copyOf(tokenBytes[l], tokenBytes[l].length + tokenBytes[r].length);
             System.arraycopy(tokenBytes[r], 0, joined, tokenBytes[l].length, tokenBytes[r].length);
             tokenBytes[256 + k] = joined;
         }
+        ranks = new PairRanks(mergeLeft, mergeRight);
     }
 
     /**
@@ -140,8 +137,8 @@ public final class BpeTokenizer implements Tokenizer {
         while (len > 1) {
             int bestRank = Integer.MAX_VALUE;
             for (int i = 0; i + 1 < len; i++) {
-                Integer rank = rankOfPair.get(PairCounts.key(s[i], s[i + 1]));
-                if (rank != null && rank < bestRank) {
+                int rank = ranks.rank(s[i], s[i + 1]);
+                if (rank >= 0 && rank < bestRank) {
                     bestRank = rank;
                 }
             }
