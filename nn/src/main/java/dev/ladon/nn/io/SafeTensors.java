@@ -165,7 +165,8 @@ public final class SafeTensors {
     // ---- reading ----------------------------------------------------------------------------------
 
     /**
-     * Reads every tensor of a safetensors file onto the CPU, in header order.
+     * Reads every tensor of a safetensors file onto the CPU, in header order. {@code BOOL} bytes other than 0
+     * read as 1 (true).
      *
      * @throws IOException if the file cannot be read, or its header is malformed or inconsistent with the
      *     file (the message names the file, the tensor and the problem), or it holds a dtype Ladon lacks
