@@ -1,0 +1,70 @@
+package dev.ladon.nn.data;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A corpus from one plain UTF-8 text file. Lines are kept as they are (line ends become {@code \n}).
+ *
+ * <p>Split rule: the file is read (up to a byte limit, see {@link TextBudget}: the line crossing the limit is
+ * cut), then the last lines form the validation text: validation starts at the first line that begins at or
+ * after byte {@code (1 - validationFraction) * total}. There is no test text.
+ */
+public final class TextFileCorpus {
+    private TextFileCorpus() {
+    }
+
+    /** The whole file; see {@link #load(Path, double, long)}. */
+    public static Corpus load(Path file, double validationFraction) throws IOException {
+        return load(file, validationFraction, Long.MAX_VALUE);
+    }
+
+    /**
+     * Reads at most {@code maxBytes} UTF-8 bytes of {@code file} and splits them by the rule above.
+     *
+     * @throws IllegalArgumentException if {@code validationFraction} is not in [0, 1) or {@code maxBytes <= 0}
+     * @throws IOException if the file cannot be read or is not valid UTF-8
+     */
+    public static Corpus load(Path file, double validationFraction, long maxBytes) throws IOException {
+        if (!(validationFraction >= 0 && validationFraction < 1)) {
+            throw new IllegalArgumentException("TextFileCorpus: validationFraction must be in [0, 1), got "
+                    + validationFraction);
+        }
+        TextBudget budget = new TextBudget(maxBytes);
+        List<String> lines = new ArrayList<>();
+        List<Long> startByte = new ArrayList<>();
+        long total = 0;
+        try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            String line;
+            while (!budget.exhausted() && (line = reader.readLine()) != null) {
+                String kept = budget.take(line);
+                lines.add(kept);
+                startByte.add(total);
+                total += LanguageModelMetrics.utf8Length(kept) + 1;
+            }
+        }
+        double boundary = (1 - validationFraction) * total;
+        int cut = lines.size();
+        while (cut > 0 && startByte.get(cut - 1) >= boundary) {
+            cut--;
+        }
+        String train = joinLines(lines.subList(0, cut));
+        String validation = joinLines(lines.subList(cut, lines.size()));
+        String name = file.getFileName() + (maxBytes == Long.MAX_VALUE ? "" : " (first " + maxBytes + " bytes)");
+        return new Corpus(name, train, validation, "");
+    }
+
+    /** Lines each followed by a newline. */
+    static String joinLines(List<String> lines) {
+        StringBuilder sb = new StringBuilder();
+        for (String l : lines) {
+            sb.append(l).append('\n');
+        }
+        return sb.toString();
+    }
+}

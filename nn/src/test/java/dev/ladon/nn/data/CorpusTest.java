@@ -1,0 +1,148 @@
+package dev.ladon.nn.data;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CorpusTest {
+    @TempDir
+    Path dir;
+
+    private static long utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8).length;
+    }
+
+    // ---- plain text files ----------------------------------------------------------------------------
+
+    @Test
+    void textFileValidationIsTheLinesStartingInTheLastFraction() throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            lines.add(String.format("line %04d", i)); // 9 bytes + newline: line i starts at byte 10 * i
+        }
+        Path f = dir.resolve("t.txt");
+        Files.write(f, lines, StandardCharsets.UTF_8);
+        Corpus c = TextFileCorpus.load(f, 0.2);
+        // 100 bytes; validation starts at the first line beginning at or after byte 80: lines 8 and 9.
+        assertThat(c.train()).isEqualTo(String.join("\n", lines.subList(0, 8)) + "\n");
+        assertThat(c.validation()).isEqualTo("line 0008\nline 0009\n");
+        assertThat(c.test()).isEmpty();
+
+        Corpus none = TextFileCorpus.load(f, 0.0);
+        assertThat(none.validation()).isEmpty();
+        assertThat(none.train()).isEqualTo(String.join("\n", lines) + "\n");
+    }
+
+    @Test
+    void textFileByteLimitCutsAtACharacterBoundary() throws IOException {
+        Path f = dir.resolve("u.txt");
+        Files.writeString(f, "ab\nééé\nlast\n", StandardCharsets.UTF_8);
+        // "ab\n" costs 3; 5 bytes leave 2, of which the newline takes 1: one byte cannot hold 'é' (2 bytes).
+        Corpus c = TextFileCorpus.load(f, 0.0, 5);
+        assertThat(c.train()).isEqualTo("ab\n\n");
+        Corpus d = TextFileCorpus.load(f, 0.0, 6);
+        assertThat(d.train()).isEqualTo("ab\né\n");
+    }
+
+    @Test
+    void textFileRejectsInvalidUtf8AndBadFractions() throws IOException {
+        Path f = dir.resolve("bad.txt");
+        Files.write(f, new byte[] {'a', (byte) 0xC3, '\n'});
+        assertThatThrownBy(() -> TextFileCorpus.load(f, 0.1)).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> TextFileCorpus.load(f, 1.0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("[0, 1)");
+    }
+
+    // ---- WikiText --------------------------------------------------------------------------------
+
+    @Test
+    void wikitextReadsThePublishedSplitsUnchanged() throws IOException {
+        String train = " \n = Valkyria Chronicles = \n \n Senjō no Valkyria 3 : 1 @,@ 000 <unk> @-@ style\n";
+        Files.writeString(dir.resolve("wiki.train.tokens"), train, StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("wiki.valid.tokens"), " = Valid = \n", StandardCharsets.UTF_8);
+        Files.writeString(dir.resolve("wiki.test.tokens"), " = Test = \n", StandardCharsets.UTF_8);
+        Corpus c = WikitextCorpus.load(dir);
+        assertThat(c.train()).isEqualTo(train);
+        assertThat(c.validation()).isEqualTo(" = Valid = \n");
+        assertThat(c.test()).isEqualTo(" = Test = \n");
+        assertThat(c.name()).contains(".tokens");
+
+        Corpus limited = WikitextCorpus.load(dir, 10);
+        assertThat(utf8(limited.train())).isLessThanOrEqualTo(10);
+        // " \n" costs 2 bytes; of the 8 left, the cut line's newline takes 1.
+        assertThat(limited.train()).isEqualTo(" \n = Valk\n");
+    }
+
+    @Test
+    void wikitextFallsBackToRawFilesAndNamesMissingOnes() throws IOException {
+        Files.writeString(dir.resolve("wiki.train.raw"), "Raw text, 1,000 words.\n");
+        Files.writeString(dir.resolve("wiki.valid.raw"), "v\n");
+        assertThatThrownBy(() -> WikitextCorpus.load(dir)).isInstanceOf(IOException.class)
+                .hasMessageContaining("wiki.test.raw not found");
+        Files.writeString(dir.resolve("wiki.test.raw"), "t\n");
+        Corpus c = WikitextCorpus.load(dir);
+        assertThat(c.train()).isEqualTo("Raw text, 1,000 words.\n");
+        assertThat(c.name()).contains(".raw");
+    }
+
+    // ---- Europarl --------------------------------------------------------------------------------
+
+    private static ByteArrayInputStream lineFile(int documents) {
+        StringBuilder sb = new StringBuilder("FIELDS_HEADER_INDICATOR###\ttitle\tdate\tbody\n");
+        for (int i = 0; i < documents; i++) {
+            sb.append("Title ").append(i).append("\t2004-03-30\tDocument ").append(i).append(" über   x\n");
+        }
+        return new ByteArrayInputStream(sb.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void europarlKeepsTheTextFieldAndSendsEvery20thDocumentToValidation() throws IOException {
+        Corpus c = EuroparlCorpus.read(lineFile(45), Long.MAX_VALUE, "test");
+        StringBuilder train = new StringBuilder();
+        StringBuilder validation = new StringBuilder();
+        for (int i = 0; i < 45; i++) {
+            String doc = "Document " + i + " über   x\n";
+            (i % 20 == 19 ? validation : train).append(doc);
+        }
+        assertThat(c.train()).isEqualTo(train.toString());
+        assertThat(c.validation()).isEqualTo("Document 19 über   x\nDocument 39 über   x\n");
+        assertThat(c.test()).isEmpty();
+    }
+
+    @Test
+    void europarlStopsAtTheByteLimit() throws IOException {
+        // Each document costs 21 bytes ("Document 1 über   x" is 20 bytes with the 2-byte 'ü', plus '\n'):
+        // two whole documents leave 8 bytes, 7 for text and 1 for the newline.
+        Corpus c = EuroparlCorpus.read(lineFile(45), 50, "test");
+        assertThat(c.train()).isEqualTo("Document 0 über   x\nDocument 1 über   x\nDocumen\n");
+        assertThat(utf8(c.train() + c.validation())).isEqualTo(50);
+    }
+
+    @Test
+    void europarlRejectsLinesWithoutThreeFields() {
+        ByteArrayInputStream bad = new ByteArrayInputStream("a\tb\tc\nno tabs here\n".getBytes(StandardCharsets.UTF_8));
+        assertThatThrownBy(() -> EuroparlCorpus.read(bad, Long.MAX_VALUE, "bad"))
+                .isInstanceOf(IOException.class).hasMessageContaining("line 2");
+    }
+
+    @Test
+    void europarlResourceComesFromTheClassPath() throws IOException {
+        Corpus c = EuroparlCorpus.load(200_000);
+        long total = utf8(c.train()) + utf8(c.validation());
+        assertThat(total).isBetween(200_000L - 3, 200_000L); // the last document is cut at a character boundary
+        assertThat(c.validation()).isNotEmpty();
+        assertThat(c.train()).doesNotContain("\t");
+        // Not only English: letters with diacritics occur within the first 200 kB.
+        assertThat(c.train() + c.validation()).containsPattern("[äöüéèàçñ]");
+        assertThat(c.name()).contains("200000");
+    }
+}
