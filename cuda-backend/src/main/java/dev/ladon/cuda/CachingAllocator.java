@@ -15,9 +15,16 @@ import java.util.TreeMap;
  * multiples of 2 MiB. Blocks are never split or merged: a cached block only serves its own class,
  * which keeps the bookkeeping a map of lists and is enough for the repeating sizes of training.
  *
+ * <p>Java frees nothing until the garbage collector finds a storage unreachable, and a heap full of small
+ * tensor objects gives it little reason to run, so left alone the reserved memory would grow every step.
+ * The allocator therefore has a soft limit: a cache miss that would take the reserved bytes past it
+ * first asks for a collection and takes back the blocks the cleaner returns; only if that does not serve
+ * the request does it return other size classes to the driver or allocate past the limit. In steady
+ * state the reserved memory settles at the limit and allocations are served from the cache.
+ *
  * <p>When the driver is out of memory the allocator returns its cache to the driver and retries; then it
- * asks the garbage collector to find unreachable storages and waits briefly for their blocks; only then
- * does it throw {@link CudaOutOfMemoryError}, naming the request and its own state.
+ * collects garbage as above and retries once more; only then does it throw {@link CudaOutOfMemoryError},
+ * naming the request and its own state.
  *
  * <p>Thread-safe: blocks come back on the {@link java.lang.ref.Cleaner} thread.
  */
@@ -34,6 +41,9 @@ final class CachingAllocator {
 
         /** "free X of total Y", or a placeholder when unknown, for error messages. */
         String describe();
+
+        /** The device's total memory in bytes. */
+        long totalBytes();
     }
 
     /** The driver said out of memory. */
@@ -51,8 +61,11 @@ final class CachingAllocator {
     static final long LARGE = 64L << 20;
     static final long LARGE_STEP = 2L << 20;
     private static final long GC_WAIT_MILLIS = 250;
+    private static final long GC_QUIET_MILLIS = 5;
 
     private final DeviceMemory memory;
+    private final Runnable collector;
+    private volatile long softLimit;
     private final Map<Long, ArrayDeque<Block>> free = new TreeMap<>();
     private long allocated;
     private long reserved;
@@ -61,9 +74,24 @@ final class CachingAllocator {
     private long driverAllocations;
     private long driverFrees;
     private long cacheHits;
+    private long collections;
 
-    CachingAllocator(DeviceMemory memory) {
+    /**
+     * @param softLimit reserved bytes past which a cache miss first collects garbage
+     * @param collector asks for a garbage collection ({@code System::gc}; tests pass their own)
+     */
+    CachingAllocator(DeviceMemory memory, long softLimit, Runnable collector) {
         this.memory = memory;
+        this.softLimit = softLimit;
+        this.collector = collector;
+    }
+
+    void setSoftLimit(long bytes) {
+        this.softLimit = bytes;
+    }
+
+    long softLimit() {
+        return softLimit;
     }
 
     /** The size class of a request: the bytes actually reserved for it. */
@@ -82,6 +110,16 @@ final class CachingAllocator {
         if (b != null) {
             return b;
         }
+        if (reservedBytes() + size > softLimit) {
+            collectGarbage();
+            b = takeCached(size);
+            if (b != null) {
+                return b;
+            }
+            if (reservedBytes() + size > softLimit) {
+                emptyCache();
+            }
+        }
         try {
             return fresh(size);
         } catch (DeviceOutOfMemoryException first) {
@@ -91,7 +129,7 @@ final class CachingAllocator {
                 return fresh(size);
             } catch (DeviceOutOfMemoryException second) {
                 // 2. Unreachable storages still hold blocks until the collector finds them.
-                waitForCollectedBlocks();
+                collectGarbage();
                 b = takeCached(size);
                 if (b != null) {
                     return b;
@@ -165,32 +203,51 @@ final class CachingAllocator {
         return released;
     }
 
+    private synchronized long reservedBytes() {
+        return reserved;
+    }
+
     /**
-     * Asks for a collection and waits (at most {@value #GC_WAIT_MILLIS} ms) for the cleaner to return
-     * blocks. Only on the out-of-memory path, where a short pause beats failing.
+     * Asks for a collection, waits (at most {@value #GC_WAIT_MILLIS} ms) for the cleaner to return a first
+     * block, then as long as more keep arriving (until {@value #GC_QUIET_MILLIS} ms pass without one).
+     * Only when the soft limit or the device is reached, where a short pause beats growing or failing.
      */
-    private void waitForCollectedBlocks() {
-        System.gc();
+    private void collectGarbage() {
+        long seen;
+        synchronized (this) {
+            collections++;
+            seen = cached;
+        }
+        collector.run();
         long deadline = System.nanoTime() + GC_WAIT_MILLIS * 1_000_000L;
         synchronized (this) {
-            long before = cached;
-            while (cached == before) {
-                long left = (deadline - System.nanoTime()) / 1_000_000L;
+            boolean arriving = false;
+            while (true) {
+                if (cached != seen) {
+                    seen = cached;
+                    arriving = true;
+                }
+                long left = Math.min(arriving ? GC_QUIET_MILLIS : GC_WAIT_MILLIS,
+                        (deadline - System.nanoTime()) / 1_000_000L);
                 if (left <= 0) {
-                    break;
+                    return;
                 }
                 try {
                     wait(left);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    break;
+                    return;
+                }
+                if (arriving && cached == seen) {
+                    return;
                 }
             }
         }
     }
 
     synchronized MemoryStats stats() {
-        return new MemoryStats(allocated, reserved, peak, cached, driverAllocations, driverFrees, cacheHits);
+        return new MemoryStats(allocated, reserved, peak, cached, driverAllocations, driverFrees, cacheHits,
+                collections);
     }
 
     /** Restarts peak tracking from the current allocation. */

@@ -31,6 +31,9 @@ public final class CudaBackend implements Backend {
     /** Grid-stride kernels need no more blocks than this to fill any current GPU. */
     static final int MAX_BLOCKS = 65535;
     private static final boolean SYNC_INDEX_CHECKS = Boolean.getBoolean("ladon.cuda.syncIndexChecks");
+    /** Default soft limit of the allocator, as a fraction of the device's memory. */
+    private static final double MEMORY_FRACTION =
+            Double.parseDouble(System.getProperty("ladon.cuda.memoryFraction", "0.8"));
     private static volatile MatmulPrecision matmulPrecision =
             MatmulPrecision.parse(System.getProperty("ladon.cuda.matmulPrecision", "fp32"));
 
@@ -42,7 +45,7 @@ public final class CudaBackend implements Backend {
     CudaBackend(Device device, DriverApi driver) {
         this.device = device;
         this.driver = driver;
-        this.allocator = new CachingAllocator(driver);
+        this.allocator = new CachingAllocator(driver, (long) (MEMORY_FRACTION * driver.totalBytes()), System::gc);
         this.indexErrors = new CudaStorage(this, DType.INT64, IndexErrors.RECORD_BYTES / 8);
         driver.memsetZero(indexErrors.address(), IndexErrors.RECORD_BYTES);
     }
@@ -68,6 +71,17 @@ public final class CudaBackend implements Backend {
     /** Restarts the peak-memory statistic from what is allocated now. */
     public void resetPeakMemory() {
         allocator.resetPeak();
+    }
+
+    /**
+     * Sets the reserved bytes past which the allocator collects garbage before it asks the driver for
+     * more (default: {@code ladon.cuda.memoryFraction}, 0.8, of the device's memory).
+     */
+    public void setSoftMemoryLimit(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("setSoftMemoryLimit: needs a positive byte count, got " + bytes);
+        }
+        allocator.setSoftLimit(bytes);
     }
 
     /** Returns every cached (unused) block to the driver; returns the bytes released. */

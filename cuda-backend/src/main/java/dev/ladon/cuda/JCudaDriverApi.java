@@ -153,6 +153,15 @@ final class JCudaDriverApi implements DriverApi {
     }
 
     @Override
+    public long totalBytes() {
+        makeCurrent();
+        long[] free = new long[1];
+        long[] total = new long[1];
+        check(cuMemGetInfo(free, total), "cuMemGetInfo");
+        return total[0];
+    }
+
+    @Override
     public void memsetZero(long address, long bytes) {
         if (bytes == 0) {
             return;

@@ -10,15 +10,16 @@ package dev.ladon.cuda;
  * @param driverAllocations  number of {@code cuMemAlloc} calls so far
  * @param driverFrees        number of {@code cuMemFree} calls so far
  * @param cacheHits          allocations served from a free list
+ * @param collections        garbage collections the allocator asked for (at its soft limit or out of memory)
  */
 public record MemoryStats(long allocatedBytes, long reservedBytes, long peakAllocatedBytes, long cachedBytes,
-        long driverAllocations, long driverFrees, long cacheHits) {
+        long driverAllocations, long driverFrees, long cacheHits, long collections) {
 
     @Override
     public String toString() {
         return "allocated " + mib(allocatedBytes) + ", reserved " + mib(reservedBytes) + ", peak " + mib(peakAllocatedBytes)
                 + ", cached " + mib(cachedBytes) + " (" + driverAllocations + " driver allocations, " + cacheHits
-                + " cache hits)";
+                + " cache hits, " + collections + " collections)";
     }
 
     static String mib(long bytes) {
