@@ -2,6 +2,8 @@ package dev.ladon.cuda;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ladon.tensor.Device;
+import dev.ladon.tensor.Tensor;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -21,9 +23,22 @@ class SimulatedLaunchTest {
     Stream<DynamicTest> everyOpLaunchesKernelsThatMatchTheirPtxSignatures() {
         return OpCases.all().stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
             SimulatedCudaProvider.DRIVER.clear();
-            List<?> results = OpCases.results(c.op().apply(c.inputsOn(SimulatedCudaProvider.DEVICE)));
-            assertThat(results).isNotEmpty();
+            List<Tensor> results = OpCases.results(c.op().apply(c.inputsOn(SimulatedCudaProvider.DEVICE)));
             assertThat(SimulatedCudaProvider.DRIVER.violations()).as("launch violations of %s", c.name()).isEmpty();
+            // The expected results (what the GPU test compares with) have the shapes and dtypes of the device's.
+            List<Tensor> cpuInputs = c.inputsOn(Device.CPU);
+            List<Tensor> expected = OpCases.results(c.reference() != null ? c.reference().apply(cpuInputs)
+                    : c.op().apply(cpuInputs));
+            assertThat(results).hasSameSizeAs(expected);
+            for (int i = 0; i < expected.size(); i++) {
+                if (expected.get(i) == null) {
+                    assertThat(results.get(i)).as("result %d", i).isNull();
+                    continue;
+                }
+                assertThat(results.get(i).shape()).as("shape of result %d", i).containsExactly(expected.get(i).shape());
+                assertThat(results.get(i).dtype()).as("dtype of result %d", i).isEqualTo(expected.get(i).dtype());
+                assertThat(results.get(i).device()).isEqualTo(SimulatedCudaProvider.DEVICE);
+            }
         }));
     }
 
