@@ -22,6 +22,8 @@
 // kernel: one warp per relative position, summing over batch and queries.
 //
 // DMAX (32, 64, 128, 256) is the largest head dim a kernel handles; it sizes the register accumulators.
+// The loops over a tile's 32 rows are unrolled 4 times, not fully: full unrolling inside the unrolled
+// accumulator loops made the module several MB of PTX and about 14 s of JIT compilation at first use.
 #include "ladon.cuh"
 
 struct AttnDims {
@@ -150,6 +152,7 @@ __device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const 
             int r = e / DMAX, d = e % DMAX;
             if (d < S.Dv) {
                 T o = acc[a] * Cs[r];
+#pragma unroll 4
                 for (int c = 0; c < TILE; c++) o += Ss[r * ps + c] * Vs[c * pv + d];
                 acc[a] = o;
             }
@@ -275,6 +278,7 @@ __device__ void attention_backward_kv(T* dk, T* dv, const T* q, const T* k, cons
             int e = tid + a * ATTN_THREADS;
             int c = e / DMAX, d = e % DMAX;
             T sk = T(0), sv = T(0);
+#pragma unroll 4
             for (int r = 0; r < TILE; r++) {
                 if (d < S.D) sk += t.dSs[r * t.ps + c] * t.Qs[r * t.pd + d];
                 if (d < S.Dv) sv += t.Ps[r * t.ps + c] * t.dOs[r * t.pv + d];
@@ -325,6 +329,7 @@ __device__ void attention_backward_q(T* dq, const T* q, const T* k, const T* v, 
             int r = e / DMAX, d = e % DMAX;
             if (d >= S.D) continue;
             T s = T(0);
+#pragma unroll 4
             for (int c = 0; c < TILE; c++) {
                 T ds = t.dSs[r * t.ps + c];
                 T kd = t.Ks[c * t.pd + d];
