@@ -84,6 +84,11 @@ public final class CudaBackend implements Backend {
         allocator.setSoftLimit(bytes);
     }
 
+    /** The allocator's soft limit in bytes (see {@link #setSoftMemoryLimit}). */
+    public long softMemoryLimit() {
+        return allocator.softLimit();
+    }
+
     /** Returns every cached (unused) block to the driver; returns the bytes released. */
     public long emptyCache() {
         return allocator.emptyCache();
