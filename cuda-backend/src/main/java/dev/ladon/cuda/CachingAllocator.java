@@ -20,7 +20,10 @@ import java.util.TreeMap;
  * The allocator therefore has a soft limit: a cache miss that would take the reserved bytes past it
  * first asks for a collection and takes back the blocks the cleaner returns; only if that does not serve
  * the request does it return other size classes to the driver or allocate past the limit. In steady
- * state the reserved memory settles at the limit and allocations are served from the cache.
+ * state the reserved memory settles at the limit and allocations are served from the cache. A
+ * collection that brings nothing back (everything reserved is live) is not repeated until some block
+ * is released again, so a model that needs more than the limit pays for one futile collection, not one
+ * per allocation.
  *
  * <p>When the driver is out of memory the allocator returns its cache to the driver and retries; then it
  * collects garbage as above and retries once more; only then does it throw {@link CudaOutOfMemoryError},
@@ -60,7 +63,9 @@ final class CachingAllocator {
     static final long MIN_BLOCK = 512;
     static final long LARGE = 64L << 20;
     static final long LARGE_STEP = 2L << 20;
+    /** How long to wait for the cleaner's first block: out of memory, and at the soft limit. */
     private static final long GC_WAIT_MILLIS = 250;
+    private static final long SOFT_GC_WAIT_MILLIS = 50;
     private static final long GC_QUIET_MILLIS = 5;
 
     private final DeviceMemory memory;
@@ -75,6 +80,7 @@ final class CachingAllocator {
     private long driverFrees;
     private long cacheHits;
     private long collections;
+    private boolean collectionFutile;
 
     /**
      * @param softLimit reserved bytes past which a cache miss first collects garbage
@@ -110,8 +116,12 @@ final class CachingAllocator {
         if (b != null) {
             return b;
         }
-        if (reservedBytes() + size > softLimit) {
-            collectGarbage();
+        if (reservedBytes() + size > softLimit && !isCollectionFutile()) {
+            long before = cachedBytes();
+            collectGarbage(SOFT_GC_WAIT_MILLIS);
+            synchronized (this) {
+                collectionFutile = cached <= before;
+            }
             b = takeCached(size);
             if (b != null) {
                 return b;
@@ -129,7 +139,7 @@ final class CachingAllocator {
                 return fresh(size);
             } catch (DeviceOutOfMemoryException second) {
                 // 2. Unreachable storages still hold blocks until the collector finds them.
-                collectGarbage();
+                collectGarbage(GC_WAIT_MILLIS);
                 b = takeCached(size);
                 if (b != null) {
                     return b;
@@ -179,6 +189,7 @@ final class CachingAllocator {
     synchronized void release(Block b) {
         allocated -= b.bytes();
         cached += b.bytes();
+        collectionFutile = false;
         free.computeIfAbsent(b.bytes(), k -> new ArrayDeque<>()).push(b);
         notifyAll();
     }
@@ -207,19 +218,27 @@ final class CachingAllocator {
         return reserved;
     }
 
+    private synchronized long cachedBytes() {
+        return cached;
+    }
+
+    private synchronized boolean isCollectionFutile() {
+        return collectionFutile;
+    }
+
     /**
-     * Asks for a collection, waits (at most {@value #GC_WAIT_MILLIS} ms) for the cleaner to return a first
+     * Asks for a collection, waits (at most {@code firstWaitMillis}) for the cleaner to return a first
      * block, then as long as more keep arriving (until {@value #GC_QUIET_MILLIS} ms pass without one).
      * Only when the soft limit or the device is reached, where a short pause beats growing or failing.
      */
-    private void collectGarbage() {
+    private void collectGarbage(long firstWaitMillis) {
         long seen;
         synchronized (this) {
             collections++;
             seen = cached;
         }
         collector.run();
-        long deadline = System.nanoTime() + GC_WAIT_MILLIS * 1_000_000L;
+        long deadline = System.nanoTime() + firstWaitMillis * 1_000_000L;
         synchronized (this) {
             boolean arriving = false;
             while (true) {
@@ -227,7 +246,7 @@ final class CachingAllocator {
                     seen = cached;
                     arriving = true;
                 }
-                long left = Math.min(arriving ? GC_QUIET_MILLIS : GC_WAIT_MILLIS,
+                long left = Math.min(arriving ? GC_QUIET_MILLIS : firstWaitMillis,
                         (deadline - System.nanoTime()) / 1_000_000L);
                 if (left <= 0) {
                     return;

@@ -180,4 +180,22 @@ class CachingAllocatorTest {
         assertThat(a.stats().collections()).isEqualTo(1);
         assertThat(mem.allocations).isEqualTo(1);
     }
+
+    @Test
+    void aFutileCollectionIsNotRepeatedUntilABlockComesBack() {
+        FakeMemory mem = new FakeMemory(1L << 30);
+        int[] runs = {0};
+        CachingAllocator a = new CachingAllocator(mem, 4096, () -> runs[0]++);
+        CachingAllocator.Block first = a.allocate(4096);
+        CachingAllocator.Block over1 = a.allocate(4096);  // past the limit, nothing to collect
+        CachingAllocator.Block over2 = a.allocate(4096);  // no second futile collection
+        assertThat(runs[0]).isEqualTo(1);
+        a.release(first);                                  // something came back: collecting may help again
+        CachingAllocator.Block over3 = a.allocate(8192);
+        assertThat(runs[0]).isEqualTo(2);
+        assertThat(mem.allocations).isEqualTo(4);
+        a.release(over1);
+        a.release(over2);
+        a.release(over3);
+    }
 }
