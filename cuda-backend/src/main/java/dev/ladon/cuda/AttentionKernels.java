@@ -1,0 +1,144 @@
+package dev.ladon.cuda;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Tensor;
+
+/**
+ * Launches {@code attention.cu}: fused attention forward (online softmax, no [Tq, Tk] matrix) and its
+ * FlashAttention-2 style backward. Head dims up to 256; each launch picks the kernel instance whose
+ * {@code DMAX} (32, 64, 128 or 256) is the smallest that holds both D and Dv.
+ */
+final class AttentionKernels {
+    static final String MODULE = "attention";
+    static final int THREADS = 256;
+    static final int MAX_HEAD_DIM = 256;
+
+    private AttentionKernels() {
+    }
+
+    static int headDimBound(int d, int dv) {
+        int m = Math.max(d, dv);
+        for (int bound : new int[] {32, 64, 128, 256}) {
+            if (m <= bound) {
+                return bound;
+            }
+        }
+        throw new UnsupportedOperationException("attention on CUDA supports head dims up to " + MAX_HEAD_DIM
+                + ", got D=" + d + ", Dv=" + dv);
+    }
+
+    /** Queries (and keys) per tile: float rows are half the size of double rows. */
+    static int tile(DType dtype) {
+        return dtype == DType.FLOAT64 ? 16 : 32;
+    }
+
+    static long forwardSharedBytes(DType dtype, int d, int dv) {
+        int t = tile(dtype);
+        return (long) (2 * t * (d + 1) + t * (dv + 1) + t * (t + 1) + 3 * t) * dtype.byteSize();
+    }
+
+    static long backwardSharedBytes(DType dtype, int d, int dv) {
+        int t = tile(dtype);
+        return (long) (2 * t * (d + 1) + 2 * t * (dv + 1) + 2 * t * (t + 1) + 2 * t) * dtype.byteSize();
+    }
+
+    /** The AttnDims struct: B, H, Tq, Tk, D, Dv, causal, hasRel. */
+    private static int[] dims(Tensor q, Tensor k, Tensor v, Tensor rel, boolean causal) {
+        return new int[] {q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal ? 1 : 0,
+                rel == null ? 0 : 1};
+    }
+
+    /** Strides4 of a [B, H, T, D] tensor. */
+    private static int[] strides(Tensor t) {
+        return t.strides();
+    }
+
+    /** Strides4 of rel [H, Tk, D] (no batch), zeros when absent. */
+    private static int[] relStrides(Tensor rel) {
+        return rel == null ? new int[4] : new int[] {0, rel.stride(0), rel.stride(1), rel.stride(2)};
+    }
+
+    private static long addressOrZero(CudaBackend b, Tensor t) {
+        return t == null ? 0 : b.address(t);
+    }
+
+    private static String instance(String kernel, DType dtype, int dmax) {
+        return kernel + "_" + CudaBackend.suffix(dtype) + "_d" + dmax;
+    }
+
+    static Tensor[] attention(CudaBackend b, Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal) {
+        int batch = q.size(0);
+        int heads = q.size(1);
+        int tq = q.size(2);
+        int d = q.size(3);
+        int dv = v.size(3);
+        int dmax = headDimBound(d, dv);
+        Tensor out = b.empty(q.dtype(), batch, heads, tq, dv);
+        Tensor lse = b.empty(q.dtype(), batch, heads, tq);
+        if (out.numel() == 0) {
+            return new Tensor[] {out, lse};
+        }
+        int t = tile(q.dtype());
+        b.launch(MODULE, instance("attention_forward", q.dtype(), dmax), MatmulKernels.ceilDiv(tq, t), heads, batch,
+                THREADS, (int) forwardSharedBytes(q.dtype(), d, dv), new KernelArgs().pointer(b.address(out))
+                        .pointer(b.address(lse)).pointer(b.address(q)).pointer(b.address(k)).pointer(b.address(v))
+                        .pointer(addressOrZero(b, rel)).struct(dims(q, k, v, rel, causal)).struct(strides(q))
+                        .struct(strides(k)).struct(strides(v)).struct(relStrides(rel)).f64(scale));
+        return new Tensor[] {out, lse};
+    }
+
+    static Tensor[] attentionBackward(CudaBackend b, Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel,
+            Tensor out, Tensor logSumExp, double scale, boolean causal) {
+        DType dtype = q.dtype();
+        int batch = q.size(0);
+        int heads = q.size(1);
+        int tq = q.size(2);
+        int tk = k.size(2);
+        int d = q.size(3);
+        int dv = v.size(3);
+        int dmax = headDimBound(d, dv);
+        Tensor dq = b.empty(dtype, batch, heads, tq, d);
+        Tensor dk = b.empty(dtype, batch, heads, tk, d);
+        Tensor dvOut = b.empty(dtype, batch, heads, tk, dv);
+        Tensor drel = rel == null ? null : b.empty(dtype, heads, tk, d);
+        if (batch == 0 || heads == 0) {
+            return new Tensor[] {dq, dk, dvOut, drel};
+        }
+        Tensor lse = b.contiguous(logSumExp);
+        int[] dims = dims(q, k, v, rel, causal);
+        long rows = (long) batch * heads * tq;
+        Tensor delta = b.empty(dtype, (int) Math.max(rows, 1));
+        if (rows > 0) {
+            b.launch(MODULE, "attention_delta_" + CudaBackend.suffix(dtype), CudaBackend.gridFor(rows, THREADS / 32),
+                    THREADS, 0, new KernelArgs().pointer(b.address(delta)).pointer(b.address(gradOut))
+                            .pointer(b.address(out)).struct(dims).struct(strides(gradOut)).struct(strides(out)));
+        }
+        int t = tile(dtype);
+        int shared = (int) backwardSharedBytes(dtype, d, dv);
+        if (tk > 0) {
+            b.launch(MODULE, instance("attention_backward_kv", dtype, dmax), MatmulKernels.ceilDiv(tk, t), heads, batch,
+                    THREADS, shared, commonBackwardArgs(b, new KernelArgs().pointer(b.address(dk))
+                            .pointer(b.address(dvOut)), q, k, v, rel, gradOut, lse, delta, dims, scale));
+        }
+        if (tq > 0) {
+            b.launch(MODULE, instance("attention_backward_q", dtype, dmax), MatmulKernels.ceilDiv(tq, t), heads, batch,
+                    THREADS, shared, commonBackwardArgs(b, new KernelArgs().pointer(b.address(dq)), q, k, v, rel,
+                            gradOut, lse, delta, dims, scale));
+        }
+        if (rel != null && drel.numel() > 0) {
+            b.launch(MODULE, instance("attention_backward_rel", dtype, dmax),
+                    CudaBackend.gridFor((long) heads * tk, THREADS / 32), THREADS, 0, commonBackwardArgs(b,
+                            new KernelArgs().pointer(b.address(drel)), q, k, v, rel, gradOut, lse, delta, dims, scale));
+        }
+        return new Tensor[] {dq, dk, dvOut, drel};
+    }
+
+    /** (q, k, v, rel, dout, lse, delta, S, qs, ks, vs, rs, gs, scale) after the kernel's outputs. */
+    private static KernelArgs commonBackwardArgs(CudaBackend b, KernelArgs args, Tensor q, Tensor k, Tensor v,
+            Tensor rel, Tensor gradOut, Tensor lse, Tensor delta, int[] dims, double scale) {
+        return args.pointer(b.address(q)).pointer(b.address(k)).pointer(b.address(v)).pointer(addressOrZero(b, rel))
+                .pointer(b.address(gradOut)).pointer(b.address(lse)).pointer(b.address(delta)).struct(dims)
+                .struct(strides(q)).struct(strides(k)).struct(strides(v)).struct(relStrides(rel))
+                .struct(strides(gradOut)).f64(scale);
+    }
+}

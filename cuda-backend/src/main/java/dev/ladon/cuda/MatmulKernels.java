@@ -1,0 +1,103 @@
+package dev.ladon.cuda;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * Launches {@code gemm.cu}: batched matrix products over strided operands (transposed and broadcast
+ * views are read in place). The kernel follows the dtype and {@link MatmulPrecision}: float64 and FP32 on
+ * CUDA cores (a 128 x 128 tile, or 64 x 64 when the larger tile would leave SMs idle), TF32 and BF16 on
+ * tensor cores.
+ */
+final class MatmulKernels {
+    static final String MODULE = "gemm";
+    /** Batch dims a launch walks; {@code GEMM_MAX_BATCH_DIMS} in gemm.cu. */
+    static final int MAX_BATCH_DIMS = 6;
+    /** The grid's z dimension (batch entries per launch) is limited to this. */
+    static final int MAX_GRID_Z = 65535;
+    /** SMs of the target GPU class (H100: 132); only steers the tile-size choice. */
+    static final int TYPICAL_SMS = 132;
+
+    private MatmulKernels() {
+    }
+
+    /** The kernel and its block tile for a problem. */
+    record Choice(String kernel, int tileM, int tileN) {
+    }
+
+    static Choice choose(DType dtype, MatmulPrecision precision, int m, int n, long batch) {
+        if (dtype == DType.FLOAT64) {
+            return new Choice("gemm_simt_f64_64", 64, 64);
+        }
+        return switch (precision) {
+            case TF32 -> new Choice("gemm_tf32", 128, 128);
+            case BF16 -> new Choice("gemm_bf16", 128, 128);
+            case FP32 -> {
+                long bigTiles = (long) ceilDiv(m, 128) * ceilDiv(n, 128) * batch;
+                yield bigTiles >= TYPICAL_SMS ? new Choice("gemm_simt_f32_128", 128, 128)
+                        : new Choice("gemm_simt_f32_64", 64, 64);
+            }
+        };
+    }
+
+    static int ceilDiv(long a, int b) {
+        return (int) ((a + b - 1) / b);
+    }
+
+    static Tensor matmul(CudaBackend b, Tensor a, Tensor bb, MatmulPrecision precision) {
+        int rank = a.dim();
+        int m = a.size(-2);
+        int k = a.size(-1);
+        int n = bb.size(-1);
+        int[] outShape = a.shape();
+        outShape[rank - 1] = n;
+        Tensor out = b.empty(a.dtype(), outShape);
+        if (out.numel() == 0) {
+            return out;
+        }
+        int[] batchShape = Arrays.copyOf(a.shape(), rank - 2);
+        StridedLayout batch = StridedLayout.coalesce(batchShape, Arrays.copyOf(a.strides(), rank - 2),
+                Arrays.copyOf(bb.strides(), rank - 2));
+        long batchCount = batch.numel();
+        Choice c = choose(a.dtype(), precision, m, n, batchCount);
+        int bytes = a.dtype().byteSize();
+        long mn = (long) m * n;
+        StridedLayout.Piece[] pieces = batch.pieces(MAX_BATCH_DIMS);
+        long piecesCount = pieces.length;
+        long perPiece = batchCount / piecesCount;
+        for (int p = 0; p < pieces.length; p++) {
+            StridedLayout inner = pieces[p].layout();
+            int[] struct = batchStruct(inner);
+            long aAddr = b.address(a) + pieces[p].offsets()[0] * bytes;
+            long bAddr = b.address(bb) + pieces[p].offsets()[1] * bytes;
+            long cAddr = b.address(out) + p * perPiece * mn * bytes;
+            for (long first = 0; first < perPiece; first += MAX_GRID_Z) {
+                int count = (int) Math.min(MAX_GRID_Z, perPiece - first);
+                KernelArgs args = new KernelArgs().pointer(aAddr).pointer(bAddr).pointer(cAddr).i32(m).i32(n).i32(k)
+                        .i32(a.stride(-2)).i32(a.stride(-1)).i32(bb.stride(-2)).i32(bb.stride(-1)).struct(struct)
+                        .i32((int) first);
+                b.launch(MODULE, c.kernel(), ceilDiv(n, c.tileN()), ceilDiv(m, c.tileM()), count, 256, 0, args);
+            }
+        }
+        return out;
+    }
+
+    /** The {@code GemmBatch} struct: rank, shape[6], strideA[6], strideB[6]. A 0-dim batch is rank 0. */
+    static int[] batchStruct(StridedLayout batch) {
+        int[] s = new int[1 + 3 * MAX_BATCH_DIMS];
+        int rank = batch.rank();
+        int[] shape = batch.shape();
+        boolean single = rank == 1 && shape[0] == 1;
+        if (single) {
+            return s;
+        }
+        s[0] = rank;
+        for (int d = 0; d < rank; d++) {
+            s[1 + d] = shape[d];
+            s[1 + MAX_BATCH_DIMS + d] = batch.stride(0, d);
+            s[1 + 2 * MAX_BATCH_DIMS + d] = batch.stride(1, d);
+        }
+        return s;
+    }
+}
