@@ -232,8 +232,10 @@ final class CompareCommand implements Command {
                 }
                 optimizer.step();
                 double seconds = (System.nanoTime() - start) / 1e9;
-                progress.update(step + 1, String.format(Locale.ROOT, "loss %.3f | %,.0f tok/s", lm.item(),
-                        (step + 1.0 - timedFrom) * s.batch() * s.context() / seconds));
+                String rate = step < timedFrom ? "warming up"
+                        : String.format(Locale.ROOT, "%,.0f tok/s", (step + 1.0 - timedFrom) * s.batch() * s.context()
+                                / seconds);
+                progress.update(step + 1, String.format(Locale.ROOT, "loss %.3f | %s", lm.item(), rate));
             }
             double trainSeconds = (System.nanoTime() - start) / 1e9;
             progress.interrupt();
