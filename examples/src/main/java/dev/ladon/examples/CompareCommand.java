@@ -242,15 +242,7 @@ final class CompareCommand implements Command {
             double tokensPerSecond = (double) (s.steps() - timedFrom) * s.batch() * s.context() / trainSeconds;
 
             Map<String, ExpertUsage> usage = model.trackUsage();
-            double summedNll = 0;
-            model.eval();
-            try (var ng = GradMode.noGrad()) {
-                for (TokenDataset.Batch b : validation.sequential(s.batch(), s.context())) {
-                    double mean = lossFn.forward(model.forward(b.inputs().to(s.device()), null).logits(),
-                            b.targets().to(s.device())).item();
-                    summedNll += mean * b.targets().numel();
-                }
-            }
+            double summedNll = validate(model, validation, s);
             long tokens = validation.targetCount();
             double nll = LanguageModelMetrics.meanNll(summedNll, tokens);
             Result r = new Result(config, ParameterCount.of(config).total(), AttentionCost.of(config).macs(),
@@ -264,20 +256,39 @@ final class CompareCommand implements Command {
         }
     }
 
+    /**
+     * The summed cross-entropy (nats) of every validation target, in windows of {@code s.context()} tokens
+     * without memory, {@code s.batch()} windows at a time; eval mode, no graph. Usage trackers attached to
+     * the model count the choices of these passes.
+     */
+    static double validate(MoeLanguageModel model, TokenDataset validation, Settings s) {
+        CrossEntropyLoss lossFn = new CrossEntropyLoss();
+        double summedNll = 0;
+        model.eval();
+        try (var ng = GradMode.noGrad()) {
+            for (TokenDataset.Batch b : validation.sequential(s.batch(), s.context())) {
+                double mean = lossFn.forward(model.forward(b.inputs().to(s.device()), null).logits(),
+                        b.targets().to(s.device())).item();
+                summedNll += mean * b.targets().numel();
+            }
+        }
+        return summedNll;
+    }
+
     /** The results as an aligned text table in the shape of SwitchHead's Table 1. */
     static String table(List<Result> results) {
         StringBuilder sb = new StringBuilder();
-        String format = "%-16s %10s %10s %10s %9s %9s %10s %10s%n";
+        String format = "%-16s %10s %10s %11s %9s %9s %10s %10s%n";
         sb.append(String.format(Locale.ROOT, format, "model", "#params", "att MACs", "att Mem", "val ppl", "bpb",
                 "tok/s", "peak heap"));
         for (Result r : results) {
             sb.append(String.format(Locale.ROOT, format, r.config().name(), CountFormat.compact(r.parameters()),
-                    CountFormat.compact(r.attentionMacs()), CountFormat.compact(r.attentionMemory()),
+                    CountFormat.compact(r.attentionMacs()), String.format(Locale.ROOT, "%,d", r.attentionMemory()),
                     String.format(Locale.ROOT, "%.3f", r.perplexity()), String.format(Locale.ROOT, "%.4f", r.bitsPerByte()),
                     String.format(Locale.ROOT, "%,.0f", r.tokensPerSecond()),
                     String.format(Locale.ROOT, "%.0f MiB", r.peakHeapBytes() / 1048576.0)));
         }
-        sb.append("att MACs / Mem: one attention layer, one sequence of T tokens (papers' accounting); peak heap: "
+        sb.append("att MACs / Mem (floats): one attention layer, one sequence of T tokens (papers' accounting); peak heap: "
                 + "max sampled JVM heap in use (garbage included)\n");
         return sb.toString();
     }
