@@ -11,7 +11,8 @@ public final class Main {
     /** Every command, in the order the help lists them. */
     static List<Command> commands() {
         return List.of(new DemoCommand(), new TrainCommand(), new StatsCommand(),
-                new RoutingBenchCommand(), new LmStepBenchCommand(), new GradcheckCommand());
+                new RoutingBenchCommand(), new LmStepBenchCommand(), new GradcheckCommand(), new CompareCommand(),
+                new AnalyzeCommand());
     }
 
     public static void main(String[] args) throws Exception {

@@ -1,0 +1,100 @@
+package dev.ladon.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ladon.moe.LanguageModels;
+import dev.ladon.moe.ModelConfig;
+import dev.ladon.moe.accounting.ParameterCount;
+import dev.ladon.tensor.Generator;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class CompareCommandTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void matchedConfigsAreWithinToleranceOfDenseAndModelsHaveThatManyParameters() {
+        List<ModelConfig> configs = CompareCommand.matchedConfigs(CompareCommand.MODELS, 32, 256);
+        assertThat(configs).hasSize(4);
+        long dense = ParameterCount.of(configs.get(0)).total();
+        for (ModelConfig c : configs) {
+            long count = ParameterCount.of(c).total();
+            assertThat(Math.abs(count - dense) / (double) dense).as(c.name()).isLessThan(CompareCommand.MATCH_TOLERANCE);
+            // The accounting must describe the model actually built, not just itself.
+            long built = LanguageModels.build(c, new Generator(1)).parameterCount();
+            assertThat(Math.abs(built - count) / (double) count).as(c.name() + " built").isLessThan(0.001);
+        }
+    }
+
+    @Test
+    void compareWritesAFourRowTableWithFiniteNumbersAndUsageFiles() throws Exception {
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        PrintStream old = System.out;
+        System.setOut(new PrintStream(captured, true));
+        int code;
+        try {
+            code = new CompareCommand().run(new String[] {"--steps", "2", "--batch", "2", "--context", "16",
+                    "--eval-tokens", "96", "--corpus-bytes", "60000", "--out", dir.toString()});
+        } finally {
+            System.setOut(old);
+        }
+        assertThat(code).isZero();
+        String printed = captured.toString();
+        for (String m : CompareCommand.MODELS) {
+            assertThat(printed).contains(m + "-small");
+        }
+        List<String> csv = Files.readAllLines(dir.resolve("compare.csv"));
+        assertThat(csv).hasSize(5);
+        for (String line : csv.subList(1, 5)) {
+            String[] f = line.split(",");
+            assertThat(f).hasSize(10);
+            for (int i = 1; i < f.length; i++) {
+                double v = Double.parseDouble(f[i]);
+                assertThat(Double.isFinite(v) && v > 0).as(line + " column " + i).isTrue();
+            }
+            // ppl = exp(nll) and bits per byte = nll / ln 2 for byte tokens.
+            double nll = Double.parseDouble(f[4]);
+            assertThat(Double.parseDouble(f[5])).isCloseTo(Math.exp(nll), org.assertj.core.data.Percentage.withPercentage(1e-3));
+            assertThat(Double.parseDouble(f[6])).isCloseTo(nll / Math.log(2), org.assertj.core.data.Offset.offset(1e-5));
+            assertThat(Long.parseLong(f[9])).isEqualTo(96);
+        }
+        // Dense has no experts; the three expert models each leave usage CSVs and at least one heatmap.
+        for (String m : List.of("switchhead-small", "moa-small", "switchall-small")) {
+            assertThat(dir.resolve(m + "-usage.csv")).exists();
+            assertThat(dir.resolve(m + "-entropy.csv")).exists();
+            try (var files = Files.list(dir)) {
+                assertThat(files.filter(p -> p.getFileName().toString().startsWith(m) && p.toString().endsWith(".png")))
+                        .isNotEmpty();
+            }
+        }
+        assertThat(dir.resolve("dense-small-usage.csv")).doesNotExist();
+    }
+
+    @Test
+    void unknownModelIsRejected() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> CompareCommand.parseModels("dense,foo"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("foo");
+        assertThat(CompareCommand.parseModels("moa, dense,moa")).containsExactly("moa", "dense");
+    }
+
+    @Test
+    void analyzeTrainsInProcessAndWritesUsage() throws IOException {
+        PrintStream old = System.out;
+        System.setOut(new PrintStream(new ByteArrayOutputStream(), true));
+        try {
+            new AnalyzeCommand().run(new String[] {"--model", "switchhead-small", "--steps", "1", "--batch", "2",
+                    "--context", "16", "--eval-tokens", "64", "--corpus-bytes", "40000", "--out", dir.toString()});
+        } finally {
+            System.setOut(old);
+        }
+        assertThat(dir.resolve("switchhead-small-usage.csv")).exists();
+        assertThat(dir.resolve("switchhead-small-coselection.csv")).exists();
+    }
+}
