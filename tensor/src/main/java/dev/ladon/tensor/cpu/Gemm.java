@@ -16,8 +16,8 @@ import jdk.incubator.vector.VectorSpecies;
  * for jc: NC columns of C                       the packed B block [KC x NC] stays in L3
  *   for pc: KC of the shared dimension          pack B[pc.., jc..] into panels of NR columns
  *     for ic: MC rows of C                      pack A[ic.., pc..] into panels of MR rows (stays in L2)
- *       for each B panel [KC x NR]              stays in L1 while every A panel passes it
- *         for each A panel [MR x KC]
+ *       for each B panel [KC x NR]              stays in L2 (L1 in BLIS; see KC) while every
+ *         for each A panel [MR x KC]            A panel of the block passes it
  *           micro-kernel: C[MR x NR] (+)= A panel B panel, the MR x NR sums held in vector registers
  * </pre>
  *
@@ -49,12 +49,19 @@ final class Gemm {
     /** Rows and columns of a double micro-tile: 4 rows of two vectors everywhere. */
     static final int MR_D = 4;
     static final int NR_D = 2 * D.length();
-    /** Depth of a block: a B panel (KC x NR floats, 16 KiB for 256-bit vectors) fits in a 32 KiB L1. */
-    static final int KC = 256;
-    /** Rows of a packed A block: MC x KC floats is 128 KiB, well inside a 512 KiB L2. */
-    static final int MC = 128;
+    /**
+     * Depth of a block. Long, because every depth block is one more pass over C, and a pass walks C
+     * tile by tile down a column strip, which the hardware prefetchers do not follow: with KC = 256 those
+     * passes cost about 10% at n = 1024. A B panel (KC x NR floats, 64 KiB with 256-bit vectors) and the
+     * A block then stream from L2 rather than sit in L1, which the measured kernel rate did not mind
+     * (KC = 1024, MC = 32, NC = 512 ran at 86-90 GFLOP/s for n = 512..2048 on one Zen 3 core; KC = 256,
+     * MC = 128, NC = 2048 at 75-85).
+     */
+    static final int KC = 1024;
+    /** Rows of a packed A block: MC x KC floats is 128 KiB of a 512 KiB L2, next to the B panel. */
+    static final int MC = 32;
     /** Columns of a packed B block: KC x NC floats is 2 MiB, a share of L3. */
-    static final int NC = 2048;
+    static final int NC = 512;
     /** Below about this many flops per thread, handing work to the pool costs more than it saves. */
     private static final long MIN_FLOPS_PER_THREAD = 1L << 20;
 
