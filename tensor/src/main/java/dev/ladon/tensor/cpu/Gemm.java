@@ -1,5 +1,6 @@
 package dev.ladon.tensor.cpu;
 
+import java.util.concurrent.atomic.AtomicReference;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -13,10 +14,11 @@ import jdk.incubator.vector.VectorSpecies;
  * level of cache while the loop inside it streams the other:
  *
  * <pre>
- * for jc: NC columns of C                       the packed B block [KC x NC] stays in L3
- *   for pc: KC of the shared dimension          pack B[pc.., jc..] into panels of NR columns
- *     for ic: MC rows of C                      pack A[ic.., pc..] into panels of MR rows (stays in L2)
- *       for each B panel [KC x NR]              stays in L1 while every A panel passes it
+ * for jc: NC columns of C                       the packed B block [K x NC] stays in L3
+ *   for ic: MC rows of C                        (one task; tasks are shared out between threads)
+ *     for pc: KC of the shared dimension
+ *       pack A[ic.., pc..] into panels of MR rows          the packed A block stays in L2
+ *       for each B panel [KC x NR]                         packed once, by the first task that needs it
  *         for each A panel [MR x KC]
  *           micro-kernel: C[MR x NR] (+)= A panel B panel, the MR x NR sums held in vector registers
  * </pre>
@@ -34,10 +36,8 @@ import jdk.incubator.vector.VectorSpecies;
  * 256-bit vectors, which have 16 registers: with 12 accumulators the JIT spilled and the kernel fell from
  * ~90 to ~40 GFLOP/s on AVX2. With 512-bit vectors (32 registers) MR is 8.
  *
- * <p>Threads get independent rectangles of C: whole batch entries when there are enough to share out,
- * else slices of one product's rows or columns. Threads never wait for each other; each packs what it
- * reads, so the operand shared by the slices is packed once per thread, O(K N) work next to each
- * thread's O(M N K / threads) arithmetic.
+ * <p>{@link GemmPlan} cuts the work into tasks (MC rows of one entry's NC columns) that threads take
+ * from a shared counter, and keeps the packed B panels the tasks share.
  */
 final class Gemm {
     private static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
@@ -49,17 +49,25 @@ final class Gemm {
     /** Rows and columns of a double micro-tile: 4 rows of two vectors everywhere. */
     static final int MR_D = 4;
     static final int NR_D = 2 * D.length();
-    /** Depth of a block: a B panel (KC x NR floats, 16 KiB for 256-bit vectors) fits in a 32 KiB L1. */
-    static final int KC = 256;
-    /** Rows of a packed A block: MC x KC floats is 128 KiB, well inside a 512 KiB L2. */
-    static final int MC = 128;
+    /**
+     * Depth of a block. Long, because every depth block is one more pass over C, and a pass walks C
+     * tile by tile down a column strip, which the hardware prefetchers do not follow: with KC = 256 those
+     * passes cost about 10% at n = 1024. A B panel (KC x NR floats, 64 KiB with 256-bit vectors) and the
+     * A block then stream from L2 rather than sit in L1, which the measured kernel rate did not mind
+     * (KC = 1024, MC = 32, NC = 512 ran at 86-90 GFLOP/s for n = 512..2048 on one Zen 3 core; KC = 256,
+     * MC = 128, NC = 2048 at 75-85).
+     */
+    static final int KC = 1024;
+    /** Rows of a packed A block: MC x KC floats is 128 KiB of a 512 KiB L2, next to the B panel. */
+    static final int MC = 32;
     /** Columns of a packed B block: KC x NC floats is 2 MiB, a share of L3. */
-    static final int NC = 2048;
-    /** Below about this many flops per thread, handing work to the pool costs more than it saves. */
-    private static final long MIN_FLOPS_PER_THREAD = 1L << 20;
+    static final int NC = 512;
 
     private static final ThreadLocal<FloatWorkspace> FLOAT_WORKSPACE = ThreadLocal.withInitial(FloatWorkspace::new);
     private static final ThreadLocal<DoubleWorkspace> DOUBLE_WORKSPACE = ThreadLocal.withInitial(DoubleWorkspace::new);
+    /** The packed-B buffer of the last finished product, lent to the next one so it is not reallocated. */
+    private static final AtomicReference<float[]> SPARE_FLOATS = new AtomicReference<>();
+    private static final AtomicReference<double[]> SPARE_DOUBLES = new AtomicReference<>();
 
     private Gemm() {
     }
@@ -71,108 +79,54 @@ final class Gemm {
      */
     static void batched(int batch, int m, int n, int k, float[] a, int[] aOff, int ars, int acs, float[] b, int[] bOff,
             int brs, int bcs, float[] c) {
-        WorkSplit split = WorkSplit.of(batch, m, n, k, MR, NR);
-        Parallel.forRange(split.tasks(), split.grain(), (t0, t1) -> {
-            FloatWorkspace ws = FLOAT_WORKSPACE.get();
-            for (int t = t0; t < t1; t++) {
-                int bi = split.batchOf(t);
-                int i0 = split.rowStart(t);
-                int i1 = split.rowEnd(t);
-                int j0 = split.colStart(t);
-                int j1 = split.colEnd(t);
-                multiply(ws, k, a, aOff[bi] + i0 * ars, ars, acs, b, bOff[bi] + j0 * bcs, brs, bcs, i1 - i0, j1 - j0,
-                        c, bi * m * n + i0 * n + j0, n);
-            }
-        });
+        if (batch == 0 || m == 0 || n == 0 || k == 0) {
+            return;
+        }
+        GemmPlan plan = new GemmPlan(batch, m, n, k, NR);
+        float[] spare = SPARE_FLOATS.getAndSet(null);
+        float[] packedB = spare != null && spare.length >= plan.waveElements() ? spare : new float[plan.waveElements()];
+        for (int g = 0; g < plan.groups(); g += plan.groupsPerWave) {
+            GemmPlan.Wave wave = plan.wave(g);
+            // One body per thread; each takes tasks until none are left (run inline, one body takes all).
+            Parallel.forRange(plan.threads, 1, (unusedStart, unusedEnd) -> {
+                FloatWorkspace ws = FLOAT_WORKSPACE.get();
+                for (int task = wave.nextTask(); task >= 0; task = wave.nextTask()) {
+                    runTask(plan, wave, task, a, aOff, ars, acs, b, bOff, brs, bcs, c, packedB, ws);
+                }
+            });
+        }
+        SPARE_FLOATS.set(packedB);
     }
 
     /** The float64 counterpart of {@link #batched(int, int, int, int, float[], int[], int, int, float[], int[], int, int, float[])}. */
     static void batched(int batch, int m, int n, int k, double[] a, int[] aOff, int ars, int acs, double[] b,
             int[] bOff, int brs, int bcs, double[] c) {
-        WorkSplit split = WorkSplit.of(batch, m, n, k, MR_D, NR_D);
-        Parallel.forRange(split.tasks(), split.grain(), (t0, t1) -> {
-            DoubleWorkspace ws = DOUBLE_WORKSPACE.get();
-            for (int t = t0; t < t1; t++) {
-                int bi = split.batchOf(t);
-                int i0 = split.rowStart(t);
-                int i1 = split.rowEnd(t);
-                int j0 = split.colStart(t);
-                int j1 = split.colEnd(t);
-                multiply(ws, k, a, aOff[bi] + i0 * ars, ars, acs, b, bOff[bi] + j0 * bcs, brs, bcs, i1 - i0, j1 - j0,
-                        c, bi * m * n + i0 * n + j0, n);
-            }
-        });
-    }
-
-    /**
-     * How a batched product is cut into tasks: {@code slices} pieces per batch entry, cut along rows (in
-     * whole micro-tiles of {@code mr} rows) or columns (whole tiles of {@code nr} columns).
-     */
-    record WorkSplit(int batch, int m, int n, int slices, boolean byRows, int unit, int grain) {
-        static WorkSplit of(int batch, int m, int n, int k, int mr, int nr) {
-            int threads = Parallel.numThreads();
-            long flopsPerEntry = 2L * m * n * k;
-            int slices = 1;
-            // Whole entries share out evenly when the batch divides by the thread count or is large;
-            // otherwise one product is cut into as many slices as there are threads.
-            if (threads > 1 && batch % threads != 0 && batch < 4 * threads) {
-                slices = threads;
-            }
-            // Cut the dimension with more micro-tiles, and never into pieces smaller than one tile.
-            boolean byRows = (m + mr - 1) / mr >= (n + nr - 1) / nr;
-            int unit = byRows ? mr : nr;
-            int units = ((byRows ? m : n) + unit - 1) / unit;
-            slices = Math.max(1, Math.min(slices, units));
-            long flopsPerTask = Math.max(1, flopsPerEntry / slices);
-            int grain = (int) Math.min(Integer.MAX_VALUE, Math.max(1, MIN_FLOPS_PER_THREAD / flopsPerTask));
-            return new WorkSplit(batch, m, n, slices, byRows, unit, grain);
+        if (batch == 0 || m == 0 || n == 0 || k == 0) {
+            return;
         }
-
-        int tasks() {
-            return batch * slices;
+        GemmPlan plan = new GemmPlan(batch, m, n, k, NR_D);
+        double[] spare = SPARE_DOUBLES.getAndSet(null);
+        double[] packedB = spare != null && spare.length >= plan.waveElements() ? spare
+                : new double[plan.waveElements()];
+        for (int g = 0; g < plan.groups(); g += plan.groupsPerWave) {
+            GemmPlan.Wave wave = plan.wave(g);
+            Parallel.forRange(plan.threads, 1, (unusedStart, unusedEnd) -> {
+                DoubleWorkspace ws = DOUBLE_WORKSPACE.get();
+                for (int task = wave.nextTask(); task >= 0; task = wave.nextTask()) {
+                    runTask(plan, wave, task, a, aOff, ars, acs, b, bOff, brs, bcs, c, packedB, ws);
+                }
+            });
         }
-
-        int batchOf(int task) {
-            return task / slices;
-        }
-
-        /** Start of slice s of a dimension of the given size, in whole units. */
-        private int sliceStart(int s, int size) {
-            int units = (size + unit - 1) / unit;
-            return Math.min(size, (int) ((long) units * s / slices) * unit);
-        }
-
-        int rowStart(int task) {
-            return byRows ? sliceStart(task % slices, m) : 0;
-        }
-
-        int rowEnd(int task) {
-            return byRows ? sliceStart(task % slices + 1, m) : m;
-        }
-
-        int colStart(int task) {
-            return byRows ? 0 : sliceStart(task % slices, n);
-        }
-
-        int colEnd(int task) {
-            return byRows ? n : sliceStart(task % slices + 1, n);
-        }
-    }
-
-    /** Splits a depth of k into equal blocks of at most KC, so the last block is not a short remainder. */
-    private static int depthBlock(int k) {
-        int blocks = Math.max(1, (k + KC - 1) / KC);
-        return (k + blocks - 1) / blocks;
+        SPARE_DOUBLES.set(packedB);
     }
 
     // =============================================================================================
     // float32
     // =============================================================================================
 
-    /** Per-thread packing buffers, grown on demand and kept for the thread's life. */
+    /** Per-thread packed A block and edge tile, grown on demand and kept for the thread's life. */
     private static final class FloatWorkspace {
         float[] packedA = new float[0];
-        float[] packedB = new float[0];
         final float[] tile = new float[MR * NR];
 
         float[] packedA(int size) {
@@ -181,61 +135,63 @@ final class Gemm {
             }
             return packedA;
         }
-
-        float[] packedB(int size) {
-            if (packedB.length < size) {
-                packedB = new float[size];
-            }
-            return packedB;
-        }
     }
 
-    /** C[m x n] (row stride ldc, at cOff) = A[m x k] B[k x n]; one thread, the loop nest above. */
-    private static void multiply(FloatWorkspace ws, int k, float[] a, int aOff, int ars, int acs, float[] b, int bOff,
-            int brs, int bcs, int m, int n, float[] c, int cOff, int ldc) {
-        if (m == 0 || n == 0 || k == 0) {
-            return;
-        }
-        int kcMax = depthBlock(k);
-        int ncMax = Math.min(NC, n);
-        float[] packedB = ws.packedB(kcMax * roundUp(ncMax, NR));
-        float[] packedA = ws.packedA(kcMax * roundUp(Math.min(MC, m), MR));
-        for (int jc = 0; jc < n; jc += NC) {
-            int nc = Math.min(NC, n - jc);
-            for (int pc = 0; pc < k; pc += kcMax) {
-                int kc = Math.min(kcMax, k - pc);
-                packB(b, bOff + pc * brs + jc * bcs, brs, bcs, kc, nc, packedB);
-                for (int ic = 0; ic < m; ic += MC) {
-                    int mc = Math.min(MC, m - ic);
-                    packA(a, aOff + ic * ars + pc * acs, ars, acs, mc, kc, packedA);
-                    macroKernel(kc, mc, nc, packedA, packedB, ws.tile, c, cOff + ic * ldc + jc, ldc, pc > 0);
+    /** One task: MC rows of one entry's block of NC columns, over the whole depth (see {@link GemmPlan}). */
+    private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, float[] a, int[] aOff, int ars, int acs,
+            float[] b, int[] bOff, int brs, int bcs, float[] c, float[] packedB, FloatWorkspace ws) {
+        int groupInWave = task / plan.rowBlocks;
+        int group = wave.firstGroup + groupInWave;
+        int rowBlock = task % plan.rowBlocks;
+        int bi = plan.entryOf(group);
+        int i0 = rowBlock * MC;
+        int j0 = plan.firstColumnOf(group);
+        int mc = Math.min(MC, plan.m - i0);
+        int nc = Math.min(NC, plan.n - j0);
+        int panels = (nc + NR - 1) / NR;
+        int firstPanel = plan.firstPanel(rowBlock, panels);
+        float[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR));
+        for (int depth = 0; depth < plan.depthBlocks; depth++) {
+            int pc = depth * plan.kcMax;
+            int kc = Math.min(plan.kcMax, plan.k - pc);
+            packA(a, aOff[bi] + i0 * ars + pc * acs, ars, acs, mc, kc, packedA);
+            for (int step = 0; step < panels; step++) {
+                int panel = (firstPanel + step) % panels;
+                int cols = Math.min(NR, nc - panel * NR);
+                int bo = plan.panelOffset(groupInWave, depth, panel);
+                if (wave.claim(groupInWave, depth, panel)) {
+                    try {
+                        packB(b, bOff[bi] + pc * brs + (j0 + panel * NR) * bcs, brs, bcs, kc, cols, packedB, bo);
+                    } catch (RuntimeException | Error e) {
+                        wave.markFailed(groupInWave, depth, panel);
+                        throw e;
+                    }
+                    wave.markPacked(groupInWave, depth, panel);
                 }
+                int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR;
+                panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
             }
         }
     }
 
     /**
-     * Runs the micro-kernel over every (B panel, A panel) pair of one packed block, adding into C when
-     * {@code accumulate} (the depth blocks after the first), else overwriting it.
+     * C[mc x cols] (+)= packed A block [mc x kc] times one packed B panel: the micro-kernel down the
+     * panel, adding into C when {@code accumulate} (depth blocks after the first), else overwriting it.
      */
-    private static void macroKernel(int kc, int mc, int nc, float[] packedA, float[] packedB, float[] tile, float[] c,
-            int cOff, int ldc, boolean accumulate) {
-        for (int jr = 0; jr < nc; jr += NR) {
-            int cols = Math.min(NR, nc - jr);
-            int bo = jr * kc;
-            for (int ir = 0; ir < mc; ir += MR) {
-                int rows = Math.min(MR, mc - ir);
-                int ao = ir * kc;
-                int co = cOff + ir * ldc + jr;
-                if (rows == MR && cols == NR) {
-                    microKernel(kc, packedA, ao, packedB, bo, c, co, ldc, accumulate);
-                } else {
-                    microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR, false);
-                    for (int r = 0; r < rows; r++) {
-                        for (int j = 0; j < cols; j++) {
-                            int ci = co + r * ldc + j;
-                            c[ci] = accumulate ? c[ci] + tile[r * NR + j] : tile[r * NR + j];
-                        }
+    private static void panelKernel(int kc, int mc, int cols, float[] packedA, float[] packedB, int bo, float[] tile,
+            float[] c, int co, int ldc, boolean accumulate) {
+        for (int ir = 0; ir < mc; ir += MR) {
+            int rows = Math.min(MR, mc - ir);
+            int ao = ir * kc;
+            int ci = co + ir * ldc;
+            if (rows == MR && cols == NR) {
+                microKernel(kc, packedA, ao, packedB, bo, c, ci, ldc, accumulate);
+            } else {
+                microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR, false);
+                for (int r = 0; r < rows; r++) {
+                    for (int j = 0; j < cols; j++) {
+                        int e = ci + r * ldc + j;
+                        c[e] = accumulate ? c[e] + tile[r * NR + j] : tile[r * NR + j];
                     }
                 }
             }
@@ -270,35 +226,30 @@ final class Gemm {
     }
 
     /**
-     * Packs the kc x nc block of B at src into panels of NR columns: panel q holds B[p, q NR + j] at
-     * q NR kc + p NR + j. Columns past nc are zero.
+     * Packs the kc x cols block of B at src (cols at most NR) into one panel at dst[d..]: B[p, j] goes to
+     * d + p NR + j. Columns past cols are zero.
      */
-    private static void packB(float[] b, int src, int brs, int bcs, int kc, int nc, float[] dst) {
+    private static void packB(float[] b, int src, int brs, int bcs, int kc, int cols, float[] dst, int d) {
         int vl = F.length();
-        for (int jr = 0; jr < nc; jr += NR) {
-            int cols = Math.min(NR, nc - jr);
-            int d = jr * kc;
-            int s = src + jr * bcs;
-            if (cols == NR && bcs == 1) {
-                // Row-major B: each panel row is two vector loads.
+        if (cols == NR && bcs == 1) {
+            // Row-major B: each panel row is two vector loads.
+            for (int p = 0; p < kc; p++) {
+                int row = src + p * brs;
+                FloatVector.fromArray(F, b, row).intoArray(dst, d + p * NR);
+                FloatVector.fromArray(F, b, row + vl).intoArray(dst, d + p * NR + vl);
+            }
+        } else if (cols == NR && brs == 1) {
+            // Transposed B (columns contiguous): walk down each column.
+            for (int j = 0; j < NR; j++) {
+                int col = src + j * bcs;
                 for (int p = 0; p < kc; p++) {
-                    int row = s + p * brs;
-                    FloatVector.fromArray(F, b, row).intoArray(dst, d + p * NR);
-                    FloatVector.fromArray(F, b, row + vl).intoArray(dst, d + p * NR + vl);
+                    dst[d + p * NR + j] = b[col + p];
                 }
-            } else if (cols == NR && brs == 1) {
-                // Transposed B (columns contiguous): walk down each column.
+            }
+        } else {
+            for (int p = 0; p < kc; p++) {
                 for (int j = 0; j < NR; j++) {
-                    int col = s + j * bcs;
-                    for (int p = 0; p < kc; p++) {
-                        dst[d + p * NR + j] = b[col + p];
-                    }
-                }
-            } else {
-                for (int p = 0; p < kc; p++) {
-                    for (int j = 0; j < NR; j++) {
-                        dst[d + p * NR + j] = j < cols ? b[s + p * brs + j * bcs] : 0f;
-                    }
+                    dst[d + p * NR + j] = j < cols ? b[src + p * brs + j * bcs] : 0f;
                 }
             }
         }
@@ -453,12 +404,11 @@ final class Gemm {
     }
 
     // =============================================================================================
-    // float64: the same loop nest with DoubleVector and one 4 x 2 micro-kernel
+    // float64: the same tasks with DoubleVector and one 4 x 2 micro-kernel
     // =============================================================================================
 
     private static final class DoubleWorkspace {
         double[] packedA = new double[0];
-        double[] packedB = new double[0];
         final double[] tile = new double[MR_D * NR_D];
 
         double[] packedA(int size) {
@@ -467,56 +417,58 @@ final class Gemm {
             }
             return packedA;
         }
-
-        double[] packedB(int size) {
-            if (packedB.length < size) {
-                packedB = new double[size];
-            }
-            return packedB;
-        }
     }
 
-    private static void multiply(DoubleWorkspace ws, int k, double[] a, int aOff, int ars, int acs, double[] b,
-            int bOff, int brs, int bcs, int m, int n, double[] c, int cOff, int ldc) {
-        if (m == 0 || n == 0 || k == 0) {
-            return;
-        }
-        int kcMax = depthBlock(k);
-        int ncMax = Math.min(NC, n);
-        double[] packedB = ws.packedB(kcMax * roundUp(ncMax, NR_D));
-        double[] packedA = ws.packedA(kcMax * roundUp(Math.min(MC, m), MR_D));
-        for (int jc = 0; jc < n; jc += NC) {
-            int nc = Math.min(NC, n - jc);
-            for (int pc = 0; pc < k; pc += kcMax) {
-                int kc = Math.min(kcMax, k - pc);
-                packB(b, bOff + pc * brs + jc * bcs, brs, bcs, kc, nc, packedB);
-                for (int ic = 0; ic < m; ic += MC) {
-                    int mc = Math.min(MC, m - ic);
-                    packA(a, aOff + ic * ars + pc * acs, ars, acs, mc, kc, packedA);
-                    macroKernel(kc, mc, nc, packedA, packedB, ws.tile, c, cOff + ic * ldc + jc, ldc, pc > 0);
+    private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, double[] a, int[] aOff, int ars,
+            int acs, double[] b, int[] bOff, int brs, int bcs, double[] c, double[] packedB, DoubleWorkspace ws) {
+        int groupInWave = task / plan.rowBlocks;
+        int group = wave.firstGroup + groupInWave;
+        int rowBlock = task % plan.rowBlocks;
+        int bi = plan.entryOf(group);
+        int i0 = rowBlock * MC;
+        int j0 = plan.firstColumnOf(group);
+        int mc = Math.min(MC, plan.m - i0);
+        int nc = Math.min(NC, plan.n - j0);
+        int panels = (nc + NR_D - 1) / NR_D;
+        int firstPanel = plan.firstPanel(rowBlock, panels);
+        double[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR_D));
+        for (int depth = 0; depth < plan.depthBlocks; depth++) {
+            int pc = depth * plan.kcMax;
+            int kc = Math.min(plan.kcMax, plan.k - pc);
+            packA(a, aOff[bi] + i0 * ars + pc * acs, ars, acs, mc, kc, packedA);
+            for (int step = 0; step < panels; step++) {
+                int panel = (firstPanel + step) % panels;
+                int cols = Math.min(NR_D, nc - panel * NR_D);
+                int bo = plan.panelOffset(groupInWave, depth, panel);
+                if (wave.claim(groupInWave, depth, panel)) {
+                    try {
+                        packB(b, bOff[bi] + pc * brs + (j0 + panel * NR_D) * bcs, brs, bcs, kc, cols, packedB, bo);
+                    } catch (RuntimeException | Error e) {
+                        wave.markFailed(groupInWave, depth, panel);
+                        throw e;
+                    }
+                    wave.markPacked(groupInWave, depth, panel);
                 }
+                int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR_D;
+                panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
             }
         }
     }
 
-    private static void macroKernel(int kc, int mc, int nc, double[] packedA, double[] packedB, double[] tile,
-            double[] c, int cOff, int ldc, boolean accumulate) {
-        for (int jr = 0; jr < nc; jr += NR_D) {
-            int cols = Math.min(NR_D, nc - jr);
-            int bo = jr * kc;
-            for (int ir = 0; ir < mc; ir += MR_D) {
-                int rows = Math.min(MR_D, mc - ir);
-                int ao = ir * kc;
-                int co = cOff + ir * ldc + jr;
-                if (rows == MR_D && cols == NR_D) {
-                    kernel4x2(kc, packedA, ao, packedB, bo, c, co, ldc, accumulate);
-                } else {
-                    kernel4x2(kc, packedA, ao, packedB, bo, tile, 0, NR_D, false);
-                    for (int r = 0; r < rows; r++) {
-                        for (int j = 0; j < cols; j++) {
-                            int ci = co + r * ldc + j;
-                            c[ci] = accumulate ? c[ci] + tile[r * NR_D + j] : tile[r * NR_D + j];
-                        }
+    private static void panelKernel(int kc, int mc, int cols, double[] packedA, double[] packedB, int bo,
+            double[] tile, double[] c, int co, int ldc, boolean accumulate) {
+        for (int ir = 0; ir < mc; ir += MR_D) {
+            int rows = Math.min(MR_D, mc - ir);
+            int ao = ir * kc;
+            int ci = co + ir * ldc;
+            if (rows == MR_D && cols == NR_D) {
+                kernel4x2(kc, packedA, ao, packedB, bo, c, ci, ldc, accumulate);
+            } else {
+                kernel4x2(kc, packedA, ao, packedB, bo, tile, 0, NR_D, false);
+                for (int r = 0; r < rows; r++) {
+                    for (int j = 0; j < cols; j++) {
+                        int e = ci + r * ldc + j;
+                        c[e] = accumulate ? c[e] + tile[r * NR_D + j] : tile[r * NR_D + j];
                     }
                 }
             }
@@ -536,15 +488,10 @@ final class Gemm {
         }
     }
 
-    private static void packB(double[] b, int src, int brs, int bcs, int kc, int nc, double[] dst) {
-        for (int jr = 0; jr < nc; jr += NR_D) {
-            int cols = Math.min(NR_D, nc - jr);
-            int d = jr * kc;
-            int s = src + jr * bcs;
-            for (int p = 0; p < kc; p++) {
-                for (int j = 0; j < NR_D; j++) {
-                    dst[d + p * NR_D + j] = j < cols ? b[s + p * brs + j * bcs] : 0.0;
-                }
+    private static void packB(double[] b, int src, int brs, int bcs, int kc, int cols, double[] dst, int d) {
+        for (int p = 0; p < kc; p++) {
+            for (int j = 0; j < NR_D; j++) {
+                dst[d + p * NR_D + j] = j < cols ? b[src + p * brs + j * bcs] : 0.0;
             }
         }
     }

@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The packed GEMM against a plain triple loop: odd sizes that leave partial micro-tiles on every edge,
- * transposed, sliced and strided operands, broadcast batches, blocks larger than the cache blocking, and
- * both ways of sharing one product between threads. The surefire run with {@code ladon.cpu.vectorBits=128}
+ * transposed, sliced and strided operands, broadcast batches, blocks larger than the cache blocking,
+ * several threads sharing tasks and packed panels, and several waves. The surefire run with {@code ladon.cpu.vectorBits=128}
  * repeats all of it with narrow vectors.
  */
 class GemmTest {
@@ -107,30 +107,69 @@ class GemmTest {
 
     @Test
     void blocksLargerThanTheCacheBlockingAreSummedWhole() {
-        // m > MC, n > NC, k split into several depth blocks.
+        // m > MC, n > NC, k split into two depth blocks.
         Generator gen = new Generator(6);
         int m = Gemm.MC + 3;
         int n = Gemm.NC + Gemm.NR + 1;
-        int k = 2 * Gemm.KC + 5;
+        int k = Gemm.KC + 5;
         Tensor a = Tensor.randn(gen, DType.FLOAT32, Device.CPU, m, k);
         Tensor b = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n, k).mT();
         assertMatchesReference(a, b, a.matmul(b), "large blocks");
     }
 
     @Test
-    void oneProductIsSharedBetweenThreadsByRowsOrColumns() {
+    void tasksAndPackedPanelsAreSharedBetweenThreads() {
         Parallel.setNumThreads(3);
         Generator gen = new Generator(7);
         for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
-            // Tall: cut into row slices; wide: cut into column slices; a batch of 2 on 3 threads is cut too.
-            Tensor tall = Tensor.randn(gen, dtype, Device.CPU, 129, 64);
-            Tensor wide = Tensor.randn(gen, dtype, Device.CPU, 64, 257);
-            assertMatchesReference(tall, tall.mT(), tall.matmul(tall.mT()), dtype + " tall");
-            Tensor thin = Tensor.randn(gen, dtype, Device.CPU, 9, 64);
-            assertMatchesReference(thin, wide, thin.matmul(wide), dtype + " wide");
+            // Several row blocks, column blocks and depth blocks: threads pack B panels for each other.
+            Tensor a = Tensor.randn(gen, dtype, Device.CPU, Gemm.MC + 5, Gemm.KC + 7);
+            Tensor b = Tensor.randn(gen, dtype, Device.CPU, Gemm.KC + 7, Gemm.NC + 9);
+            assertMatchesReference(a, b, a.matmul(b), dtype + " blocks on 3 threads");
             Tensor pairA = Tensor.randn(gen, dtype, Device.CPU, 2, 65, 64);
             Tensor pairB = Tensor.randn(gen, dtype, Device.CPU, 2, 64, 70);
             assertBatchedMatchesReference(pairA, pairB, dtype + " batch of 2 on 3 threads");
+        }
+    }
+
+    @Test
+    void batchesWhosePackedPanelsOverflowOneWaveRunInSeveralWaves() {
+        Parallel.setNumThreads(2);
+        Generator gen = new Generator(8);
+        // Each entry's packed B is about k * n floats; this batch needs more than one wave.
+        int k = 1024;
+        int n = 1024;
+        int batch = GemmPlan.WAVE_ELEMENTS / (k * n) + 2;
+        Tensor a = Tensor.randn(gen, DType.FLOAT32, Device.CPU, batch, 1, k);
+        Tensor b = Tensor.randn(gen, DType.FLOAT32, Device.CPU, batch, k, n);
+        assertBatchedMatchesReference(a, b, "batch of " + batch + " in waves");
+    }
+
+    @Test
+    void concurrentProductsFromSeveralCallersAreIndependent() throws Exception {
+        Generator gen = new Generator(9);
+        Tensor[] as = new Tensor[4];
+        Tensor[] bs = new Tensor[4];
+        Tensor[] cs = new Tensor[4];
+        for (int i = 0; i < 4; i++) {
+            as[i] = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 40 + i, 70);
+            bs[i] = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 70, 90 - i);
+        }
+        Thread[] callers = new Thread[4];
+        for (int i = 0; i < 4; i++) {
+            int id = i;
+            callers[i] = new Thread(() -> {
+                for (int rep = 0; rep < 20; rep++) {
+                    cs[id] = as[id].matmul(bs[id]);
+                }
+            });
+            callers[i].start();
+        }
+        for (Thread t : callers) {
+            t.join();
+        }
+        for (int i = 0; i < 4; i++) {
+            assertMatchesReference(as[i], bs[i], cs[i], "caller " + i);
         }
     }
 
@@ -150,12 +189,11 @@ class GemmTest {
     private static double[] reference(double[] a, double[] b, int m, int n, int k) {
         double[] c = new double[m * n];
         for (int i = 0; i < m; i++) {
-            for (int j = 0; j < n; j++) {
-                double s = 0;
-                for (int p = 0; p < k; p++) {
-                    s += a[i * k + p] * b[p * n + j];
+            for (int p = 0; p < k; p++) {
+                double aip = a[i * k + p];
+                for (int j = 0; j < n; j++) {
+                    c[i * n + j] += aip * b[p * n + j];
                 }
-                c[i * n + j] = s;
             }
         }
         return c;

@@ -1,0 +1,127 @@
+package dev.ladon.examples;
+
+import dev.ladon.examples.bench.BenchCase;
+import dev.ladon.examples.bench.BenchCases;
+import dev.ladon.examples.bench.NumpyPeer;
+import dev.ladon.examples.bench.Timing;
+import dev.ladon.tensor.cpu.Parallel;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code bin/ladon bench}: times Ladon's CPU kernels and, in the same run and on the same cases, NumPy with
+ * OpenBLAS ({@code bench/gemm_peer.py}), and prints one line per case with both numbers and their ratio.
+ */
+final class BenchCommand implements Command {
+    @Override
+    public String name() {
+        return "bench";
+    }
+
+    @Override
+    public String summary() {
+        return "time matmul, elementwise ops and reductions against NumPy/OpenBLAS";
+    }
+
+    @Override
+    public String help() {
+        return """
+                usage: bin/ladon bench [gemm|ops|all] [options]
+                  gemm: float32 square products and an attention-shaped batch (64 x [128x64] @ [64x128])
+                  ops:  float32 elementwise maps and reductions over --elements values
+                  all:  both (default)
+                options:
+                  --threads LIST   thread counts to run, comma-separated (default 1,2); Ladon's pool and the
+                                   peer's OPENBLAS_NUM_THREADS are both set to each
+                  --sizes LIST     square matrix sizes (default 256,512,1024,2048)
+                  --elements N     elements for the ops cases (default 16777216, a multiple of 4096)
+                  --reps N         at least N timed runs per case after warm-up; the median is printed (default 7)
+                  --python PATH    interpreter for the NumPy peer (default /usr/bin/python3)
+                  --no-peer        time Ladon only
+                Lines read: gemm f32 n=1024 threads=1 ladon_gflops=.. openblas_gflops=.. ratio=..
+                            elementwise f32 op=add n=16777216 threads=2 ladon_ms=.. numpy_ms=.. ratio=..
+                ratio is Ladon's speed over the peer's: 1.0 or more means Ladon is at least as fast.
+                The peer needs Debian's NumPy with threaded OpenBLAS: %s""".formatted(NumpyPeer.INSTALL_HINT);
+    }
+
+    @Override
+    public int run(String[] args) {
+        Options opts = new Options(args, "threads", "sizes", "elements", "reps", "python", "no-peer!");
+        String suite = opts.positional() == null ? "all" : opts.positional();
+        if (!List.of("gemm", "ops", "all").contains(suite)) {
+            throw new IllegalArgumentException("unknown suite '" + suite + "' (expected gemm, ops or all)");
+        }
+        int[] threadCounts = intList(opts.get("threads", "1,2"), "threads");
+        int[] sizes = intList(opts.get("sizes", "256,512,1024,2048"), "sizes");
+        int elements = opts.getInt("elements", 1 << 24);
+        if (elements <= 0 || elements % 4096 != 0) {
+            throw new IllegalArgumentException("--elements must be a positive multiple of 4096, got " + elements);
+        }
+        int reps = opts.getInt("reps", 7);
+        String python = opts.get("python", "/usr/bin/python3");
+        boolean usePeer = !opts.flag("no-peer");
+
+        List<BenchCase> cases = new ArrayList<>();
+        if (!suite.equals("ops")) {
+            cases.addAll(BenchCases.gemm(sizes));
+        }
+        if (!suite.equals("gemm")) {
+            cases.addAll(BenchCases.ops(elements));
+        }
+        int threadsBefore = Parallel.numThreads();
+        try {
+            for (int threads : threadCounts) {
+                Parallel.setNumThreads(threads);
+                NumpyPeer peer = usePeer ? NumpyPeer.start(python, Path.of("bench", "gemm_peer.py"), threads, reps) : null;
+                if (peer != null) {
+                    System.out.println("peer threads=" + threads + " " + peer.description());
+                }
+                usePeer &= peer != null; // a missing peer is reported once, then Ladon runs alone
+                for (BenchCase c : cases) {
+                    double ladonMs = Timing.medianMillis(c.setup().get(), reps);
+                    double peerMs = peer == null ? Double.NaN : peer.medianMillis(c.request());
+                    System.out.println(line(c, threads, ladonMs, peerMs));
+                }
+                if (peer != null) {
+                    peer.close();
+                }
+            }
+        } finally {
+            Parallel.setNumThreads(threadsBefore);
+        }
+        return 0;
+    }
+
+    private static String line(BenchCase c, int threads, double ladonMs, double peerMs) {
+        String head = c.kind() + " " + c.label() + " threads=" + threads;
+        String ratio = Double.isNaN(peerMs) ? "-" : fmt("%.2f", peerMs / ladonMs);
+        if (c.reportsFlops()) {
+            return head + " ladon_gflops=" + fmt("%.1f", c.flops() / ladonMs / 1e6) + " openblas_gflops="
+                    + (Double.isNaN(peerMs) ? "-" : fmt("%.1f", c.flops() / peerMs / 1e6)) + " ratio=" + ratio;
+        }
+        return head + " ladon_ms=" + fmt("%.2f", ladonMs) + " numpy_ms=" + (Double.isNaN(peerMs) ? "-" : fmt("%.2f", peerMs))
+                + " ratio=" + ratio;
+    }
+
+    private static String fmt(String pattern, double v) {
+        return String.format(Locale.ROOT, pattern, v);
+    }
+
+    private static int[] intList(String text, String option) {
+        try {
+            int[] values = Arrays.stream(text.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+            for (int v : values) {
+                if (v <= 0) {
+                    throw new NumberFormatException();
+                }
+            }
+            return values;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + option + " expects positive integers separated by commas, got '"
+                    + text + "'");
+        }
+    }
+}
