@@ -10,7 +10,7 @@ public final class Main {
 
     /** Every command, in the order the help lists them. */
     static List<Command> commands() {
-        return List.of(new DemoCommand(), new TrainCommand(), new StatsCommand(),
+        return List.of(new DemoCommand(), new TrainCommand(), new GenerateCommand(), new StatsCommand(),
                 new RoutingBenchCommand(), new LmStepBenchCommand(), new GradcheckCommand());
     }
 
