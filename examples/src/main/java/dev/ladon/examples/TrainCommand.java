@@ -83,14 +83,14 @@ final class TrainCommand implements Command {
                 training:
                   --batch B           parallel streams per step (default 8)
                   --accumulate N      micro-batches per optimizer step (default 1)
-                  --steps S           optimizer steps (default 300)
+                  --steps S           optimizer steps (default 600)
                   --stop-after S      end this invocation after step S (checkpointed; continue with --resume)
                   --lr R              peak learning rate (default 2e-3)
                   --warmup W          warm-up steps (default 30)
                   --min-lr R          final learning rate of the cosine (default lr / 10)
                   --weight-decay W    AdamW decay on matrices (default 0)
                   --clip C            gradient clipping by global norm (default 0.25; 0 for none)
-                  --eval-every N      validation every N steps (default 100)
+                  --eval-every N      validation every N steps (default 200)
                   --eval-tokens N     validation tokens evaluated (default 16384; 0 for the whole split)
                   --seed S            initialisation, dropout and sampling seed (default 0)
                   --threads N         CPU threads (default: all cores)
@@ -120,11 +120,11 @@ final class TrainCommand implements Command {
         Path out = Path.of(o.get("out", "runs/" + modelName));
         int batch = o.getInt("batch", 8);
         int accumulate = o.getInt("accumulate", 1);
-        int steps = o.getInt("steps", 300);
+        int steps = o.getInt("steps", 600);
         int stopAfter = o.getInt("stop-after", steps);
         double lr = o.getDouble("lr", 2e-3);
         double clip = o.getDouble("clip", 0.25);
-        int evalEvery = o.getInt("eval-every", 100);
+        int evalEvery = o.getInt("eval-every", 200);
         int saveEvery = o.getInt("save-every", 0);
         int evalTokens = o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS);
         long seed = o.getLong("seed", 0);
