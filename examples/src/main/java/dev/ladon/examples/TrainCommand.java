@@ -160,7 +160,11 @@ final class TrainCommand implements Command {
         MoeLanguageModel model;
         Generator.manualSeed(seed);
         if (resume) {
-            model = TrainingCheckpoint.loadModel(out);
+            model = TrainingCheckpoint.loadModel(out, seed);
+            if (model.config().attentionExpertDropout() > 0 || model.config().ffExpertDropout() > 0) {
+                // Those layers draw from private generators whose positions a checkpoint cannot reach.
+                System.out.println("note: expert dropout masks after resuming differ from an uninterrupted run's");
+            }
         } else {
             model = LanguageModels.build(configFrom(o, modelName, tokenizer.vocabSize()), new Generator(seed));
         }

@@ -120,12 +120,20 @@ final class TrainingCheckpoint {
 
     /** A model rebuilt from {@code dir/model.safetensors}: its saved config, then its saved weights. */
     static MoeLanguageModel loadModel(Path dir) throws IOException {
+        return loadModel(dir, 0);
+    }
+
+    /**
+     * As {@link #loadModel(Path)}, built from {@code Generator(seed)} first: the weights are then replaced, but
+     * expert layers seed their expert-dropout generators from it, as in the run that wrote the checkpoint.
+     */
+    static MoeLanguageModel loadModel(Path dir, long seed) throws IOException {
         Path file = dir.resolve(MODEL);
         if (!Files.exists(file)) {
             throw new IOException("no checkpoint: " + file + " does not exist");
         }
         ModelConfig config = configFrom(SafeTensors.loadMetadata(file));
-        MoeLanguageModel model = LanguageModels.build(config, new Generator(0));
+        MoeLanguageModel model = LanguageModels.build(config, new Generator(seed));
         Map<String, Tensor> loaded = SafeTensors.load(file);
         CheckpointLayout.requireMatch(model.stateDict(), loaded);
         model.loadStateDict(loaded);

@@ -155,6 +155,28 @@ class TrainCommandTest {
     }
 
     @Test
+    void anExpertModelResumesExactly(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        String[] common = {"--data", text.toString(), "--model", "switchall-small", "--layers", "1", "--context", "8",
+                "--batch", "2", "--steps", "4", "--sample", "0", "--threads", "1"};
+        List<String> whole = new ArrayList<>(List.of(common));
+        whole.addAll(List.of("--out", dir.resolve("w").toString()));
+        runCapturing(whole.toArray(String[]::new));
+        List<String> first = new ArrayList<>(List.of(common));
+        first.addAll(List.of("--out", dir.resolve("s").toString(), "--stop-after", "2"));
+        runCapturing(first.toArray(String[]::new));
+        List<String> second = new ArrayList<>(List.of(common));
+        second.addAll(List.of("--out", dir.resolve("s").toString(), "--resume"));
+        runCapturing(second.toArray(String[]::new));
+        double[] expected = SafeTensors.load(dir.resolve("w").resolve(TrainingCheckpoint.TRAINER)).get("loss.train")
+                .toDoubleArray();
+        double[] actual = SafeTensors.load(dir.resolve("s").resolve(TrainingCheckpoint.TRAINER)).get("loss.train")
+                .toDoubleArray();
+        assertThat(expected).hasSize(4);
+        assertThat(actual).containsExactly(expected);
+    }
+
+    @Test
     void everyConfigSurvivesTheMetadataRoundTrip() {
         for (String name : ModelConfig.names()) {
             ModelConfig c = ModelConfig.named(name);
