@@ -177,6 +177,18 @@ class TrainCommandTest {
     }
 
     @Test
+    void aDirectoryIsReadAsWikitext(@TempDir Path dir) throws Exception {
+        Path wiki = Files.createDirectories(dir.resolve("wikitext"));
+        String text = Files.readString(textFile(dir));
+        Files.writeString(wiki.resolve("wiki.train.tokens"), text);
+        Files.writeString(wiki.resolve("wiki.valid.tokens"), text.substring(0, 400));
+        Files.writeString(wiki.resolve("wiki.test.tokens"), text.substring(400, 800));
+        String out = runCapturing(tiny(wiki, dir.resolve("run"), "--steps", "1"));
+        // Bytes are tokens here: the validation file's 400 bytes, plus the newline ending its last line.
+        assertThat(out).contains("wikitext").contains(" 401 validation tokens");
+    }
+
+    @Test
     void everyConfigSurvivesTheMetadataRoundTrip() {
         for (String name : ModelConfig.names()) {
             ModelConfig c = ModelConfig.named(name);
