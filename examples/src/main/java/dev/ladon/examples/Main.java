@@ -10,9 +10,9 @@ public final class Main {
 
     /** Every command, in the order the help lists them. */
     static List<Command> commands() {
-        return List.of(new DemoCommand(), new TrainCommand(), new StatsCommand(),
-                new RoutingBenchCommand(), new LmStepBenchCommand(), new GradcheckCommand(), new CompareCommand(),
-                new AnalyzeCommand());
+        return List.of(new TrainCommand(), new GenerateCommand(), new CompareCommand(), new AnalyzeCommand(),
+                new StatsCommand(), new GradcheckCommand(), new LmStepBenchCommand(), new RoutingBenchCommand(),
+                new DemoCommand());
     }
 
     public static void main(String[] args) throws Exception {

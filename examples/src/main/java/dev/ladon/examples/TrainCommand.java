@@ -2,34 +2,52 @@ package dev.ladon.examples;
 
 import dev.ladon.autograd.GradMode;
 import dev.ladon.autograd.Variable;
+import dev.ladon.moe.LanguageModels;
+import dev.ladon.moe.ModelConfig;
+import dev.ladon.moe.MoeLanguageModel;
 import dev.ladon.nn.CrossEntropyLoss;
-import dev.ladon.nn.FeedForward;
 import dev.ladon.nn.TokenSampler;
-import dev.ladon.nn.TransformerConfig;
-import dev.ladon.nn.TransformerLM;
+import dev.ladon.nn.data.BpeTokenizer;
+import dev.ladon.nn.data.ByteTokenizer;
+import dev.ladon.nn.data.Corpus;
+import dev.ladon.nn.data.EuroparlCorpus;
+import dev.ladon.nn.data.LanguageModelMetrics;
+import dev.ladon.nn.data.TextFileCorpus;
+import dev.ladon.nn.data.Tokenizer;
+import dev.ladon.nn.data.WikitextCorpus;
+import dev.ladon.nn.io.SafeTensors;
 import dev.ladon.nn.optim.AdamW;
 import dev.ladon.nn.optim.GradientClipping;
 import dev.ladon.nn.optim.LearningRateSchedule;
 import dev.ladon.nn.optim.ParamGroup;
+import dev.ladon.nn.plot.LinePlot;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
- * {@code bin/ladon train}: trains a dense decoder-only Transformer LM on a text file read as bytes
- * (vocabulary 256), Transformer-XL style: the training bytes are cut into {@code batch} parallel streams
- * and each step reads the next {@code context} bytes of every stream, carrying the memory (XL positions)
- * from one step to the next. AdamW with warm-up and cosine decay, gradient clipping, gradient
- * accumulation. Reports validation loss (in bits per byte) and finally samples text from the model.
+ * {@code bin/ladon train}: trains a decoder-only language model (a named {@link ModelConfig}: dense,
+ * SwitchHead, MoA or SwitchAll) on Europarl (default), a text file or a WikiText-103 directory, tokenized as
+ * bytes or with a BPE learned on the training split. Transformer-XL style batching: the training tokens are
+ * cut into {@code batch} parallel streams and each step reads the next {@code context} tokens of every
+ * stream, carrying the memory from step to step. AdamW with warm-up and cosine decay, gradient clipping,
+ * gradient accumulation, the models' auxiliary (regularisation) losses. Checkpoints to {@code --out}
+ * (see {@link TrainingCheckpoint}) and resumes from there exactly; ends with the validation perplexity, bits
+ * per byte, a loss-curve PNG and a sample.
  */
 final class TrainCommand implements Command {
+    /** Validation tokens evaluated when --eval-tokens is not given (bounds the evaluation time). */
+    static final int DEFAULT_EVAL_TOKENS = 16_384;
+
     @Override
     public String name() {
         return "train";
@@ -37,91 +55,178 @@ final class TrainCommand implements Command {
 
     @Override
     public String summary() {
-        return "train a byte-level Transformer LM (XL or RoPE) on a text file and sample from it";
+        return "train a language model (dense, SwitchHead, MoA, SwitchAll) on Europarl or a text file, with checkpoints";
     }
 
     @Override
     public String help() {
         return """
-                usage: bin/ladon train --text FILE [options]
-                  --text FILE         UTF-8 text; its bytes are the tokens (the last 10% is the validation set)
-                  --positions P       xl (relative, with memory) or rope (default xl)
-                  --d-model D         width (default 128)
-                  --layers L          blocks (default 2)
-                  --heads H           attention heads (default 4)
-                  --head-dim K        channels per head (default d-model / heads)
-                  --d-ff F            feed-forward width (default 4 * d-model)
-                  --dropout P         dropout rate (default 0.1)
-                  --context T         tokens per segment (default 64)
-                  --batch B           parallel streams per step (default 16)
+                usage: bin/ladon train [options]          (no options: dense-small, bytes, Europarl, a few minutes)
+                data and tokenizer:
+                  --data PATH         a UTF-8 text file (last 10% is validation) or a WikiText-103 directory
+                                      (wiki.train/valid.tokens); default: Europarl from the Lucene test jar
+                  --text FILE         same as --data FILE
+                  --max-bytes N       read at most N bytes of text per split (default 8388608)
+                  --tokenizer KIND    byte or bpe (default byte); bpe is learned on the training split
+                  --vocab N           BPE vocabulary size (default 1024)
+                model (a named configuration, sizes optionally overridden):
+                  --model NAME        dense-small, switchhead-small, moa-small, switchall-small, sigma-moe-small
+                                      or any name of ModelConfig.names() (default dense-small)
+                  --positions P       xl (relative, with memory) or rope (default: the model's)
+                  --d-model D         width
+                  --layers L          blocks
+                  --heads H           attention heads
+                  --head-dim K        channels per head
+                  --d-ff F            feed-forward width (dense feed-forward only)
+                  --dropout P         dropout rate
+                  --context T         tokens per segment (default: the model's, 64 for the small ones)
+                training:
+                  --batch B           parallel streams per step (default 8)
                   --accumulate N      micro-batches per optimizer step (default 1)
-                  --steps S           optimizer steps (default 200)
-                  --lr R              peak learning rate (default 1e-3)
-                  --warmup W          warm-up steps (default 20)
+                  --steps S           optimizer steps (default 600)
+                  --stop-after S      end this invocation after step S (checkpointed; continue with --resume)
+                  --lr R              peak learning rate (default 2e-3)
+                  --warmup W          warm-up steps (default 30)
                   --min-lr R          final learning rate of the cosine (default lr / 10)
                   --weight-decay W    AdamW decay on matrices (default 0)
                   --clip C            gradient clipping by global norm (default 0.25; 0 for none)
-                  --eval-every N      validation every N steps (default 100)
-                  --sample N          bytes to generate at the end (default 200)
-                  --temperature T     sampling temperature (default 0.8; 0 for greedy)
-                  --top-k K           sample among the K most likely bytes (default 40)
+                  --eval-every N      validation every N steps (default 200)
+                  --eval-tokens N     validation tokens evaluated (default 16384; 0 for the whole split)
                   --seed S            initialisation, dropout and sampling seed (default 0)
-                  --threads N         CPU threads (default: all cores)""";
+                  --threads N         CPU threads (default: all cores)
+                checkpoints:
+                  --out DIR           run directory (default runs/<model>): model.safetensors,
+                                      optimizer.safetensors, trainer.safetensors, tokenizer.txt, loss.png
+                  --save-every N      also checkpoint every N steps (default 0: only at the end)
+                  --resume            continue the run saved in --out exactly where it stopped
+                output:
+                  --sample N          tokens to generate at the end (default 200; 0 for none)
+                  --temperature T     sampling temperature (default 0.8; 0 for greedy)
+                  --top-k K           sample among the K most likely tokens (default 40)
+                the last line is "validation perplexity X | bits per byte Y" (perplexity per token)""";
     }
 
     @Override
     public int run(String[] args) throws IOException {
-        Options o = new Options(args, "text", "positions", "d-model", "layers", "heads", "head-dim", "d-ff", "dropout",
-                "context", "batch", "accumulate", "steps", "lr", "warmup", "min-lr", "weight-decay", "clip", "eval-every",
-                "sample", "temperature", "top-k", "seed", "threads");
-        if (!o.has("text")) {
-            throw new IllegalArgumentException("--text FILE is required");
-        }
+        Options o = new Options(args, "data", "text", "max-bytes", "tokenizer", "vocab", "model", "positions",
+                "d-model", "layers", "heads", "head-dim", "d-ff", "dropout", "context", "batch", "accumulate", "steps",
+                "stop-after", "lr", "warmup", "min-lr", "weight-decay", "clip", "eval-every", "eval-tokens", "seed",
+                "threads", "out", "save-every", "resume!", "sample", "temperature", "top-k");
         if (o.has("threads")) {
             Parallel.setNumThreads(o.getInt("threads", 1));
         }
-        int d = o.getInt("d-model", 128);
-        int heads = o.getInt("heads", 4);
-        TransformerConfig.Positions positions = switch (o.get("positions", "xl")) {
-            case "xl" -> TransformerConfig.Positions.XL_RELATIVE;
-            case "rope" -> TransformerConfig.Positions.ROPE;
-            default -> throw new IllegalArgumentException("--positions expects xl or rope");
-        };
-        TransformerConfig config = new TransformerConfig(256, d, heads, o.getInt("head-dim", Math.max(1, d / heads)),
-                o.getInt("layers", 2), o.getInt("d-ff", 4 * d), o.getDouble("dropout", 0.1), positions, 0.5,
-                FeedForward.Activation.RELU, false);
-        int context = o.getInt("context", 64);
-        int batch = o.getInt("batch", 16);
+        boolean resume = o.flag("resume");
+        String modelName = o.get("model", "dense-small");
+        Path out = Path.of(o.get("out", "runs/" + modelName));
+        int batch = o.getInt("batch", 8);
         int accumulate = o.getInt("accumulate", 1);
-        int steps = o.getInt("steps", 200);
-        double lr = o.getDouble("lr", 1e-3);
+        int steps = o.getInt("steps", 600);
+        int stopAfter = o.getInt("stop-after", steps);
+        double lr = o.getDouble("lr", 2e-3);
         double clip = o.getDouble("clip", 0.25);
-        int evalEvery = o.getInt("eval-every", 100);
+        int evalEvery = o.getInt("eval-every", 200);
+        int saveEvery = o.getInt("save-every", 0);
+        int evalTokens = o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS);
         long seed = o.getLong("seed", 0);
-        if (context < 1 || batch < 1 || accumulate < 1 || steps < 1 || evalEvery < 1) {
-            throw new IllegalArgumentException("--context, --batch, --accumulate, --steps and --eval-every must be positive");
+        if (batch < 1 || accumulate < 1 || steps < 1 || evalEvery < 1 || saveEvery < 0 || evalTokens < 0
+                || stopAfter < 1) {
+            throw new IllegalArgumentException("--batch, --accumulate, --steps, --stop-after and --eval-every must be"
+                    + " positive, --save-every and --eval-tokens >= 0");
         }
 
-        byte[] text = Files.readAllBytes(Path.of(o.get("text", "")));
-        int split = (int) (text.length * 0.9);
-        Streams train = new Streams(Arrays.copyOfRange(text, 0, split), batch, context);
-        Streams validation = new Streams(Arrays.copyOfRange(text, split, text.length), Math.min(batch, 4), context);
+        // Data and tokenizer. A resumed run reloads the saved tokenizer (a BPE learned again would be the same,
+        // but reading it is faster and guarantees the ids match the saved embedding).
+        long loadStart = System.nanoTime();
+        Corpus corpus = loadCorpus(o);
+        String tokenizerKind = o.get("tokenizer", "byte");
+        Tokenizer tokenizer;
+        if (resume) {
+            tokenizer = Tokenizer.load(out.resolve(TrainingCheckpoint.TOKENIZER));
+            tokenizerKind = tokenizer instanceof BpeTokenizer ? "bpe" : "byte";
+        } else {
+            tokenizer = switch (tokenizerKind) {
+                case "byte" -> new ByteTokenizer();
+                case "bpe" -> BpeTokenizer.train(corpus.train(), o.getInt("vocab", 1024));
+                default -> throw new IllegalArgumentException("--tokenizer expects byte or bpe, got " + tokenizerKind);
+            };
+        }
+        int[] trainTokens = tokenizer.encode(corpus.train());
+        int[] validationTokens = tokenizer.encode(corpus.validation().isEmpty() ? corpus.test() : corpus.validation());
+        if (evalTokens > 0 && validationTokens.length > evalTokens + 1) {
+            validationTokens = Arrays.copyOf(validationTokens, evalTokens + 1);
+        }
 
+        // Model: the saved one when resuming, else the named configuration with the size options applied.
+        MoeLanguageModel model;
         Generator.manualSeed(seed);
-        TransformerLM model = new TransformerLM(config, new Generator(seed));
+        if (resume) {
+            model = TrainingCheckpoint.loadModel(out, seed);
+            if (model.config().attentionExpertDropout() > 0 || model.config().ffExpertDropout() > 0) {
+                // Those layers draw from private generators whose positions a checkpoint cannot reach.
+                System.out.println("note: expert dropout masks after resuming differ from an uninterrupted run's");
+            }
+        } else {
+            model = LanguageModels.build(configFrom(o, modelName, tokenizer.vocabSize()), new Generator(seed));
+        }
+        ModelConfig config = model.config();
+        int context = config.context();
+        Streams train = new Streams(trainTokens, batch, context);
+        Streams validation = new Streams(validationTokens, Math.min(batch, 4), context);
+
         AdamW optimizer = new AdamW(ParamGroup.decayMatricesOnly(model, o.getDouble("weight-decay", 0)), lr);
-        LearningRateSchedule schedule = LearningRateSchedule.cosine(lr, o.getInt("warmup", 20), steps,
+        LearningRateSchedule schedule = LearningRateSchedule.cosine(lr, o.getInt("warmup", 30), steps,
                 o.getDouble("min-lr", lr / 10));
         CrossEntropyLoss lossFn = new CrossEntropyLoss();
-        System.out.printf(Locale.ROOT, "model: %s positions, d=%d, %d layers, %d heads x %d, d_ff=%d, %,d parameters%n",
-                positions, d, config.layers(), heads, config.headDim(), config.dFF(), model.parameterCount());
-        System.out.printf(Locale.ROOT, "data: %,d training bytes in %d streams, %,d validation bytes; %d threads%n",
-                split, batch, text.length - split, Parallel.numThreads());
-
-        ProgressBar progress = new ProgressBar(System.out, 0, steps, 10);
         List<Tensor> memory = null;
+        int firstStep = 0;
+        List<Double> trainLoss = new ArrayList<>();
+        List<double[]> validationLoss = new ArrayList<>();
+        if (resume) {
+            Path trainerFile = out.resolve(TrainingCheckpoint.TRAINER);
+            Map<String, String> meta = SafeTensors.loadMetadata(trainerFile);
+            firstStep = Integer.parseInt(meta.get("step"));
+            long modelStep = TrainingCheckpoint.readStep(out.resolve(TrainingCheckpoint.MODEL));
+            if (modelStep != firstStep) {
+                throw new IOException("checkpoint in " + out + " is inconsistent: model at step " + modelStep
+                        + ", trainer state at step " + firstStep);
+            }
+            optimizer.loadStateDict(SafeTensors.load(out.resolve(TrainingCheckpoint.OPTIMIZER)));
+            Map<String, Tensor> state = SafeTensors.load(trainerFile);
+            train.setPosition(Integer.parseInt(meta.get("position")));
+            Generator.defaultGenerator().setState(Long.parseLong(meta.get("rng.seed")),
+                    Long.parseLong(meta.get("rng.offset")));
+            int memoryCount = Integer.parseInt(meta.get("memory"));
+            if (memoryCount > 0) {
+                memory = new ArrayList<>();
+                for (int i = 0; i < memoryCount; i++) {
+                    memory.add(state.get("memory." + i));
+                }
+            }
+            for (double v : state.get("loss.train").toDoubleArray()) {
+                trainLoss.add(v);
+            }
+            double[] vs = state.get("loss.validation.step").toDoubleArray();
+            double[] vl = state.get("loss.validation").toDoubleArray();
+            for (int i = 0; i < vs.length; i++) {
+                validationLoss.add(new double[] {vs[i], vl[i]});
+            }
+        }
+        System.out.printf(Locale.ROOT, "model: %s (%s, %s), d=%d, %d layers, %d heads x %d, T=%d, %,d parameters%n",
+                config.name(), config.variant(), config.positionEncoding(), config.dModel(), config.layers(),
+                config.heads(), config.dHead(), context, model.parameterCount());
+        System.out.printf(Locale.ROOT, "data: %s, %s tokenizer (vocabulary %d): %,d training tokens in %d streams, "
+                        + "%,d validation tokens; %d threads; loaded in %.1f s%n", corpus.name(), tokenizerKind,
+                tokenizer.vocabSize(), trainTokens.length, batch, validationTokens.length, Parallel.numThreads(),
+                (System.nanoTime() - loadStart) / 1e9);
+        if (resume) {
+            System.out.printf(Locale.ROOT, "resuming %s at step %d%n", out, firstStep);
+        }
+
+        int lastStep = Math.min(steps, stopAfter);
+        ProgressBar progress = new ProgressBar(System.out, firstStep, steps, 10);
         long start = System.nanoTime();
-        for (int step = 0; step < steps; step++) {
+        model.train();
+        for (int step = firstStep; step < lastStep; step++) {
             optimizer.setLearningRate(schedule.at(step));
             optimizer.zeroGrad();
             double loss = 0;
@@ -130,87 +235,220 @@ final class TrainCommand implements Command {
                 if (segment.restarted()) {
                     memory = null;
                 }
-                TransformerLM.Output out = model.forward(segment.inputs(), memory);
-                Variable l = lossFn.forward(out.logits(), segment.targets());
-                l.div(accumulate).backward();
-                memory = model.usesMemory() ? out.memory() : null;
+                var output = model.forward(segment.inputs(), memory);
+                Variable l = lossFn.forward(output.logits(), segment.targets());
+                // The regularisers of the expert layers (zero for a dense model) join the objective.
+                l.add(model.auxLoss()).div(accumulate).backward();
+                memory = model.usesMemory() ? output.memory() : null;
                 loss += l.item() / accumulate;
             }
             double norm = clip > 0 ? GradientClipping.clipByGlobalNorm(model.parameters(), clip) : Double.NaN;
             optimizer.step();
+            trainLoss.add(loss);
             double seconds = (System.nanoTime() - start) / 1e9;
-            double tokensPerSecond = (step + 1.0) * accumulate * batch * context / seconds;
+            double tokensPerSecond = (step + 1.0 - firstStep) * accumulate * batch * context / seconds;
             progress.update(step + 1, String.format(Locale.ROOT, "loss %.3f | grad norm %.2f | lr %.2e | %,.0f tok/s",
                     loss, norm, optimizer.learningRate(), tokensPerSecond));
             if ((step + 1) % evalEvery == 0 || step + 1 == steps) {
                 progress.interrupt();
-                double v = evaluate(model, validation, lossFn);
-                System.out.printf(Locale.ROOT, "step %d: validation loss %.4f (%.3f bits per byte)%n", step + 1, v,
-                        v / Math.log(2));
+                Evaluation v = evaluate(model, validation, lossFn, tokenizer);
+                validationLoss.add(new double[] {step + 1, v.meanNll()});
+                System.out.printf(Locale.ROOT, "step %d: validation loss %.4f (%.3f bits per byte)%n", step + 1,
+                        v.meanNll(), v.bitsPerByte());
                 model.train();
             }
+            if (step + 1 == lastStep || (saveEvery > 0 && (step + 1) % saveEvery == 0)) {
+                saveCheckpoint(out, model, optimizer, tokenizer, tokenizerKind, step + 1, train.position(), memory,
+                        trainLoss, validationLoss);
+            }
         }
+        progress.interrupt();
+        if (lastStep < steps) {
+            System.out.printf(Locale.ROOT, "stopped after step %d of %d; checkpoint in %s (continue with --resume)%n",
+                    lastStep, steps, out);
+            return 0;
+        }
+        writeLossPlot(out.resolve("loss.png"), trainLoss, validationLoss);
 
         int sample = o.getInt("sample", 200);
         if (sample > 0) {
             TokenSampler sampler = new TokenSampler(o.getDouble("temperature", 0.8), o.getInt("top-k", 40));
-            byte[] promptBytes = Arrays.copyOfRange(text, split, Math.min(text.length, split + 32));
-            int[] prompt = new int[Math.max(1, promptBytes.length)];
-            for (int i = 0; i < promptBytes.length; i++) {
-                prompt[i] = promptBytes[i] & 0xff;
-            }
-            int[] generated = sampler.generate(model, prompt, sample, context, new Generator(seed + 1));
-            byte[] out = new byte[prompt.length + generated.length];
-            for (int i = 0; i < out.length; i++) {
-                out[i] = (byte) (i < prompt.length ? prompt[i] : generated[i - prompt.length]);
-            }
+            int[] prompt = Arrays.copyOf(validationTokens, Math.max(1, Math.min(validationTokens.length, 16)));
+            int[] generated = sampler.generate(model.transformer(), prompt, sample, context, new Generator(seed + 1));
             System.out.println("sample (prompt from the validation text, then the model):");
-            System.out.println(new String(out, StandardCharsets.UTF_8));
+            System.out.println(tokenizer.decode(prompt) + tokenizer.decode(generated));
         }
+        Evaluation last = evaluate(model, validation, lossFn, tokenizer);
+        System.out.printf(Locale.ROOT, "checkpoint and loss curve in %s%n", out);
+        System.out.printf(Locale.ROOT, "validation perplexity %.3f | bits per byte %.4f%n", last.perplexity(),
+                last.bitsPerByte());
         return 0;
     }
 
-    /** Mean loss over every validation segment, in order, with memory; no dropout, no graph. */
-    private static double evaluate(TransformerLM model, Streams validation, CrossEntropyLoss lossFn) {
+    /** The corpus named by --data / --text, or Europarl. */
+    private static Corpus loadCorpus(Options o) throws IOException {
+        long maxBytes = o.getLong("max-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES);
+        if (o.has("data") && o.has("text")) {
+            throw new IllegalArgumentException("give --data or --text, not both");
+        }
+        String data = o.has("data") ? o.get("data", "") : o.get("text", null);
+        if (data == null) {
+            return EuroparlCorpus.load(maxBytes);
+        }
+        Path path = Path.of(data);
+        return Files.isDirectory(path) ? WikitextCorpus.load(path, maxBytes)
+                : TextFileCorpus.load(path, 0.1, maxBytes);
+    }
+
+    /** The named configuration with the size options of {@code o} applied and the tokenizer's vocabulary. */
+    static ModelConfig configFrom(Options o, String name, int vocabSize) {
+        ModelConfig.Builder b = ModelConfig.named(name).toBuilder().vocabSize(vocabSize);
+        if (o.has("positions")) {
+            switch (o.get("positions", "xl")) {
+                case "xl" -> b.positionEncoding(ModelConfig.PositionEncoding.XL).memoryBlocks(1);
+                case "rope" -> b.positionEncoding(ModelConfig.PositionEncoding.ROPE).memoryBlocks(0);
+                default -> throw new IllegalArgumentException("--positions expects xl or rope");
+            }
+        }
+        if (o.has("d-model")) {
+            b.dModel(o.getInt("d-model", 0));
+        }
+        if (o.has("layers")) {
+            b.layers(o.getInt("layers", 0));
+        }
+        if (o.has("heads")) {
+            b.heads(o.getInt("heads", 0));
+        }
+        if (o.has("head-dim")) {
+            b.dHead(o.getInt("head-dim", 0));
+        }
+        if (o.has("d-ff")) {
+            b.dFF(o.getInt("d-ff", 0));
+        }
+        if (o.has("dropout")) {
+            b.dropout(o.getDouble("dropout", 0));
+        }
+        if (o.has("context")) {
+            b.context(o.getInt("context", 0));
+        }
+        return b.build();
+    }
+
+    /** Writes model, optimizer and trainer state (in that order; see {@link TrainingCheckpoint}). */
+    private static void saveCheckpoint(Path out, MoeLanguageModel model, AdamW optimizer, Tokenizer tokenizer,
+            String tokenizerKind, int step, int position, List<Tensor> memory, List<Double> trainLoss,
+            List<double[]> validationLoss) throws IOException {
+        TrainingCheckpoint.saveModel(out, model, tokenizer, tokenizerKind, step);
+        SafeTensors.save(out.resolve(TrainingCheckpoint.OPTIMIZER), optimizer.stateDict(),
+                Map.of("step", Integer.toString(step)));
+        Map<String, Tensor> state = new LinkedHashMap<>();
+        int memoryCount = memory == null ? 0 : memory.size();
+        for (int i = 0; i < memoryCount; i++) {
+            state.put("memory." + i, memory.get(i));
+        }
+        double[] losses = trainLoss.stream().mapToDouble(Double::doubleValue).toArray();
+        state.put("loss.train", Tensor.of(losses, losses.length));
+        double[] vs = validationLoss.stream().mapToDouble(v -> v[0]).toArray();
+        double[] vl = validationLoss.stream().mapToDouble(v -> v[1]).toArray();
+        state.put("loss.validation.step", Tensor.of(vs, vs.length));
+        state.put("loss.validation", Tensor.of(vl, vl.length));
+        Generator rng = Generator.defaultGenerator();
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("step", Integer.toString(step));
+        meta.put("position", Integer.toString(position));
+        meta.put("rng.seed", Long.toString(rng.seed()));
+        meta.put("rng.offset", Long.toString(rng.offset()));
+        meta.put("memory", Integer.toString(memoryCount));
+        SafeTensors.save(out.resolve(TrainingCheckpoint.TRAINER), state, meta);
+    }
+
+    private static void writeLossPlot(Path png, List<Double> trainLoss, List<double[]> validationLoss)
+            throws IOException {
+        double[] x = new double[trainLoss.size()];
+        double[] y = new double[trainLoss.size()];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = i + 1;
+            y[i] = trainLoss.get(i);
+        }
+        LinePlot plot = new LinePlot("training loss", "step", "loss (nats per token)").series("train", x, y);
+        if (!validationLoss.isEmpty()) {
+            plot.series("validation", validationLoss.stream().mapToDouble(v -> v[0]).toArray(),
+                    validationLoss.stream().mapToDouble(v -> v[1]).toArray());
+        }
+        plot.write(png, 800, 500);
+    }
+
+    /** Summed NLL over the validation targets, their count and their UTF-8 bytes. */
+    record Evaluation(double summedNll, long tokens, long bytes) {
+        double meanNll() {
+            return LanguageModelMetrics.meanNll(summedNll, tokens);
+        }
+
+        double perplexity() {
+            return LanguageModelMetrics.perplexity(summedNll, tokens);
+        }
+
+        double bitsPerByte() {
+            return LanguageModelMetrics.bitsPerByte(summedNll, bytes);
+        }
+    }
+
+    /** Every validation segment, in order, with memory; no dropout, no graph. */
+    static Evaluation evaluate(MoeLanguageModel model, Streams validation, CrossEntropyLoss lossFn,
+            Tokenizer tokenizer) {
         model.eval();
         double total = 0;
-        int count = 0;
+        long tokens = 0;
+        long bytes = 0;
         List<Tensor> memory = null;
         try (var ng = GradMode.noGrad()) {
             for (Streams.Segment s : validation.all()) {
-                TransformerLM.Output out = model.forward(s.inputs(), memory);
-                total += lossFn.forward(out.logits(), s.targets()).item();
-                count++;
+                var out = model.forward(s.inputs(), memory);
+                long n = s.targets().numel();
+                total += lossFn.forward(out.logits(), s.targets()).item() * n;
+                tokens += n;
+                for (long id : s.targets().toLongArray()) {
+                    bytes += tokenizer instanceof BpeTokenizer bpe ? bpe.tokenBytes((int) id).length : 1;
+                }
                 memory = model.usesMemory() ? out.memory() : null;
             }
         }
-        return total / Math.max(count, 1);
+        return new Evaluation(total, tokens, bytes);
     }
 
     /**
-     * The bytes cut into {@code rows} equal streams (Transformer-XL's batching): segment k holds positions
+     * The tokens cut into {@code rows} equal streams (Transformer-XL's batching): segment k holds positions
      * [k T, (k + 1) T] of every stream, so a segment continues the previous one and the memory stays valid.
      */
     static final class Streams {
-        /** Inputs [rows, T] and next-byte targets [rows, T]; restarted when it wrapped to the start. */
+        /** Inputs [rows, T] and next-token targets [rows, T]; restarted when it wrapped to the start. */
         record Segment(Tensor inputs, Tensor targets, boolean restarted) {
         }
 
-        private final byte[] data;
+        private final int[] data;
         private final int rows;
         private final int context;
         private final int length;
         private int position;
 
-        Streams(byte[] data, int rows, int context) {
+        Streams(int[] data, int rows, int context) {
             this.data = data;
             this.rows = rows;
             this.context = context;
             this.length = data.length / rows;
             if (length < context + 1) {
-                throw new IllegalArgumentException("text too short: " + data.length + " bytes give " + rows
-                        + " streams of " + length + " bytes, fewer than context + 1 = " + (context + 1));
+                throw new IllegalArgumentException("text too short: " + data.length + " tokens give " + rows
+                        + " streams of " + length + " tokens, fewer than context + 1 = " + (context + 1));
             }
+        }
+
+        /** The start of the next segment in every stream (saved in checkpoints). */
+        int position() {
+            return position;
+        }
+
+        void setPosition(int p) {
+            position = p;
         }
 
         Segment next() {
@@ -238,8 +476,8 @@ final class TrainCommand implements Command {
             for (int r = 0; r < rows; r++) {
                 int base = r * length + at;
                 for (int t = 0; t < context; t++) {
-                    in[r * context + t] = data[base + t] & 0xff;
-                    target[r * context + t] = data[base + t + 1] & 0xff;
+                    in[r * context + t] = data[base + t];
+                    target[r * context + t] = data[base + t + 1];
                 }
             }
             return new Segment(Tensor.of(in, rows, context), Tensor.of(target, rows, context), restarted);

@@ -3,25 +3,70 @@ package dev.ladon.examples;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ladon.moe.ModelConfig;
+import dev.ladon.nn.data.BpeTokenizer;
+import dev.ladon.nn.data.Tokenizer;
+import dev.ladon.nn.io.SafeTensors;
+import dev.ladon.tensor.Tensor;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class TrainCommandTest {
-    private static byte[] bytes(int n) {
-        byte[] b = new byte[n];
+    private static int[] tokens(int n) {
+        int[] b = new int[n];
         for (int i = 0; i < n; i++) {
-            b[i] = (byte) i;
+            b[i] = i;
         }
         return b;
     }
 
+    /** Seeded pseudo-words, so the text is not a single repeated period. */
+    private static Path textFile(Path dir) throws Exception {
+        Random r = new Random(7);
+        String[] words = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"};
+        StringBuilder sb = new StringBuilder();
+        while (sb.length() < 3000) {
+            sb.append(words[r.nextInt(words.length)]).append(r.nextInt(8) == 0 ? ".\n" : " ");
+        }
+        Path text = dir.resolve("text.txt");
+        Files.writeString(text, sb, StandardCharsets.UTF_8);
+        return text;
+    }
+
+    private static String[] tiny(Path text, Path out, String... more) {
+        List<String> args = new ArrayList<>(List.of("--data", text.toString(), "--out", out.toString(),
+                "--d-model", "16", "--layers", "1", "--heads", "2", "--head-dim", "8", "--d-ff", "32", "--context", "8",
+                "--batch", "2", "--eval-every", "2", "--sample", "4", "--dropout", "0.2", "--threads", "1"));
+        args.addAll(List.of(more));
+        return args.toArray(String[]::new);
+    }
+
+    private static String runCapturing(String[] args) throws Exception {
+        PrintStream old = System.out;
+        ByteArrayOutputStream buffer = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buffer, true, StandardCharsets.UTF_8));
+        try {
+            assertThat(new TrainCommand().run(args)).isZero();
+        } finally {
+            System.setOut(old);
+        }
+        return buffer.toString(StandardCharsets.UTF_8);
+    }
+
     @Test
-    void segmentsContinueEachStreamAndTargetsAreTheNextBytes() {
-        // 40 bytes in 2 streams of 20: stream 0 is bytes 0..19, stream 1 is 20..39.
-        TrainCommand.Streams streams = new TrainCommand.Streams(bytes(40), 2, 6);
+    void segmentsContinueEachStreamAndTargetsAreTheNextTokens() {
+        // 40 tokens in 2 streams of 20: stream 0 is tokens 0..19, stream 1 is 20..39.
+        TrainCommand.Streams streams = new TrainCommand.Streams(tokens(40), 2, 6);
         TrainCommand.Streams.Segment first = streams.next();
         TrainCommand.Streams.Segment second = streams.next();
         assertThat(first.inputs().toLongArray()).containsExactly(0, 1, 2, 3, 4, 5, 20, 21, 22, 23, 24, 25);
@@ -36,16 +81,124 @@ class TrainCommandTest {
 
     @Test
     void tooShortATextIsReported() {
-        assertThatThrownBy(() -> new TrainCommand.Streams(bytes(10), 2, 6)).hasMessageContaining("text too short");
+        assertThatThrownBy(() -> new TrainCommand.Streams(tokens(10), 2, 6)).hasMessageContaining("text too short");
     }
 
     @Test
-    void aTinyRunTrainsEvaluatesAndSamples(@TempDir Path dir) throws Exception {
-        Path text = dir.resolve("text.txt");
-        Files.writeString(text, "abcabcabd ".repeat(60), StandardCharsets.UTF_8);
-        int rc = new TrainCommand().run(new String[] {"--text", text.toString(), "--d-model", "16", "--layers", "1",
-                "--heads", "2", "--context", "8", "--batch", "4", "--steps", "3", "--eval-every", "3", "--sample", "5",
-                "--positions", "rope"});
-        assertThat(rc).isZero();
+    void halfARunThenResumeEqualsTheWholeRun(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        Path whole = dir.resolve("whole");
+        Path split = dir.resolve("split");
+        String wholeOut = runCapturing(tiny(text, whole, "--steps", "6"));
+        String firstOut = runCapturing(tiny(text, split, "--steps", "6", "--stop-after", "3"));
+        assertThat(firstOut).contains("stopped after step 3 of 6").doesNotContain("validation perplexity");
+        assertThat(Files.exists(split.resolve("loss.png"))).isFalse();
+        String resumedOut = runCapturing(tiny(text, split, "--steps", "6", "--resume"));
+        assertThat(resumedOut).contains("resuming");
+
+        double[] expected = SafeTensors.load(whole.resolve(TrainingCheckpoint.TRAINER)).get("loss.train").toDoubleArray();
+        double[] actual = SafeTensors.load(split.resolve(TrainingCheckpoint.TRAINER)).get("loss.train").toDoubleArray();
+        assertThat(expected).hasSize(6);
+        // Dropout is on, so equal losses need the restored generator, memory, position and optimizer moments.
+        assertThat(actual).containsExactly(expected);
+        Map<String, Tensor> a = SafeTensors.load(whole.resolve(TrainingCheckpoint.MODEL));
+        Map<String, Tensor> b = SafeTensors.load(split.resolve(TrainingCheckpoint.MODEL));
+        for (String name : a.keySet()) {
+            assertThat(b.get(name).toFloatArray()).as(name).containsExactly(a.get(name).toFloatArray());
+        }
+        String last = lastLine(wholeOut);
+        assertThat(last).matches("validation perplexity [0-9.]+ \\| bits per byte [0-9.]+");
+        assertThat(lastLine(resumedOut)).isEqualTo(last);
+        assertThat(Files.size(whole.resolve("loss.png"))).isPositive();
+    }
+
+    private static String lastLine(String out) {
+        String[] lines = out.strip().split("\n");
+        return lines[lines.length - 1].strip();
+    }
+
+    @Test
+    void perplexityAndBitsPerByteAgreeForByteTokens(@TempDir Path dir) throws Exception {
+        // With one byte per token, bits per byte = log2(perplexity).
+        String out = runCapturing(tiny(textFile(dir), dir.resolve("run"), "--steps", "2"));
+        String[] parts = lastLine(out).replace("validation perplexity ", "").split(" \\| bits per byte ");
+        double ppl = Double.parseDouble(parts[0]);
+        double bpb = Double.parseDouble(parts[1]);
+        assertThat(bpb).isCloseTo(Math.log(ppl) / Math.log(2), org.assertj.core.data.Offset.offset(2e-3));
+    }
+
+    @Test
+    void bpeRunSavesItsTokenizerAndGenerateReloadsEverything(@TempDir Path dir) throws Exception {
+        Path out = dir.resolve("bpe");
+        runCapturing(tiny(textFile(dir), out, "--steps", "2", "--tokenizer", "bpe", "--vocab", "270"));
+        Tokenizer saved = Tokenizer.load(out.resolve(TrainingCheckpoint.TOKENIZER));
+        assertThat(saved).isInstanceOf(BpeTokenizer.class);
+        assertThat(saved.vocabSize()).isEqualTo(270);
+        ModelConfig config = TrainingCheckpoint.loadModel(out).config();
+        assertThat(config.vocabSize()).isEqualTo(270);
+        assertThat(config.dModel()).isEqualTo(16);
+
+        String a = GenerateCommand.generate(out, "the cat", 12, 0.8, 5, 3);
+        String b = GenerateCommand.generate(out, "the cat", 12, 0.8, 5, 3);
+        assertThat(a).startsWith("the cat").isEqualTo(b);
+        assertThat(saved.encode(a).length).isGreaterThan(saved.encode("the cat").length);
+    }
+
+    @Test
+    void anExpertModelTrainsWithItsAuxiliaryLoss(@TempDir Path dir) throws Exception {
+        String out = runCapturing(new String[] {"--data", textFile(dir).toString(), "--out", dir.resolve("sa").toString(),
+                "--model", "switchall-small", "--layers", "1", "--context", "8", "--batch", "2", "--steps", "2",
+                "--sample", "0", "--threads", "1"});
+        assertThat(out).contains("SWITCHALL");
+        assertThat(lastLine(out)).startsWith("validation perplexity");
+        assertThat(TrainingCheckpoint.loadModel(dir.resolve("sa")).config().name()).isEqualTo("switchall-small");
+    }
+
+    @Test
+    void anExpertModelResumesExactly(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        String[] common = {"--data", text.toString(), "--model", "switchall-small", "--layers", "1", "--context", "8",
+                "--batch", "2", "--steps", "4", "--sample", "0", "--threads", "1"};
+        List<String> whole = new ArrayList<>(List.of(common));
+        whole.addAll(List.of("--out", dir.resolve("w").toString()));
+        runCapturing(whole.toArray(String[]::new));
+        List<String> first = new ArrayList<>(List.of(common));
+        first.addAll(List.of("--out", dir.resolve("s").toString(), "--stop-after", "2"));
+        runCapturing(first.toArray(String[]::new));
+        List<String> second = new ArrayList<>(List.of(common));
+        second.addAll(List.of("--out", dir.resolve("s").toString(), "--resume"));
+        runCapturing(second.toArray(String[]::new));
+        double[] expected = SafeTensors.load(dir.resolve("w").resolve(TrainingCheckpoint.TRAINER)).get("loss.train")
+                .toDoubleArray();
+        double[] actual = SafeTensors.load(dir.resolve("s").resolve(TrainingCheckpoint.TRAINER)).get("loss.train")
+                .toDoubleArray();
+        assertThat(expected).hasSize(4);
+        assertThat(actual).containsExactly(expected);
+    }
+
+    @Test
+    void aDirectoryIsReadAsWikitext(@TempDir Path dir) throws Exception {
+        Path wiki = Files.createDirectories(dir.resolve("wikitext"));
+        String text = Files.readString(textFile(dir));
+        Files.writeString(wiki.resolve("wiki.train.tokens"), text);
+        Files.writeString(wiki.resolve("wiki.valid.tokens"), text.substring(0, 400));
+        Files.writeString(wiki.resolve("wiki.test.tokens"), text.substring(400, 800));
+        String out = runCapturing(tiny(wiki, dir.resolve("run"), "--steps", "1"));
+        // Bytes are tokens here: the validation file's 400 bytes, plus the newline ending its last line.
+        assertThat(out).contains("wikitext").contains(" 401 validation tokens");
+    }
+
+    @Test
+    void everyConfigSurvivesTheMetadataRoundTrip() {
+        for (String name : ModelConfig.names()) {
+            ModelConfig c = ModelConfig.named(name);
+            assertThat(TrainingCheckpoint.configFrom(TrainingCheckpoint.configMetadata(c))).as(name).isEqualTo(c);
+        }
+    }
+
+    @Test
+    void missingCheckpointIsReported(@TempDir Path dir) {
+        assertThatThrownBy(() -> GenerateCommand.generate(dir, "x", 1, 0, 0, 0)).hasMessageContaining("no checkpoint");
+        assertThat(Arrays.asList(new TrainCommand().help().split("\n"))).anyMatch(l -> l.contains("--resume"));
     }
 }

@@ -1,0 +1,60 @@
+package dev.ladon.examples;
+
+import dev.ladon.moe.MoeLanguageModel;
+import dev.ladon.nn.TokenSampler;
+import dev.ladon.nn.data.Tokenizer;
+import dev.ladon.tensor.Generator;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * {@code bin/ladon generate}: loads a run directory written by {@code bin/ladon train} (the model rebuilt from
+ * its saved configuration, then its weights, and the saved tokenizer) and continues a prompt by sampling.
+ */
+final class GenerateCommand implements Command {
+    @Override
+    public String name() {
+        return "generate";
+    }
+
+    @Override
+    public String summary() {
+        return "sample text from a checkpoint written by train";
+    }
+
+    @Override
+    public String help() {
+        return """
+                usage: bin/ladon generate --checkpoint DIR [options]
+                  --checkpoint DIR    run directory of bin/ladon train (model.safetensors, tokenizer.txt)
+                  --prompt TEXT       text to continue (default: a newline)
+                  --tokens N          tokens to generate (default 200)
+                  --temperature T     sampling temperature (default 0.8; 0 for greedy)
+                  --top-k K           sample among the K most likely tokens (default 40; 0 for all)
+                  --seed S            sampling seed (default 0)
+                prints the prompt followed by the generated text""";
+    }
+
+    @Override
+    public int run(String[] args) throws IOException {
+        Options o = new Options(args, "checkpoint", "prompt", "tokens", "temperature", "top-k", "seed");
+        if (!o.has("checkpoint")) {
+            throw new IllegalArgumentException("--checkpoint DIR is required");
+        }
+        System.out.println(generate(Path.of(o.get("checkpoint", "")), o.get("prompt", "\n"), o.getInt("tokens", 200),
+                o.getDouble("temperature", 0.8), o.getInt("top-k", 40), o.getLong("seed", 0)));
+        return 0;
+    }
+
+    /** The prompt followed by {@code tokens} sampled tokens, decoded. */
+    static String generate(Path dir, String prompt, int tokens, double temperature, int topK, long seed)
+            throws IOException {
+        MoeLanguageModel model = TrainingCheckpoint.loadModel(dir);
+        Tokenizer tokenizer = Tokenizer.load(dir.resolve(TrainingCheckpoint.TOKENIZER));
+        int[] ids = tokenizer.encode(prompt.isEmpty() ? "\n" : prompt);
+        TokenSampler sampler = new TokenSampler(temperature, topK);
+        int[] generated = sampler.generate(model.transformer(), ids, tokens, model.config().context(),
+                new Generator(seed));
+        return tokenizer.decode(ids) + tokenizer.decode(generated);
+    }
+}
