@@ -1,10 +1,13 @@
 package dev.ladon.examples;
 
+import dev.ladon.moe.ExpertUsage;
 import dev.ladon.moe.ModelConfig;
+import dev.ladon.moe.MoeLanguageModel;
 import dev.ladon.nn.data.ByteTokenizer;
 import dev.ladon.nn.data.Corpus;
 import dev.ladon.nn.data.EuroparlCorpus;
 import dev.ladon.nn.data.TokenDataset;
+import dev.ladon.nn.data.Tokenizer;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
@@ -12,13 +15,15 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * {@code bin/ladon analyze}: expert-usage analysis of one model. Trains the named model in this process
  * (the same recipe as {@code compare}), runs the validation tokens with usage tracking, prints per layer,
  * selector and head the normalised entropy of the expert choice, and writes the CSV files and heatmaps of
- * {@link ExpertUsageReport}. Loading a checkpoint written by {@code train} is not implemented: no checkpoint
- * format existed on main when this was written.
+ * {@link ExpertUsageReport}. Given a run directory written by {@code train}, it analyses that checkpoint
+ * instead: the model is rebuilt from its saved config and weights and run over the validation text with its
+ * own tokenizer.
  */
 final class AnalyzeCommand implements Command {
     @Override
@@ -34,7 +39,9 @@ final class AnalyzeCommand implements Command {
     @Override
     public String help() {
         return """
-                usage: bin/ladon analyze [options]
+                usage: bin/ladon analyze [CHECKPOINT_DIR] [options]
+                  CHECKPOINT_DIR      a run directory written by bin/ladon train (model.safetensors and
+                                      tokenizer.txt); without it, --model is trained here first
                   --model NAME        a catalogue configuration (default switchhead-small); see bin/ladon stats
                   --steps S           training steps before the analysis (default 100)
                   --batch B           sequences per step (default 16)
@@ -45,20 +52,18 @@ final class AnalyzeCommand implements Command {
                   --seed S            seed (default 0)
                   --device D          cpu or cuda:N (default cpu)
                   --threads N         CPU threads (default: all cores)
-                  --out DIR           output directory (default runs/analyze)
-                (analysing a checkpoint directory written by train is not supported yet)""";
+                  --out DIR           output directory (default runs/analyze, or CHECKPOINT_DIR/usage)""";
     }
 
     @Override
     public int run(String[] args) throws IOException {
         Options o = new Options(args, "model", "steps", "batch", "context", "lr", "eval-tokens", "corpus-bytes", "seed",
                 "device", "threads", "out");
-        if (o.positional() != null) {
-            throw new IllegalArgumentException("checkpoint directories are not supported yet (" + o.positional()
-                    + "); use --model NAME to train one in this process");
-        }
         if (o.has("threads")) {
             Parallel.setNumThreads(o.getInt("threads", 1));
+        }
+        if (o.positional() != null) {
+            return analyzeCheckpoint(Path.of(o.positional()), o);
         }
         int steps = o.getInt("steps", 100);
         CompareCommand.Settings s = new CompareCommand.Settings(steps, o.getInt("batch", 16), o.getInt("context", 64),
@@ -80,13 +85,36 @@ final class AnalyzeCommand implements Command {
         int[] v = tokenizer.encode(corpus.validation());
         TokenDataset validation = new TokenDataset(Arrays.copyOf(v, Math.min(v.length, s.evalTokens() + 1)));
         CompareCommand.Result r = CompareCommand.trainAndEvaluate(config, train, validation, s, System.out);
+        report(r.usage(), out, config.name());
+        return 0;
+    }
+
+    /** Runs a saved model over the first --eval-tokens validation tokens of Europarl with usage tracking. */
+    private static int analyzeCheckpoint(Path dir, Options o) throws IOException {
+        MoeLanguageModel model = TrainingCheckpoint.loadModel(dir);
+        ModelConfig config = model.config();
+        if (!config.variant().expertAttention() && !config.variant().expertFeedForward()) {
+            throw new IllegalArgumentException("checkpoint " + dir + " holds " + config.name() + ", which has no experts");
+        }
+        Tokenizer tokenizer = Tokenizer.load(dir.resolve(TrainingCheckpoint.TOKENIZER));
+        CompareCommand.Settings s = new CompareCommand.Settings(1, o.getInt("batch", 16), config.context(),
+                o.getLong("seed", 0), 0, 1, 0, o.getInt("eval-tokens", 32768), Device.parse(o.get("device", "cpu")));
+        Corpus corpus = EuroparlCorpus.load(o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES));
+        int[] v = tokenizer.encode(corpus.validation());
+        TokenDataset validation = new TokenDataset(Arrays.copyOf(v, Math.min(v.length, s.evalTokens() + 1)));
+        Map<String, ExpertUsage> usage = model.trackUsage();
+        CompareCommand.validate(model, validation, s);
+        report(usage, Path.of(o.get("out", dir.resolve("usage").toString())), config.name());
+        return 0;
+    }
+
+    private static void report(Map<String, ExpertUsage> usage, Path out, String name) throws IOException {
         System.out.println("normalised entropy of the expert choice (1 = perfectly balanced):");
-        for (ExpertUsageReport.Row row : ExpertUsageReport.rows(r.usage())) {
+        for (ExpertUsageReport.Row row : ExpertUsageReport.rows(usage)) {
             System.out.printf(Locale.ROOT, "  %-22s %-12s head %d: %.3f%n", row.layer(), row.selector(), row.head(),
                     row.entropy() / Math.log(row.counts().length));
         }
-        List<Path> files = ExpertUsageReport.write(out, config.name(), r.usage());
+        List<Path> files = ExpertUsageReport.write(out, name, usage);
         files.forEach(f -> System.out.println("wrote " + f));
-        return 0;
     }
 }

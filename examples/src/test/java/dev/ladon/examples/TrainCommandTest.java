@@ -155,6 +155,22 @@ class TrainCommandTest {
     }
 
     @Test
+    void analyzeReadsATrainedCheckpointAndWritesUsageFiles(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("sa");
+        runCapturing(new String[] {"--data", textFile(dir).toString(), "--out", run.toString(), "--model",
+                "switchall-small", "--layers", "1", "--context", "8", "--batch", "2", "--steps", "2", "--sample", "0",
+                "--threads", "1"});
+        Path usage = dir.resolve("usage");
+        assertThat(new AnalyzeCommand().run(new String[] {run.toString(), "--eval-tokens", "64", "--corpus-bytes",
+                "100000", "--out", usage.toString()})).isZero();
+        List<String> rows = Files.readAllLines(usage.resolve("switchall-small-usage.csv"));
+        // A header, then one row per (layer, selector, head, expert) of the one-layer model.
+        assertThat(rows).hasSizeGreaterThan(1);
+        assertThat(rows.get(0)).contains("count");
+        assertThat(usage.resolve("switchall-small-feedForward.png")).exists();
+    }
+
+    @Test
     void anExpertModelResumesExactly(@TempDir Path dir) throws Exception {
         Path text = textFile(dir);
         String[] common = {"--data", text.toString(), "--model", "switchall-small", "--layers", "1", "--context", "8",
