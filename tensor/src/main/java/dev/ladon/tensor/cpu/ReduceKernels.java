@@ -15,13 +15,19 @@ import jdk.incubator.vector.VectorSpecies;
  * Any other layout is permuted and copied into the row layout first.
  */
 final class ReduceKernels {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
     /**
      * Float32 sums accumulate in float for at most this many elements per lane, then add into a double: a
      * float running sum loses every addend below half its ulp (2^20 copies of 1 + 2^-10 summed in float are
      * off by 5e-4), while blocks keep the error at a few roundings whatever the length.
      */
     private static final int SUM_BLOCK = 256;
+    /**
+     * Float32 rows longer than this are reduced in chunks of this length, shared out between threads (a
+     * full reduction is one long row); the chunk results are combined in chunk order, so the result does
+     * not depend on the thread count.
+     */
+    private static final int CHUNK = 1 << 16;
 
     private ReduceKernels() {
     }
@@ -109,26 +115,46 @@ final class ReduceKernels {
         float[] os = ElementwiseKernels.floats(out);
         int base = x.offset();
         float scale = mean ? 1f / reduceCount : 1f;
-        // Split columns across threads; each thread sums its columns over all rows, in double-free float
-        // vectors (one rounding per add, like a pairwise-free BLAS axpy sweep).
+        // Split columns across threads; each thread sums its columns over all rows into float vectors,
+        // four rows per pass over its accumulators (a quarter of the accumulator loads and stores), and
+        // moves the float sums into double every SUM_BLOCK rows.
         Parallel.forRange(cols, 256, (c0, c1) -> {
             int width = c1 - c0;
+            int bound = F.loopBound(width);
+            int vl = F.length();
             float[] acc = new float[width];
             double[] total = new double[width];
-            for (int i = 0; i < reduceCount; i++) {
-                int row = base + i * cols + c0;
-                int c = 0;
-                for (int bound = F.loopBound(width); c < bound; c += F.length()) {
-                    FloatVector.fromArray(F, acc, c).add(FloatVector.fromArray(F, xs, row + c)).intoArray(acc, c);
-                }
-                for (; c < width; c++) {
-                    acc[c] += xs[row + c];
-                }
-                if ((i + 1) % SUM_BLOCK == 0 || i == reduceCount - 1) {
-                    for (c = 0; c < width; c++) {
-                        total[c] += acc[c];
-                        acc[c] = 0;
+            for (int i0 = 0; i0 < reduceCount; i0 += SUM_BLOCK) {
+                int i1 = Math.min(reduceCount, i0 + SUM_BLOCK);
+                int i = i0;
+                for (; i + 4 <= i1; i += 4) {
+                    int r0 = base + i * cols + c0;
+                    int r1 = r0 + cols;
+                    int r2 = r1 + cols;
+                    int r3 = r2 + cols;
+                    int c = 0;
+                    for (; c < bound; c += vl) {
+                        FloatVector pair01 = FloatVector.fromArray(F, xs, r0 + c).add(FloatVector.fromArray(F, xs, r1 + c));
+                        FloatVector pair23 = FloatVector.fromArray(F, xs, r2 + c).add(FloatVector.fromArray(F, xs, r3 + c));
+                        FloatVector.fromArray(F, acc, c).add(pair01.add(pair23)).intoArray(acc, c);
                     }
+                    for (; c < width; c++) {
+                        acc[c] += (xs[r0 + c] + xs[r1 + c]) + (xs[r2 + c] + xs[r3 + c]);
+                    }
+                }
+                for (; i < i1; i++) {
+                    int row = base + i * cols + c0;
+                    int c = 0;
+                    for (; c < bound; c += vl) {
+                        FloatVector.fromArray(F, acc, c).add(FloatVector.fromArray(F, xs, row + c)).intoArray(acc, c);
+                    }
+                    for (; c < width; c++) {
+                        acc[c] += xs[row + c];
+                    }
+                }
+                for (int c = 0; c < width; c++) {
+                    total[c] += acc[c];
+                    acc[c] = 0;
                 }
             }
             for (int c = 0; c < width; c++) {
@@ -143,6 +169,10 @@ final class ReduceKernels {
         CpuStorage os = ElementwiseKernels.storage(out);
         int xo = x.offset();
         boolean f32 = x.dtype() == DType.FLOAT32;
+        if (f32 && n > CHUNK && (op == ReduceOp.SUM || op == ReduceOp.MEAN || op == ReduceOp.MAX || op == ReduceOp.MIN)) {
+            reduceLongFloatRows(op, xs.floats(), xo, os, out.offset(), rows, n);
+            return;
+        }
         Parallel.forRange(rows, Math.max(1, 4096 / Math.max(n, 1)), (r0, r1) -> {
             double[] buf = f32 ? null : new double[n];
             for (int r = r0; r < r1; r++) {
@@ -160,6 +190,31 @@ final class ReduceKernels {
                 }
             }
         });
+    }
+
+    /** SUM, MEAN, MAX or MIN of float32 rows longer than CHUNK: chunks in parallel, combined in order. */
+    private static void reduceLongFloatRows(ReduceOp op, float[] a, int xo, CpuStorage os, int oo, int rows, int n) {
+        int chunks = (n + CHUNK - 1) / CHUNK;
+        ReduceOp chunkOp = op == ReduceOp.MEAN ? ReduceOp.SUM : op;
+        double[] partial = new double[rows * chunks];
+        Parallel.forRange(rows * chunks, 1, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) {
+                int start = (t % chunks) * CHUNK;
+                partial[t] = reduceFloatRow(chunkOp, a, xo + (t / chunks) * n + start, Math.min(CHUNK, n - start));
+            }
+        });
+        for (int r = 0; r < rows; r++) {
+            double v = partial[r * chunks];
+            for (int ch = 1; ch < chunks; ch++) {
+                double p = partial[r * chunks + ch];
+                v = switch (chunkOp) {
+                    case MAX -> Math.max(v, p);
+                    case MIN -> Math.min(v, p);
+                    default -> v + p;
+                };
+            }
+            os.setDouble(oo + r, op == ReduceOp.MEAN ? v / n : v);
+        }
     }
 
     static double reduceDoubleRow(ReduceOp op, double[] v, int n) {
@@ -236,11 +291,20 @@ final class ReduceKernels {
                 }
                 return op == ReduceOp.MEAN ? s / n : s;
             }
+            case MAX -> {
+                return n == 0 ? reduceDoubleRow(op, new double[0], 0) : maxFloat(a, off, n);
+            }
+            case MIN -> {
+                return n == 0 ? reduceDoubleRow(op, new double[0], 0) : minFloat(a, off, n);
+            }
+            case ARGMAX, ARGMIN -> {
+                return argFloat(op == ReduceOp.ARGMAX, a, off, n);
+            }
             case LOGSUMEXP -> {
-                double m = maxFloat(a, off, n);
                 if (n == 0) {
                     return Double.NEGATIVE_INFINITY;
                 }
+                double m = maxFloat(a, off, n);
                 if (Double.isInfinite(m) || Double.isNaN(m)) {
                     return m;
                 }
@@ -256,16 +320,57 @@ final class ReduceKernels {
         }
     }
 
+    /**
+     * Largest element (-inf for none; NaN if any is NaN: the vector max, like Math.max, propagates NaN).
+     * Two accumulators, so consecutive vector maxes do not wait for each other.
+     */
     static double maxFloat(float[] a, int off, int n) {
-        float m = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            float e = a[off + i];
-            if (e != e) {
-                return Double.NaN;
-            }
-            m = Math.max(m, e);
+        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = m0;
+        int vl = F.length();
+        int i = 0;
+        for (int bound = n - 2 * vl; i <= bound; i += 2 * vl) {
+            m0 = m0.max(FloatVector.fromArray(F, a, off + i));
+            m1 = m1.max(FloatVector.fromArray(F, a, off + i + vl));
+        }
+        float m = m0.max(m1).reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            m = Math.max(m, a[off + i]);
         }
         return m;
+    }
+
+    /** Smallest element (+inf for none; NaN if any is NaN). */
+    static double minFloat(float[] a, int off, int n) {
+        FloatVector m0 = FloatVector.broadcast(F, Float.POSITIVE_INFINITY);
+        FloatVector m1 = m0;
+        int vl = F.length();
+        int i = 0;
+        for (int bound = n - 2 * vl; i <= bound; i += 2 * vl) {
+            m0 = m0.min(FloatVector.fromArray(F, a, off + i));
+            m1 = m1.min(FloatVector.fromArray(F, a, off + i + vl));
+        }
+        float m = m0.min(m1).reduceLanes(VectorOperators.MIN);
+        for (; i < n; i++) {
+            m = Math.min(m, a[off + i]);
+        }
+        return m;
+    }
+
+    /** Index of the first largest (or smallest) element; the first NaN wins, as in {@link #reduceDoubleRow}. */
+    static int argFloat(boolean max, float[] a, int off, int n) {
+        int best = 0;
+        for (int i = 1; i < n; i++) {
+            float b = a[off + best];
+            if (b != b) {
+                break;
+            }
+            float e = a[off + i];
+            if (e != e || (max ? e > b : e < b)) {
+                best = i;
+            }
+        }
+        return best;
     }
 
     /** sum_i exp(a[i] - m) with vector exp. */
@@ -324,17 +429,48 @@ final class ReduceKernels {
         return dim == last ? out : out.transpose(dim, last).contiguous();
     }
 
+    /**
+     * One row of softmax (exp(x - m) / sum, with m the row max) or log-softmax (x - m - log(sum)). Softmax
+     * writes the exponentials while summing them and then scales them, so exp runs once per element.
+     */
     private static void softmaxFloatRow(float[] a, int ao, float[] o, int oo, int n, boolean log) {
         float m = (float) maxFloat(a, ao, n);
-        float lse = (float) (m + Math.log(sumExpFloat(a, ao, n, m)));
+        if (log) {
+            float lse = (float) (m + Math.log(sumExpFloat(a, ao, n, m)));
+            int i = 0;
+            for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+                FloatVector.fromArray(F, a, ao + i).sub(lse).intoArray(o, oo + i);
+            }
+            for (; i < n; i++) {
+                o[oo + i] = a[ao + i] - lse;
+            }
+            return;
+        }
+        double sum = 0;
         int i = 0;
-        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            FloatVector v = FloatVector.fromArray(F, a, ao + i).sub(lse);
-            (log ? v : v.lanewise(VectorOperators.EXP)).intoArray(o, oo + i);
+        int bound = F.loopBound(n);
+        while (i < bound) {
+            int blockEnd = Math.min(bound, i + SUM_BLOCK * F.length());
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < blockEnd; i += F.length()) {
+                FloatVector e = FloatVector.fromArray(F, a, ao + i).sub(m).lanewise(VectorOperators.EXP);
+                e.intoArray(o, oo + i);
+                acc = acc.add(e);
+            }
+            sum += acc.reduceLanes(VectorOperators.ADD);
         }
         for (; i < n; i++) {
-            float v = a[ao + i] - lse;
-            o[oo + i] = log ? v : (float) Math.exp(v);
+            float e = (float) Math.exp(a[ao + i] - m);
+            o[oo + i] = e;
+            sum += e;
+        }
+        float scale = (float) (1.0 / sum);
+        i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector.fromArray(F, o, oo + i).mul(scale).intoArray(o, oo + i);
+        }
+        for (; i < n; i++) {
+            o[oo + i] *= scale;
         }
     }
 

@@ -1,0 +1,146 @@
+package dev.ladon.tensor.cpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Device;
+import dev.ladon.tensor.Generator;
+import dev.ladon.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The float32 fast paths of the CPU reductions against plain double loops: long rows reduced in chunks
+ * (and independent of the thread count), vector max/min with NaN, argmax/argmin ties and NaN, column sums
+ * with row counts that do not divide by the unrolling, and softmax rows. The surefire run with
+ * {@code ladon.cpu.vectorBits=128} repeats them with narrow vectors.
+ */
+class FloatReductionPathsTest {
+    private final int threadsBefore = Parallel.numThreads();
+
+    @AfterEach
+    void restoreThreads() {
+        Parallel.setNumThreads(threadsBefore);
+    }
+
+    @Test
+    void longRowsAreReducedInChunksIndependentlyOfTheThreadCount() {
+        int n = (1 << 17) + 333; // more than two chunks, with a ragged last one
+        float[] values = randomFloats(n, 11);
+        Tensor x = Tensor.of(values, n);
+        double sum = 0;
+        float max = Float.NEGATIVE_INFINITY;
+        float min = Float.POSITIVE_INFINITY;
+        for (float v : values) {
+            sum += v;
+            max = Math.max(max, v);
+            min = Math.min(min, v);
+        }
+        float[] results = new float[0];
+        for (int threads : new int[] {1, 3}) {
+            Parallel.setNumThreads(threads);
+            float s = x.sum().toFloatArray()[0];
+            assertThat((double) s).isCloseTo(sum, within(1e-6 * n));
+            assertThat(x.mean().toDoubleArray()[0]).isCloseTo(sum / n, within(1e-6));
+            assertThat(x.max().toFloatArray()[0]).isEqualTo(max);
+            assertThat(x.min().toFloatArray()[0]).isEqualTo(min);
+            float[] now = {s, x.max().toFloatArray()[0]};
+            if (results.length == 0) {
+                results = now;
+            } else {
+                assertThat(now).as("same bits on 1 and 3 threads").containsExactly(results);
+            }
+        }
+        // Several long rows at once: [3, n] summed over the last dim.
+        float[] three = randomFloats(3 * n, 12);
+        float[] rowSums = Tensor.of(three, 3, n).sum(1).toFloatArray();
+        for (int r = 0; r < 3; r++) {
+            double expected = 0;
+            for (int i = 0; i < n; i++) {
+                expected += three[r * n + i];
+            }
+            assertThat((double) rowSums[r]).isCloseTo(expected, within(1e-6 * n));
+        }
+    }
+
+    @Test
+    void maxAndMinPropagateNaNAndHandleRowsShorterThanAVector() {
+        for (int n : new int[] {1, 3, 17, 40}) {
+            float[] values = randomFloats(2 * n, n);
+            values[n + n / 2] = Float.NaN; // second row has a NaN
+            Tensor x = Tensor.of(values, 2, n);
+            float[] max = x.max(1, false).toFloatArray();
+            float[] min = x.min(1, false).toFloatArray();
+            float expectedMax = Float.NEGATIVE_INFINITY;
+            float expectedMin = Float.POSITIVE_INFINITY;
+            for (int i = 0; i < n; i++) {
+                expectedMax = Math.max(expectedMax, values[i]);
+                expectedMin = Math.min(expectedMin, values[i]);
+            }
+            assertThat(max[0]).isEqualTo(expectedMax);
+            assertThat(min[0]).isEqualTo(expectedMin);
+            assertThat(max[1]).isNaN();
+            assertThat(min[1]).isNaN();
+        }
+    }
+
+    @Test
+    void argmaxAndArgminTakeTheFirstBestAndTheFirstNaN() {
+        Tensor ties = Tensor.of(new float[] {1, 5, 2, 5, -3, -3}, 1, 6);
+        assertThat(ties.argmax(1, false).toLongArray()).containsExactly(1L);
+        assertThat(ties.argmin(1, false).toLongArray()).containsExactly(4L);
+        Tensor nan = Tensor.of(new float[] {1, Float.NaN, 9, Float.NaN}, 1, 4);
+        assertThat(nan.argmax(1, false).toLongArray()).containsExactly(1L);
+        assertThat(nan.argmin(1, false).toLongArray()).containsExactly(1L);
+    }
+
+    @Test
+    void columnSumsMatchADoubleLoopForRowCountsThatDoNotDivideByFour() {
+        Parallel.setNumThreads(2);
+        for (int rows : new int[] {1, 3, 7, 300}) {
+            int cols = 515;
+            float[] values = randomFloats(rows * cols, rows);
+            float[] sums = Tensor.of(values, rows, cols).sum(0).toFloatArray();
+            float[] means = Tensor.of(values, rows, cols).mean(new int[] {0}, false).toFloatArray();
+            for (int c = 0; c < cols; c++) {
+                double expected = 0;
+                for (int r = 0; r < rows; r++) {
+                    expected += values[r * cols + c];
+                }
+                assertThat((double) sums[c]).as("rows=%d col=%d", rows, c).isCloseTo(expected, within(1e-5 * rows));
+                assertThat((double) means[c]).isCloseTo(expected / rows, within(1e-5));
+            }
+        }
+    }
+
+    @Test
+    void softmaxRowsMatchADoubleLoop() {
+        for (int n : new int[] {1, 5, 33, 3000}) {
+            float[] values = randomFloats(3 * n, n + 100);
+            values[0] = 80; // large logits must not overflow
+            Tensor x = Tensor.of(values, 3, n);
+            float[] soft = x.softmax(1).toFloatArray();
+            float[] logSoft = x.logSoftmax(1).toFloatArray();
+            for (int r = 0; r < 3; r++) {
+                double m = Double.NEGATIVE_INFINITY;
+                for (int i = 0; i < n; i++) {
+                    m = Math.max(m, values[r * n + i]);
+                }
+                double s = 0;
+                for (int i = 0; i < n; i++) {
+                    s += Math.exp(values[r * n + i] - m);
+                }
+                for (int i = 0; i < n; i++) {
+                    double expected = Math.exp(values[r * n + i] - m) / s;
+                    assertThat((double) soft[r * n + i]).isCloseTo(expected, within(1e-6 + 1e-5 * expected));
+                    assertThat((double) logSoft[r * n + i]).isCloseTo(values[r * n + i] - m - Math.log(s), within(1e-4));
+                }
+            }
+        }
+    }
+
+    private static float[] randomFloats(int n, long seed) {
+        return Tensor.randn(new Generator(seed), DType.FLOAT32, Device.CPU, n).toFloatArray();
+    }
+}
