@@ -100,16 +100,37 @@ class TrainCommandTest {
         double[] actual = SafeTensors.load(split.resolve(TrainingCheckpoint.TRAINER)).get("loss.train").toDoubleArray();
         assertThat(expected).hasSize(6);
         // Dropout is on, so equal losses need the restored generator, memory, position and optimizer moments.
-        assertThat(actual).containsExactly(expected);
+        assertSameRun(actual, expected);
         Map<String, Tensor> a = SafeTensors.load(whole.resolve(TrainingCheckpoint.MODEL));
         Map<String, Tensor> b = SafeTensors.load(split.resolve(TrainingCheckpoint.MODEL));
         for (String name : a.keySet()) {
-            assertThat(b.get(name).toFloatArray()).as(name).containsExactly(a.get(name).toFloatArray());
+            assertSameRun(b.get(name).toDoubleArray(), a.get(name).toDoubleArray());
         }
         String last = lastLine(wholeOut);
         assertThat(last).matches("validation perplexity [0-9.]+ \\| bits per byte [0-9.]+");
-        assertThat(lastLine(resumedOut)).isEqualTo(last);
+        // Printed with 3-4 decimals: one ulp of difference may still flip the last printed digit.
+        assertThat(numbersIn(lastLine(resumedOut))).containsExactly(numbersIn(last),
+                org.assertj.core.api.Assertions.within(1.5e-3));
         assertThat(Files.size(whole.resolve("loss.png"))).isPositive();
+    }
+
+    /**
+     * A resumed run repeats the same arithmetic, but not always to the last bit: the JIT may run a vector
+     * exp or tanh through its intrinsic in one run and through the portable fallback in the other, which can
+     * differ by an ulp. So runs count as the same within 1e-6 relative; a missed piece of restored state
+     * (dropout masks, memory, optimizer moments, data position) changes losses by far more than that.
+     */
+    private static void assertSameRun(double[] actual, double[] expected) {
+        assertThat(actual).hasSameSizeAs(expected);
+        for (int i = 0; i < expected.length; i++) {
+            assertThat(actual[i]).as("element %d", i).isCloseTo(expected[i],
+                    org.assertj.core.api.Assertions.within(1e-6 * Math.max(1.0, Math.abs(expected[i]))));
+        }
+    }
+
+    private static double[] numbersIn(String line) {
+        return java.util.regex.Pattern.compile("[0-9]+\\.[0-9]+").matcher(line).results()
+                .mapToDouble(m -> Double.parseDouble(m.group())).toArray();
     }
 
     private static String lastLine(String out) {
@@ -189,7 +210,7 @@ class TrainCommandTest {
         double[] actual = SafeTensors.load(dir.resolve("s").resolve(TrainingCheckpoint.TRAINER)).get("loss.train")
                 .toDoubleArray();
         assertThat(expected).hasSize(4);
-        assertThat(actual).containsExactly(expected);
+        assertSameRun(actual, expected);
     }
 
     @Test
