@@ -77,6 +77,19 @@ class LM(nn.Module):
         return self.out(self.ln(x))
 
 
+def peak_resident_mb():
+    # VmHWM belongs to this process's own address space. ru_maxrss is not usable here: on Linux it carries
+    # over from the parent across fork and exec, so it would report the JVM that started this script.
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--vocab", type=int, default=256)
@@ -106,7 +119,7 @@ def main():
         dt = (time.perf_counter() - t0) * 1e3
         if i >= a.warmup:
             times.append(dt)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak_mb = peak_resident_mb()
     print(f"torch_ms={statistics.median(times):.1f} torch_peak_mb={peak_mb:.0f} torch_loss={loss.item():.4f}")
 
 
