@@ -30,7 +30,8 @@ def loaded_blas():
             paths = {line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line}
     except OSError:
         return "unknown"
-    return ",".join(sorted(p for p in paths if "libblas" in p or "openblas" in p)) or "unknown"
+    openblas = sorted(p for p in paths if "libopenblas" in p)
+    return (openblas or sorted(p for p in paths if "libblas" in p) or ["unknown"])[0]
 
 
 def parse(line):
@@ -82,10 +83,10 @@ def make_case(kind, args, rng):
 
 
 def median_ms(run, min_reps):
-    """Same rule as Ladon's Timing: warm up (>= 3 runs, >= 0.5 s), then >= min_reps runs and >= 0.3 s timed."""
+    """Same rule as Ladon's Timing: warm up (>= 3 runs, >= 1 s), then >= min_reps runs and >= 0.3 s timed."""
     start = time.perf_counter()
     runs = 0
-    while runs < MAX_RUNS and (runs < 3 or time.perf_counter() - start < 0.5):
+    while runs < 3 or time.perf_counter() - start < 1.0:
         run()
         runs += 1
     times = []

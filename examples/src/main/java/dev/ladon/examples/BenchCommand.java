@@ -78,6 +78,10 @@ final class BenchCommand implements Command {
                 NumpyPeer peer = usePeer ? NumpyPeer.start(python, Path.of("bench", "gemm_peer.py"), threads, reps) : null;
                 if (peer != null) {
                     System.out.println("peer threads=" + threads + " " + peer.description());
+                    if (!peer.description().contains("openblas")) {
+                        System.out.println("peer: NumPy is not using OpenBLAS, so its matmul numbers are not OpenBLAS's;"
+                                + " install it with: " + NumpyPeer.INSTALL_HINT);
+                    }
                 }
                 usePeer &= peer != null; // a missing peer is reported once, then Ladon runs alone
                 for (BenchCase c : cases) {

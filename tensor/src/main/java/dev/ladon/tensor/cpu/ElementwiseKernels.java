@@ -18,7 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  * checked against a plain scalar reference in the tests.
  */
 final class ElementwiseKernels {
-    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
     private static final int SCRATCH = 1024;
     private static final double GELU_C = Math.sqrt(2.0 / Math.PI);
     private static final double GELU_A = 0.044715;
@@ -217,9 +217,12 @@ final class ElementwiseKernels {
     /** out = a op b, where out may alias a (in-place ops). */
     private static void apply(BinaryOp op, Tensor out, Tensor a, Tensor b) {
         StridedLoop loop = StridedLoop.over(out.shape(), out, a, b);
+        // The vector path needs unit-stride runs, one of the two inputs may be broadcast along the run.
         boolean f32 = out.dtype() == DType.FLOAT32 && a.dtype() == DType.FLOAT32 && b.dtype() == DType.FLOAT32
-                && loop.innerStride(0) == 1 && loop.innerStride(1) == 1
-                && (loop.innerStride(2) == 1 || loop.innerStride(2) == 0) && op.ordinal() <= BinaryOp.MINIMUM.ordinal()
+                && loop.innerStride(0) == 1
+                && (loop.innerStride(1) == 1 && (loop.innerStride(2) == 1 || loop.innerStride(2) == 0)
+                        || loop.innerStride(1) == 0 && loop.innerStride(2) == 1)
+                && op.ordinal() <= BinaryOp.MINIMUM.ordinal()
                 && op != BinaryOp.POW;
         CpuStorage os = storage(out);
         CpuStorage as = storage(a);
@@ -231,6 +234,10 @@ final class ElementwiseKernels {
             double[] x = new double[SCRATCH];
             double[] y = new double[SCRATCH];
             return (off, len) -> {
+                if (f32 && sa == 0) {
+                    scalarOpFloat(op, as.floats()[off[1]], bs.floats(), off[2], os.floats(), off[0], len);
+                    return;
+                }
                 if (f32) {
                     binaryFloat(op, as.floats(), off[1], bs.floats(), off[2], sb == 0, os.floats(), off[0], len);
                     return;
@@ -246,6 +253,49 @@ final class ElementwiseKernels {
                 }
             };
         });
+    }
+
+    /** out = s op b over a run, for a broadcast left operand (bias + x, 1 - x, 1 / x). */
+    private static void scalarOpFloat(BinaryOp op, float s, float[] b, int bo, float[] out, int oo, int len) {
+        FloatVector vs = FloatVector.broadcast(F, s);
+        int bound = F.loopBound(len);
+        int i = 0;
+        switch (op) {
+            case ADD -> {
+                for (; i < bound; i += F.length()) {
+                    vs.add(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case SUB -> {
+                for (; i < bound; i += F.length()) {
+                    vs.sub(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case MUL -> {
+                for (; i < bound; i += F.length()) {
+                    vs.mul(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case DIV -> {
+                for (; i < bound; i += F.length()) {
+                    vs.div(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case MAXIMUM -> {
+                for (; i < bound; i += F.length()) {
+                    vs.max(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            case MINIMUM -> {
+                for (; i < bound; i += F.length()) {
+                    vs.min(FloatVector.fromArray(F, b, bo + i)).intoArray(out, oo + i);
+                }
+            }
+            default -> throw new IllegalStateException("no float32 vector loop for " + op);
+        }
+        for (; i < len; i++) {
+            out[oo + i] = (float) binaryScalar(op, s, b[bo + i]);
+        }
     }
 
     private static void binaryFloat(BinaryOp op, float[] a, int ao, float[] b, int bo, boolean bScalar, float[] out,

@@ -21,8 +21,11 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
 final class GemmPlan {
     /** Elements of packed B one wave may use: 4 Mi floats (16 MiB) or doubles. */
     static final int WAVE_ELEMENTS = 1 << 22;
-    /** Below about this many flops per thread, handing work to the pool costs more than it saves. */
-    private static final long MIN_FLOPS_PER_THREAD = 1L << 20;
+    /**
+     * Flops a thread should get before work is shared: handing work to the pool and back took about
+     * 17 us here (a parked pool thread has to wake up), and 2^23 flops are about 100 us of kernel time.
+     */
+    private static final long MIN_FLOPS_PER_THREAD = 1L << 23;
     private static final int EMPTY = 0;
     private static final int PACKING = 1;
     private static final int READY = 2;

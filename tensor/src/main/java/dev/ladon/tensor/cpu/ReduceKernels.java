@@ -322,18 +322,22 @@ final class ReduceKernels {
 
     /**
      * Largest element (-inf for none; NaN if any is NaN: the vector max, like Math.max, propagates NaN).
-     * Two accumulators, so consecutive vector maxes do not wait for each other.
+     * Four accumulators, so consecutive vector maxes (several instructions each, for NaN) overlap.
      */
     static double maxFloat(float[] a, int off, int n) {
         FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         FloatVector m1 = m0;
+        FloatVector m2 = m0;
+        FloatVector m3 = m0;
         int vl = F.length();
         int i = 0;
-        for (int bound = n - 2 * vl; i <= bound; i += 2 * vl) {
+        for (int bound = n - 4 * vl; i <= bound; i += 4 * vl) {
             m0 = m0.max(FloatVector.fromArray(F, a, off + i));
             m1 = m1.max(FloatVector.fromArray(F, a, off + i + vl));
+            m2 = m2.max(FloatVector.fromArray(F, a, off + i + 2 * vl));
+            m3 = m3.max(FloatVector.fromArray(F, a, off + i + 3 * vl));
         }
-        float m = m0.max(m1).reduceLanes(VectorOperators.MAX);
+        float m = m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
             m = Math.max(m, a[off + i]);
         }
@@ -344,13 +348,17 @@ final class ReduceKernels {
     static double minFloat(float[] a, int off, int n) {
         FloatVector m0 = FloatVector.broadcast(F, Float.POSITIVE_INFINITY);
         FloatVector m1 = m0;
+        FloatVector m2 = m0;
+        FloatVector m3 = m0;
         int vl = F.length();
         int i = 0;
-        for (int bound = n - 2 * vl; i <= bound; i += 2 * vl) {
+        for (int bound = n - 4 * vl; i <= bound; i += 4 * vl) {
             m0 = m0.min(FloatVector.fromArray(F, a, off + i));
             m1 = m1.min(FloatVector.fromArray(F, a, off + i + vl));
+            m2 = m2.min(FloatVector.fromArray(F, a, off + i + 2 * vl));
+            m3 = m3.min(FloatVector.fromArray(F, a, off + i + 3 * vl));
         }
-        float m = m0.min(m1).reduceLanes(VectorOperators.MIN);
+        float m = m0.min(m1).min(m2.min(m3)).reduceLanes(VectorOperators.MIN);
         for (; i < n; i++) {
             m = Math.min(m, a[off + i]);
         }
