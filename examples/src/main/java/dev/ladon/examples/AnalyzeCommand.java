@@ -33,7 +33,7 @@ final class AnalyzeCommand implements Command {
 
     @Override
     public String summary() {
-        return "train one expert model briefly and write its expert-usage statistics (CSV, PNG heatmaps)";
+        return "expert-usage statistics (CSV, PNG heatmaps) of a train checkpoint, or of a model trained briefly here";
     }
 
     @Override

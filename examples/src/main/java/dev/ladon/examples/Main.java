@@ -49,9 +49,9 @@ public final class Main {
         StringBuilder sb = new StringBuilder("usage: bin/ladon <command> [options]   (bin/ladon <command> --help for its options)\n\n");
         sb.append("commands:\n");
         for (Command c : commands()) {
-            sb.append(String.format("  %-10s %s%n", c.name(), c.summary()));
+            sb.append(String.format("  %-14s %s%n", c.name(), c.summary()));
         }
-        sb.append(String.format("  %-10s %s%n", "test", "run the whole test suite (mvn test)"));
+        sb.append(String.format("  %-14s %s%n", "test", "run the whole test suite (mvn test)"));
         System.out.print(sb);
     }
 }
