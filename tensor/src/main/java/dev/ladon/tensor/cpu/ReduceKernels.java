@@ -496,7 +496,15 @@ final class ReduceKernels {
         CpuStorage ys = ElementwiseKernels.storage(yr);
         CpuStorage gs = ElementwiseKernels.storage(gr);
         CpuStorage os = ElementwiseKernels.storage(out);
+        boolean f32 = y.dtype() == DType.FLOAT32 && gy.dtype() == DType.FLOAT32;
         Parallel.forRange(count, Math.max(1, 2048 / Math.max(n, 1)), (r0, r1) -> {
+            if (f32) {
+                for (int r = r0; r < r1; r++) {
+                    softmaxBackwardFloatRow(ys.floats(), yr.offset() + r * n, gs.floats(), gr.offset() + r * n,
+                            os.floats(), r * n, n, log);
+                }
+                return;
+            }
             double[] yb = new double[n];
             double[] gb = new double[n];
             for (int r = r0; r < r1; r++) {
@@ -513,6 +521,36 @@ final class ReduceKernels {
             }
         });
         return dim == last ? out : out.transpose(dim, last).contiguous();
+    }
+
+    /** One float32 row of the softmax backward above; the row sum is accumulated in blocks added in double. */
+    private static void softmaxBackwardFloatRow(float[] y, int yo, float[] g, int go, float[] o, int oo, int n,
+            boolean log) {
+        int vl = F.length();
+        int bound = F.loopBound(n);
+        double dot = 0;
+        int i = 0;
+        while (i < bound) {
+            int blockEnd = Math.min(bound, i + SUM_BLOCK * vl);
+            FloatVector acc = FloatVector.zero(F);
+            for (; i < blockEnd; i += vl) {
+                FloatVector gv = FloatVector.fromArray(F, g, go + i);
+                acc = log ? acc.add(gv) : gv.fma(FloatVector.fromArray(F, y, yo + i), acc);
+            }
+            dot += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) {
+            dot += log ? g[go + i] : (double) g[go + i] * y[yo + i];
+        }
+        float d = (float) dot;
+        for (i = 0; i < bound; i += vl) {
+            FloatVector yv = FloatVector.fromArray(F, y, yo + i);
+            FloatVector gv = FloatVector.fromArray(F, g, go + i);
+            (log ? gv.sub(yv.lanewise(VectorOperators.EXP).mul(d)) : yv.mul(gv.sub(d))).intoArray(o, oo + i);
+        }
+        for (; i < n; i++) {
+            o[oo + i] = log ? (float) (g[go + i] - Math.exp(y[yo + i]) * d) : y[yo + i] * (g[go + i] - d);
+        }
     }
 
     // ---- cumsum ---------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The float32 fast paths of the CPU reductions against plain double loops: long rows reduced in chunks
  * (and independent of the thread count), vector max/min with NaN, argmax/argmin ties and NaN, column sums
- * with row counts that do not divide by the unrolling, and softmax rows. The surefire run with
- * {@code ladon.cpu.vectorBits=128} repeats them with narrow vectors.
+ * with row counts that do not divide by the unrolling, softmax rows and their backward. The surefire
+ * run with {@code ladon.cpu.vectorBits=128} repeats them with narrow vectors.
  */
 class FloatReductionPathsTest {
     private final int threadsBefore = Parallel.numThreads();
@@ -135,6 +135,32 @@ class FloatReductionPathsTest {
                     double expected = Math.exp(values[r * n + i] - m) / s;
                     assertThat((double) soft[r * n + i]).isCloseTo(expected, within(1e-6 + 1e-5 * expected));
                     assertThat((double) logSoft[r * n + i]).isCloseTo(values[r * n + i] - m - Math.log(s), within(1e-4));
+                }
+            }
+        }
+    }
+
+    @Test
+    void softmaxBackwardRowsMatchADoubleLoop() {
+        for (boolean log : new boolean[] {false, true}) {
+            for (int n : new int[] {1, 6, 45, 2100}) {
+                float[] logits = randomFloats(2 * n, n + 200);
+                float[] grad = randomFloats(2 * n, n + 300);
+                Tensor x = Tensor.of(logits, 2, n);
+                Tensor y = log ? x.logSoftmax(1) : x.softmax(1);
+                float[] yv = y.toFloatArray();
+                float[] dx = ReduceKernels.softmaxBackward(y, Tensor.of(grad, 2, n), 1, log).toFloatArray();
+                for (int r = 0; r < 2; r++) {
+                    double sum = 0;
+                    for (int i = 0; i < n; i++) {
+                        sum += log ? grad[r * n + i] : (double) grad[r * n + i] * yv[r * n + i];
+                    }
+                    for (int i = 0; i < n; i++) {
+                        int e = r * n + i;
+                        double expected = log ? grad[e] - Math.exp(yv[e]) * sum : yv[e] * (grad[e] - sum);
+                        assertThat((double) dx[e]).as("log=%s n=%d at %d", log, n, e)
+                                .isCloseTo(expected, within(1e-5 * (1 + Math.abs(sum))));
+                    }
                 }
             }
         }
