@@ -16,20 +16,23 @@ import jdk.incubator.vector.VectorSpecies;
  * <pre>
  * for jc: NC columns of C                       the packed B block [K x NC] stays in L3
  *   for ic: MC rows of C                        (one task; tasks are shared out between threads)
- *     for pc: KC of the shared dimension
- *       pack A[ic.., pc..] into panels of MR rows          the packed A block stays in L2
- *       for each B panel [KC x NR]                         packed once, by the first task that needs it
- *         for each A panel [MR x KC]
- *           micro-kernel: C[MR x NR] (+)= A panel B panel, the MR x NR sums held in vector registers
+ *     for pc: KC of the shared dimension        the A block [MC x KC] stays in L2
+ *       for each B panel [KC x NR]              packed once, by the first task that needs it
+ *         for each MR rows of the A block
+ *           micro-kernel: C[MR x NR] (+)= A rows B panel, the MR x NR sums held in vector registers
  * </pre>
  *
  * The first depth block stores its sums into C, later ones add to them, so C is never read before it
  * has been written (the fresh output of a product is not in cache, and each read would be a miss).
  *
- * Packing copies each block into the exact order the micro-kernel reads it (B panel: row p's NR values
- * side by side; A panel: column p's MR values side by side), with zeros past the matrix edge, so the
- * micro-kernel runs only unit-stride loads whatever the operands' strides were. A tile that hangs over
- * the edge of C is computed into a scratch tile and only its valid part is copied out.
+ * <p>Packing B copies each panel into the order the micro-kernel reads it (row p's NR values side by
+ * side), with zeros past the matrix edge, so B is read with unit-stride vector loads whatever its strides
+ * were. A is only broadcast one value at a time, from MR rows walked side by side, so rows that are
+ * contiguous are read where they are; transposed or strided A, and a block whose last micro-tile has
+ * fewer than MR rows, are first copied into dense rows (zero rows below). Skipping that copy is worth
+ * about a tenth of the time for attention-shaped products (K = 64), where it cost as much as the
+ * arithmetic it fed. A tile that hangs over the edge of C is computed into a scratch tile and only its
+ * valid part is copied out.
  *
  * <p>The micro-kernel keeps MR x 2 vector accumulators in local variables, never in arrays or fields
  * (a boxed vector is a heap object and ran about 18x slower). MR is 4 (8 accumulators) for 128- and
@@ -58,7 +61,7 @@ final class Gemm {
      * MC = 128, NC = 2048 at 75-85).
      */
     static final int KC = 1024;
-    /** Rows of a packed A block: MC x KC floats is 128 KiB of a 512 KiB L2, next to the B panel. */
+    /** Rows of an A block: MC x KC floats is 128 KiB of a 512 KiB L2, next to the B panel. */
     static final int MC = 32;
     /** Columns of a packed B block: KC x NC floats is 2 MiB, a share of L3. */
     static final int NC = 512;
@@ -124,7 +127,7 @@ final class Gemm {
     // float32
     // =============================================================================================
 
-    /** Per-thread packed A block and edge tile, grown on demand and kept for the thread's life. */
+    /** Per-thread copied A block and edge tile, grown on demand and kept for the thread's life. */
     private static final class FloatWorkspace {
         float[] packedA = new float[0];
         final float[] tile = new float[MR * NR];
@@ -150,11 +153,19 @@ final class Gemm {
         int nc = Math.min(NC, plan.n - j0);
         int panels = (nc + NR - 1) / NR;
         int firstPanel = plan.firstPanel(rowBlock, panels);
-        float[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR));
+        // Rows of A that are contiguous are read in place; others (and a block with a partial micro-tile)
+        // are first copied into a dense block of rows with zero rows below.
+        boolean inPlace = acs == 1 && mc % MR == 0;
+        float[] blockA = inPlace ? a : ws.packedA(plan.kcMax * roundUp(MC, MR));
         for (int depth = 0; depth < plan.depthBlocks; depth++) {
             int pc = depth * plan.kcMax;
             int kc = Math.min(plan.kcMax, plan.k - pc);
-            packA(a, aOff[bi] + i0 * ars + pc * acs, ars, acs, mc, kc, packedA);
+            int aStart = aOff[bi] + i0 * ars + pc * acs;
+            if (!inPlace) {
+                packA(a, aStart, ars, acs, mc, kc, blockA);
+            }
+            int blockOff = inPlace ? aStart : 0;
+            int lda = inPlace ? ars : kc;
             for (int step = 0; step < panels; step++) {
                 int panel = (firstPanel + step) % panels;
                 int cols = Math.min(NR, nc - panel * NR);
@@ -169,25 +180,26 @@ final class Gemm {
                     wave.markPacked(groupInWave, depth, panel);
                 }
                 int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR;
-                panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
+                panelKernel(kc, mc, cols, blockA, blockOff, lda, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
             }
         }
     }
 
     /**
-     * C[mc x cols] (+)= packed A block [mc x kc] times one packed B panel: the micro-kernel down the
-     * panel, adding into C when {@code accumulate} (depth blocks after the first), else overwriting it.
+     * C[mc x cols] (+)= A block [mc x kc] (row i at aOff + i lda, rows padded with zeros to a multiple of
+     * MR) times one packed B panel: the micro-kernel down the panel, adding into C when {@code accumulate}
+     * (depth blocks after the first), else overwriting it.
      */
-    private static void panelKernel(int kc, int mc, int cols, float[] packedA, float[] packedB, int bo, float[] tile,
-            float[] c, int co, int ldc, boolean accumulate) {
+    private static void panelKernel(int kc, int mc, int cols, float[] a, int aOff, int lda, float[] packedB, int bo,
+            float[] tile, float[] c, int co, int ldc, boolean accumulate) {
         for (int ir = 0; ir < mc; ir += MR) {
             int rows = Math.min(MR, mc - ir);
-            int ao = ir * kc;
+            int ao = aOff + ir * lda;
             int ci = co + ir * ldc;
             if (rows == MR && cols == NR) {
-                microKernel(kc, packedA, ao, packedB, bo, c, ci, ldc, accumulate);
+                microKernel(kc, a, ao, lda, packedB, bo, c, ci, ldc, accumulate);
             } else {
-                microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR, false);
+                microKernel(kc, a, ao, lda, packedB, bo, tile, 0, NR, false);
                 for (int r = 0; r < rows; r++) {
                     for (int j = 0; j < cols; j++) {
                         int e = ci + r * ldc + j;
@@ -199,30 +211,23 @@ final class Gemm {
     }
 
     /**
-     * Packs the mc x kc block of A at src into panels of MR rows: panel q holds A[q MR + r, p] at
-     * q MR kc + p MR + r. Rows past mc are zero.
+     * Copies the mc x kc block of A at src into dst as dense rows (A[i, p] at i kc + p), with zero rows
+     * up to the next multiple of MR.
      */
     private static void packA(float[] a, int src, int ars, int acs, int mc, int kc, float[] dst) {
-        for (int ir = 0; ir < mc; ir += MR) {
-            int rows = Math.min(MR, mc - ir);
-            int d = ir * kc;
-            int s = src + ir * ars;
-            if (rows == MR && acs == 1) {
-                // Row-major A: copy each row into every MR-th slot (unit-stride reads, the loop the JIT likes).
-                for (int r = 0; r < MR; r++) {
-                    int row = s + r * ars;
-                    for (int p = 0; p < kc; p++) {
-                        dst[d + p * MR + r] = a[row + p];
-                    }
-                }
-            } else {
-                for (int p = 0; p < kc; p++, d += MR) {
-                    for (int r = 0; r < MR; r++) {
-                        dst[d + r] = r < rows ? a[s + r * ars + p * acs] : 0f;
-                    }
+        if (acs == 1) {
+            for (int i = 0; i < mc; i++) {
+                System.arraycopy(a, src + i * ars, dst, i * kc, kc);
+            }
+        } else {
+            // Transposed A (or any other strides): walk the rows side by side, down the shared dimension.
+            for (int p = 0; p < kc; p++) {
+                for (int i = 0; i < mc; i++) {
+                    dst[i * kc + p] = a[src + i * ars + p * acs];
                 }
             }
         }
+        java.util.Arrays.fill(dst, mc * kc, roundUp(mc, MR) * kc, 0f);
     }
 
     /**
@@ -255,20 +260,20 @@ final class Gemm {
         }
     }
 
-    private static void microKernel(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc,
+    private static void microKernel(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] c, int co, int ldc,
             boolean accumulate) {
         if (MR == 8) {
-            kernel8x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate);
+            kernel8x2(kc, a, ao, lda, pb, bo, c, co, ldc, accumulate);
         } else {
-            kernel4x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate);
+            kernel4x2(kc, a, ao, lda, pb, bo, c, co, ldc, accumulate);
         }
     }
 
     /**
-     * C[4 x 2 vectors] = (or +=, when accumulating) A panel [kc x 4] B panel [kc x 2 vectors]: 8 accumulators;
-     * each step loads 2 vectors of B and broadcasts 4 values of A.
+     * C[4 x 2 vectors] = (or +=, when accumulating) A[4 x kc] B panel [kc x 2 vectors], where A's row r
+     * starts at a[ao + r lda]: 8 accumulators; each step loads 2 vectors of B and broadcasts 4 values of A.
      */
-    private static void kernel4x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc,
+    private static void kernel4x2(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] c, int co, int ldc,
             boolean accumulate) {
         int vl = F.length();
         FloatVector c00 = FloatVector.zero(F);
@@ -279,21 +284,24 @@ final class Gemm {
         FloatVector c21 = FloatVector.zero(F);
         FloatVector c30 = FloatVector.zero(F);
         FloatVector c31 = FloatVector.zero(F);
+        int a0 = ao;
+        int a1 = ao + lda;
+        int a2 = ao + 2 * lda;
+        int a3 = ao + 3 * lda;
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * 4;
             int bi = bo + p * 2 * vl;
             FloatVector b0 = FloatVector.fromArray(F, pb, bi);
             FloatVector b1 = FloatVector.fromArray(F, pb, bi + vl);
-            FloatVector av = FloatVector.broadcast(F, pa[ai]);
+            FloatVector av = FloatVector.broadcast(F, a[a0 + p]);
             c00 = av.fma(b0, c00);
             c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(F, pa[ai + 1]);
+            av = FloatVector.broadcast(F, a[a1 + p]);
             c10 = av.fma(b0, c10);
             c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(F, pa[ai + 2]);
+            av = FloatVector.broadcast(F, a[a2 + p]);
             c20 = av.fma(b0, c20);
             c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(F, pa[ai + 3]);
+            av = FloatVector.broadcast(F, a[a3 + p]);
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
         }
@@ -318,7 +326,7 @@ final class Gemm {
     }
 
     /** The 512-bit counterpart of {@link #kernel4x2}: 8 rows, 16 accumulators out of 32 registers. */
-    private static void kernel8x2(int kc, float[] pa, int ao, float[] pb, int bo, float[] c, int co, int ldc,
+    private static void kernel8x2(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] c, int co, int ldc,
             boolean accumulate) {
         int vl = F.length();
         FloatVector c00 = FloatVector.zero(F);
@@ -337,33 +345,40 @@ final class Gemm {
         FloatVector c61 = FloatVector.zero(F);
         FloatVector c70 = FloatVector.zero(F);
         FloatVector c71 = FloatVector.zero(F);
+        int a0 = ao;
+        int a1 = ao + lda;
+        int a2 = ao + 2 * lda;
+        int a3 = ao + 3 * lda;
+        int a4 = ao + 4 * lda;
+        int a5 = ao + 5 * lda;
+        int a6 = ao + 6 * lda;
+        int a7 = ao + 7 * lda;
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * 8;
             int bi = bo + p * 2 * vl;
             FloatVector b0 = FloatVector.fromArray(F, pb, bi);
             FloatVector b1 = FloatVector.fromArray(F, pb, bi + vl);
-            FloatVector av = FloatVector.broadcast(F, pa[ai]);
+            FloatVector av = FloatVector.broadcast(F, a[a0 + p]);
             c00 = av.fma(b0, c00);
             c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(F, pa[ai + 1]);
+            av = FloatVector.broadcast(F, a[a1 + p]);
             c10 = av.fma(b0, c10);
             c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(F, pa[ai + 2]);
+            av = FloatVector.broadcast(F, a[a2 + p]);
             c20 = av.fma(b0, c20);
             c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(F, pa[ai + 3]);
+            av = FloatVector.broadcast(F, a[a3 + p]);
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
-            av = FloatVector.broadcast(F, pa[ai + 4]);
+            av = FloatVector.broadcast(F, a[a4 + p]);
             c40 = av.fma(b0, c40);
             c41 = av.fma(b1, c41);
-            av = FloatVector.broadcast(F, pa[ai + 5]);
+            av = FloatVector.broadcast(F, a[a5 + p]);
             c50 = av.fma(b0, c50);
             c51 = av.fma(b1, c51);
-            av = FloatVector.broadcast(F, pa[ai + 6]);
+            av = FloatVector.broadcast(F, a[a6 + p]);
             c60 = av.fma(b0, c60);
             c61 = av.fma(b1, c61);
-            av = FloatVector.broadcast(F, pa[ai + 7]);
+            av = FloatVector.broadcast(F, a[a7 + p]);
             c70 = av.fma(b0, c70);
             c71 = av.fma(b1, c71);
         }
@@ -431,11 +446,17 @@ final class Gemm {
         int nc = Math.min(NC, plan.n - j0);
         int panels = (nc + NR_D - 1) / NR_D;
         int firstPanel = plan.firstPanel(rowBlock, panels);
-        double[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR_D));
+        boolean inPlace = acs == 1 && mc % MR_D == 0;
+        double[] blockA = inPlace ? a : ws.packedA(plan.kcMax * roundUp(MC, MR_D));
         for (int depth = 0; depth < plan.depthBlocks; depth++) {
             int pc = depth * plan.kcMax;
             int kc = Math.min(plan.kcMax, plan.k - pc);
-            packA(a, aOff[bi] + i0 * ars + pc * acs, ars, acs, mc, kc, packedA);
+            int aStart = aOff[bi] + i0 * ars + pc * acs;
+            if (!inPlace) {
+                packA(a, aStart, ars, acs, mc, kc, blockA);
+            }
+            int blockOff = inPlace ? aStart : 0;
+            int lda = inPlace ? ars : kc;
             for (int step = 0; step < panels; step++) {
                 int panel = (firstPanel + step) % panels;
                 int cols = Math.min(NR_D, nc - panel * NR_D);
@@ -450,21 +471,21 @@ final class Gemm {
                     wave.markPacked(groupInWave, depth, panel);
                 }
                 int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR_D;
-                panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
+                panelKernel(kc, mc, cols, blockA, blockOff, lda, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
             }
         }
     }
 
-    private static void panelKernel(int kc, int mc, int cols, double[] packedA, double[] packedB, int bo,
+    private static void panelKernel(int kc, int mc, int cols, double[] a, int aOff, int lda, double[] packedB, int bo,
             double[] tile, double[] c, int co, int ldc, boolean accumulate) {
         for (int ir = 0; ir < mc; ir += MR_D) {
             int rows = Math.min(MR_D, mc - ir);
-            int ao = ir * kc;
+            int ao = aOff + ir * lda;
             int ci = co + ir * ldc;
             if (rows == MR_D && cols == NR_D) {
-                kernel4x2(kc, packedA, ao, packedB, bo, c, ci, ldc, accumulate);
+                kernel4x2(kc, a, ao, lda, packedB, bo, c, ci, ldc, accumulate);
             } else {
-                kernel4x2(kc, packedA, ao, packedB, bo, tile, 0, NR_D, false);
+                kernel4x2(kc, a, ao, lda, packedB, bo, tile, 0, NR_D, false);
                 for (int r = 0; r < rows; r++) {
                     for (int j = 0; j < cols; j++) {
                         int e = ci + r * ldc + j;
@@ -476,16 +497,12 @@ final class Gemm {
     }
 
     private static void packA(double[] a, int src, int ars, int acs, int mc, int kc, double[] dst) {
-        for (int ir = 0; ir < mc; ir += MR_D) {
-            int rows = Math.min(MR_D, mc - ir);
-            int d = ir * kc;
-            int s = src + ir * ars;
-            for (int p = 0; p < kc; p++, d += MR_D) {
-                for (int r = 0; r < MR_D; r++) {
-                    dst[d + r] = r < rows ? a[s + r * ars + p * acs] : 0.0;
-                }
+        for (int p = 0; p < kc; p++) {
+            for (int i = 0; i < mc; i++) {
+                dst[i * kc + p] = a[src + i * ars + p * acs];
             }
         }
+        java.util.Arrays.fill(dst, mc * kc, roundUp(mc, MR_D) * kc, 0.0);
     }
 
     private static void packB(double[] b, int src, int brs, int bcs, int kc, int cols, double[] dst, int d) {
@@ -496,7 +513,7 @@ final class Gemm {
         }
     }
 
-    private static void kernel4x2(int kc, double[] pa, int ao, double[] pb, int bo, double[] c, int co, int ldc,
+    private static void kernel4x2(int kc, double[] a, int ao, int lda, double[] pb, int bo, double[] c, int co, int ldc,
             boolean accumulate) {
         int vl = D.length();
         DoubleVector c00 = DoubleVector.zero(D);
@@ -507,21 +524,24 @@ final class Gemm {
         DoubleVector c21 = DoubleVector.zero(D);
         DoubleVector c30 = DoubleVector.zero(D);
         DoubleVector c31 = DoubleVector.zero(D);
+        int a0 = ao;
+        int a1 = ao + lda;
+        int a2 = ao + 2 * lda;
+        int a3 = ao + 3 * lda;
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * 4;
             int bi = bo + p * 2 * vl;
             DoubleVector b0 = DoubleVector.fromArray(D, pb, bi);
             DoubleVector b1 = DoubleVector.fromArray(D, pb, bi + vl);
-            DoubleVector av = DoubleVector.broadcast(D, pa[ai]);
+            DoubleVector av = DoubleVector.broadcast(D, a[a0 + p]);
             c00 = av.fma(b0, c00);
             c01 = av.fma(b1, c01);
-            av = DoubleVector.broadcast(D, pa[ai + 1]);
+            av = DoubleVector.broadcast(D, a[a1 + p]);
             c10 = av.fma(b0, c10);
             c11 = av.fma(b1, c11);
-            av = DoubleVector.broadcast(D, pa[ai + 2]);
+            av = DoubleVector.broadcast(D, a[a2 + p]);
             c20 = av.fma(b0, c20);
             c21 = av.fma(b1, c21);
-            av = DoubleVector.broadcast(D, pa[ai + 3]);
+            av = DoubleVector.broadcast(D, a[a3 + p]);
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
         }
