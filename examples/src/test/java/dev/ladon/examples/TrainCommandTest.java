@@ -104,7 +104,10 @@ class TrainCommandTest {
         Map<String, Tensor> a = SafeTensors.load(whole.resolve(TrainingCheckpoint.MODEL));
         Map<String, Tensor> b = SafeTensors.load(split.resolve(TrainingCheckpoint.MODEL));
         for (String name : a.keySet()) {
-            assertSameRun(b.get(name).toDoubleArray(), a.get(name).toDoubleArray());
+            // Adam divides by sqrt(v): where a gradient is near zero, an ulp of difference in it moves the
+            // weight by more than an ulp, so weights get a looser bound than losses.
+            assertThat(b.get(name).toDoubleArray()).as(name).containsExactly(a.get(name).toDoubleArray(),
+                    org.assertj.core.api.Assertions.within(1e-5));
         }
         String last = lastLine(wholeOut);
         assertThat(last).matches("validation perplexity [0-9.]+ \\| bits per byte [0-9.]+");
