@@ -9,7 +9,8 @@ answers each with one line on stdout, so Ladon's and NumPy's timings of a case a
     elementwise op=add n=16777216           ->  ms=12.02
     reduce op=softmax_rows n=16777216 cols=4096
 
-Each answer is the median of at least --reps timed runs (and at least 0.3 s of them) after warm-up runs. The first line printed, before
+Each answer is the median of at least --reps timed runs (and at least 0.3 s of them) after warm-up runs
+(1 s, or 0.2 s when the same case is asked twice in a row). The first line printed, before
 any case, describes the peer: NumPy's version and the BLAS library the process actually loaded.
 """
 import argparse
@@ -82,11 +83,11 @@ def make_case(kind, args, rng):
     raise ValueError("unknown case kind: " + kind)
 
 
-def median_ms(run, min_reps):
-    """Same rule as Ladon's Timing: warm up (>= 3 runs, >= 1 s), then >= min_reps runs and >= 0.3 s timed."""
+def median_ms(run, min_reps, warmup_s):
+    """Same rule as Ladon's Timing: warm up (>= 3 runs, >= warmup_s), then >= min_reps runs and >= 0.3 s timed."""
     start = time.perf_counter()
     runs = 0
-    while runs < 3 or time.perf_counter() - start < 1.0:
+    while runs < 3 or time.perf_counter() - start < warmup_s:
         run()
         runs += 1
     times = []
@@ -105,13 +106,17 @@ def main():
     opts = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"peer numpy={np.__version__} blas={loaded_blas()}", flush=True)
+    last_line, run = None, None
     for line in sys.stdin:
         line = line.strip()
         if not line:
             continue
-        kind, args = parse(line)
-        run = make_case(kind, args, rng)
-        print(f"ms={median_ms(run, opts.reps):.4f}", flush=True)
+        # The same case asked again right after (the second of Ladon's alternating rounds) is already warm.
+        warmup_s = 0.2 if line == last_line else 1.0
+        if line != last_line:
+            kind, args = parse(line)
+            last_line, run = line, make_case(kind, args, rng)
+        print(f"ms={median_ms(run, opts.reps, warmup_s):.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,14 +3,13 @@ package dev.ladon.examples.bench;
 import java.util.Arrays;
 
 /**
- * Median wall time of a computation: warm-up runs first, for at least {@value #MIN_WARMUP_SECONDS} s
- * (the JIT compiles the kernels during them; with a shorter warm-up the first small case was timed
- * before C2 had compiled its micro-kernel), then timed runs, at least {@code minReps} and at least {@value #MIN_TIMED_SECONDS} s worth. The median,
+ * Median wall time of a computation: warm-up runs first, for a given time (the JIT compiles the kernels
+ * during them: with half a second the first small case was sometimes timed before C2 had compiled its
+ * micro-kernel), then timed runs, at least {@code minReps} and at least {@value #MIN_TIMED_SECONDS} s worth. The median,
  * not the mean, because the machine may be shared and a few runs can be slowed by others' work.
  * {@code bench/gemm_peer.py} follows the same rule.
  */
 public final class Timing {
-    private static final double MIN_WARMUP_SECONDS = 1.0;
     private static final double MIN_TIMED_SECONDS = 0.3;
     /** At most this many timed runs (small cases reach the minimum time only after many). */
     private static final int MAX_RUNS = 200;
@@ -18,9 +17,9 @@ public final class Timing {
     private Timing() {
     }
 
-    public static double medianMillis(Runnable run, int minReps) {
+    public static double medianMillis(Runnable run, int minReps, double warmupSeconds) {
         long start = System.nanoTime();
-        for (int i = 0; i < 3 || seconds(start) < MIN_WARMUP_SECONDS; i++) {
+        for (int i = 0; i < 3 || seconds(start) < warmupSeconds; i++) {
             run.run();
         }
         double[] times = new double[MAX_RUNS];
