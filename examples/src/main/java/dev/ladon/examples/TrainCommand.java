@@ -2,6 +2,7 @@ package dev.ladon.examples;
 
 import dev.ladon.autograd.GradMode;
 import dev.ladon.autograd.Variable;
+import dev.ladon.moe.ExpertUsage;
 import dev.ladon.moe.LanguageModels;
 import dev.ladon.moe.ModelConfig;
 import dev.ladon.moe.MoeLanguageModel;
@@ -42,7 +43,9 @@ import java.util.Map;
  * stream, carrying the memory from step to step. AdamW with warm-up and cosine decay, gradient clipping,
  * gradient accumulation, the models' auxiliary (regularisation) losses. Checkpoints to {@code --out}
  * (see {@link TrainingCheckpoint}) and resumes from there exactly; ends with the validation perplexity, bits
- * per byte, a loss-curve PNG and a sample.
+ * per byte, a loss-curve PNG and a sample. For a model with experts it also writes {@link ExpertUsageReport}s
+ * to {@code --out/usage}: one of the selections the training forward passes made ({@code training-*}, counted
+ * as they happen, saved with the checkpoints), one of the final validation ({@code validation-*}).
  */
 final class TrainCommand implements Command {
     /** Validation tokens evaluated when --eval-tokens is not given (bounds the evaluation time). */
@@ -96,7 +99,11 @@ final class TrainCommand implements Command {
                   --threads N         CPU threads (default: all cores)
                 checkpoints:
                   --out DIR           run directory (default runs/<model>): model.safetensors,
-                                      optimizer.safetensors, trainer.safetensors, tokenizer.txt, loss.png
+                                      optimizer.safetensors, trainer.safetensors, tokenizer.txt, loss.png;
+                                      for models with experts also usage/: expert selection counts, entropy
+                                      and co-selection (CSV, PNG heatmaps) over the training steps
+                                      (training-*; SwitchHead's source side counts memory tokens too) and
+                                      at the final validation (validation-*)
                   --save-every N      also checkpoint every N steps (default 0: only at the end)
                   --resume            continue the run saved in --out exactly where it stopped
                 output:
@@ -181,6 +188,9 @@ final class TrainCommand implements Command {
         int firstStep = 0;
         List<Double> trainLoss = new ArrayList<>();
         List<double[]> validationLoss = new ArrayList<>();
+        // Counting the choices the training forward passes make anyway; empty for a dense model.
+        Map<String, ExpertUsage> trainingUsage = model.trackUsage();
+        int usageSince = 0;
         if (resume) {
             Path trainerFile = out.resolve(TrainingCheckpoint.TRAINER);
             Map<String, String> meta = SafeTensors.loadMetadata(trainerFile);
@@ -202,6 +212,9 @@ final class TrainCommand implements Command {
                     memory.add(state.get("memory." + i));
                 }
             }
+            // A checkpoint written before usage was saved holds none: counting starts here.
+            usageSince = TrainingCheckpoint.restoreUsage(state, trainingUsage)
+                    ? Integer.parseInt(meta.getOrDefault("usage.since", "0")) : firstStep;
             for (double v : state.get("loss.train").toDoubleArray()) {
                 trainLoss.add(v);
             }
@@ -251,7 +264,9 @@ final class TrainCommand implements Command {
                     loss, norm, optimizer.learningRate(), tokensPerSecond));
             if ((step + 1) % evalEvery == 0 || step + 1 == steps) {
                 progress.interrupt();
+                model.stopTrackingUsage();
                 Evaluation v = evaluate(model, validation, lossFn, tokenizer);
+                model.trackUsage(trainingUsage);
                 validationLoss.add(new double[] {step + 1, v.meanNll()});
                 System.out.printf(Locale.ROOT, "step %d: validation loss %.4f (%.3f bits per byte)%n", step + 1,
                         v.meanNll(), v.bitsPerByte());
@@ -259,10 +274,11 @@ final class TrainCommand implements Command {
             }
             if (step + 1 == lastStep || (saveEvery > 0 && (step + 1) % saveEvery == 0)) {
                 saveCheckpoint(out, model, optimizer, tokenizer, tokenizerKind, step + 1, train.position(), memory,
-                        trainLoss, validationLoss);
+                        trainLoss, validationLoss, trainingUsage, usageSince);
             }
         }
         progress.interrupt();
+        model.stopTrackingUsage();
         if (lastStep < steps) {
             System.out.printf(Locale.ROOT, "stopped after step %d of %d; checkpoint in %s (continue with --resume)%n",
                     lastStep, steps, out);
@@ -278,7 +294,17 @@ final class TrainCommand implements Command {
             System.out.println("sample (prompt from the validation text, then the model):");
             System.out.println(tokenizer.decode(prompt) + tokenizer.decode(generated));
         }
+        Map<String, ExpertUsage> validationUsage = model.trackUsage();
         Evaluation last = evaluate(model, validation, lossFn, tokenizer);
+        model.stopTrackingUsage();
+        Path usageDir = out.resolve("usage");
+        List<Path> usageFiles = new ArrayList<>(ExpertUsageReport.write(usageDir, "training", trainingUsage));
+        usageFiles.addAll(ExpertUsageReport.write(usageDir, "validation", validationUsage));
+        if (!usageFiles.isEmpty()) {
+            System.out.printf(Locale.ROOT, "expert usage of training steps %d-%d (training-*) and of the final "
+                    + "validation (validation-*): %d CSV and PNG files in %s%n", usageSince + 1, steps,
+                    usageFiles.size(), usageDir);
+        }
         System.out.printf(Locale.ROOT, "checkpoint and loss curve in %s%n", out);
         System.out.printf(Locale.ROOT, "validation perplexity %.3f | bits per byte %.4f%n", last.perplexity(),
                 last.bitsPerByte());
@@ -337,7 +363,7 @@ final class TrainCommand implements Command {
     /** Writes model, optimizer and trainer state (in that order; see {@link TrainingCheckpoint}). */
     private static void saveCheckpoint(Path out, MoeLanguageModel model, AdamW optimizer, Tokenizer tokenizer,
             String tokenizerKind, int step, int position, List<Tensor> memory, List<Double> trainLoss,
-            List<double[]> validationLoss) throws IOException {
+            List<double[]> validationLoss, Map<String, ExpertUsage> trainingUsage, int usageSince) throws IOException {
         TrainingCheckpoint.saveModel(out, model, tokenizer, tokenizerKind, step);
         SafeTensors.save(out.resolve(TrainingCheckpoint.OPTIMIZER), optimizer.stateDict(),
                 Map.of("step", Integer.toString(step)));
@@ -352,6 +378,7 @@ final class TrainCommand implements Command {
         double[] vl = validationLoss.stream().mapToDouble(v -> v[1]).toArray();
         state.put("loss.validation.step", Tensor.of(vs, vs.length));
         state.put("loss.validation", Tensor.of(vl, vl.length));
+        state.putAll(TrainingCheckpoint.usageState(trainingUsage));
         Generator rng = Generator.defaultGenerator();
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("step", Integer.toString(step));
@@ -359,6 +386,7 @@ final class TrainCommand implements Command {
         meta.put("rng.seed", Long.toString(rng.seed()));
         meta.put("rng.offset", Long.toString(rng.offset()));
         meta.put("memory", Integer.toString(memoryCount));
+        meta.put("usage.since", Integer.toString(usageSince));
         SafeTensors.save(out.resolve(TrainingCheckpoint.TRAINER), state, meta);
     }
 

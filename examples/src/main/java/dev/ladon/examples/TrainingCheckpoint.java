@@ -1,5 +1,6 @@
 package dev.ladon.examples;
 
+import dev.ladon.moe.ExpertUsage;
 import dev.ladon.moe.LanguageModels;
 import dev.ladon.moe.MoeLanguageModel;
 import dev.ladon.moe.ModelConfig;
@@ -7,6 +8,7 @@ import dev.ladon.nn.data.Tokenizer;
 import dev.ladon.nn.io.CheckpointLayout;
 import dev.ladon.nn.io.SafeTensors;
 import dev.ladon.tensor.Generator;
+import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
 import java.io.IOException;
 import java.lang.reflect.RecordComponent;
@@ -27,8 +29,9 @@ import java.util.stream.Collectors;
  *       {@code config.<field>} per record component) and {@code tokenizer} (byte or bpe);</li>
  *   <li>{@code optimizer.safetensors}: the optimizer's state dict;</li>
  *   <li>{@code trainer.safetensors}: the Transformer-XL memory carried into the next step ({@code memory.<i>}),
- *       the loss history, and in its metadata the step, the stream position and the default generator's
- *       state (dropout masks);</li>
+ *       the loss history, the expert-usage counts of the training steps so far ({@link #usageState}), and
+ *       in its metadata the step, the stream position, the default generator's state (dropout masks) and
+ *       {@code usage.since}, the steps before the first counted one;</li>
  *   <li>{@code tokenizer.txt}: the tokenizer ({@link Tokenizer#save}).</li>
  * </ul>
  * Every file is written atomically by {@link SafeTensors#save}; the trainer state is written last, so a run
@@ -138,6 +141,71 @@ final class TrainingCheckpoint {
         CheckpointLayout.requireMatch(model.stateDict(), loaded);
         model.loadStateDict(loaded);
         return model;
+    }
+
+    /**
+     * The trackers' statistics as int64 tensors, {@code usage/TRACKER/SELECTOR/counts} [H, E] and
+     * {@code usage/TRACKER/SELECTOR/coselection} [H, E, E] (tracker names as {@link MoeLanguageModel#trackUsage()}
+     * gives them); empty for a dense model.
+     */
+    static Map<String, Tensor> usageState(Map<String, ExpertUsage> trackers) {
+        Map<String, Tensor> state = new LinkedHashMap<>();
+        for (Map.Entry<String, ExpertUsage> e : trackers.entrySet()) {
+            for (String selector : e.getValue().selectors()) {
+                long[][] counts = e.getValue().counts(selector);
+                int heads = counts.length;
+                int experts = counts[0].length;
+                long[] flatCounts = new long[heads * experts];
+                long[] flatCo = new long[heads * experts * experts];
+                long[][][] co = e.getValue().coSelection(selector);
+                for (int h = 0; h < heads; h++) {
+                    System.arraycopy(counts[h], 0, flatCounts, h * experts, experts);
+                    for (int x = 0; x < experts; x++) {
+                        System.arraycopy(co[h][x], 0, flatCo, (h * experts + x) * experts, experts);
+                    }
+                }
+                String key = "usage/" + e.getKey() + "/" + selector + "/";
+                state.put(key + "counts", Tensor.of(flatCounts, heads, experts));
+                state.put(key + "coselection", Tensor.of(flatCo, heads, experts, experts));
+            }
+        }
+        return state;
+    }
+
+    /**
+     * Adds the statistics that {@link #usageState} wrote into {@code state} to {@code trackers} (creating the
+     * trackers it names); other entries of {@code state} are ignored. Returns whether there were any.
+     */
+    static boolean restoreUsage(Map<String, Tensor> state, Map<String, ExpertUsage> trackers) {
+        boolean any = false;
+        for (Map.Entry<String, Tensor> e : state.entrySet()) {
+            String[] parts = e.getKey().split("/");
+            if (parts.length != 4 || !parts[0].equals("usage") || !parts[3].equals("counts")) {
+                continue;
+            }
+            Tensor counts = e.getValue();
+            Tensor co = state.get("usage/" + parts[1] + "/" + parts[2] + "/coselection");
+            if (counts.dim() != 2 || co == null || co.numel() != counts.numel() * counts.size(1)) {
+                throw new IllegalArgumentException("checkpoint's " + e.getKey() + " " + Shape.str(counts.shape())
+                        + " lacks co-selection counts [H, E, E] to match, got "
+                        + (co == null ? "none" : Shape.str(co.shape())));
+            }
+            int heads = counts.size(0);
+            int experts = counts.size(1);
+            long[] flatCounts = counts.toLongArray();
+            long[] flatCo = co.toLongArray();
+            long[][] c = new long[heads][experts];
+            long[][][] pairs = new long[heads][experts][experts];
+            for (int h = 0; h < heads; h++) {
+                System.arraycopy(flatCounts, h * experts, c[h], 0, experts);
+                for (int x = 0; x < experts; x++) {
+                    System.arraycopy(flatCo, (h * experts + x) * experts, pairs[h][x], 0, experts);
+                }
+            }
+            trackers.computeIfAbsent(parts[1], k -> new ExpertUsage()).add(parts[2], c, pairs);
+            any = true;
+        }
+        return any;
     }
 
     /** The step recorded in {@code file}'s metadata. */

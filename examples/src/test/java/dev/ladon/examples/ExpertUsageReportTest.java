@@ -74,17 +74,61 @@ class ExpertUsageReportTest {
         ModelConfig c = tinySwitchAll();
         List<Path> files = ExpertUsageReport.write(dir, "m", usageOf(c, 2, 8));
         assertThat(files).extracting(p -> p.getFileName().toString()).containsExactlyInAnyOrder("m-usage.csv",
-                "m-entropy.csv", "m-coselection.csv", "m-source.png", "m-destination.png", "m-feedForward.png");
+                "m-entropy.csv", "m-coselection.csv", "m-source-share.png", "m-source-entropy.png",
+                "m-source-coselection.png", "m-destination-share.png", "m-destination-entropy.png",
+                "m-destination-coselection.png", "m-feedForward-share.png", "m-feedForward-entropy.png",
+                "m-feedForward-coselection.png");
         // usage: one line per (layer, selector, head, expert): 2 layers x 2 selectors x 2 heads x 4 + 2 x 8.
         assertThat(Files.readAllLines(dir.resolve("m-usage.csv"))).hasSize(1 + 2 * 2 * 2 * 4 + 2 * 8);
         assertThat(Files.readAllLines(dir.resolve("m-entropy.csv"))).hasSize(1 + 2 * 2 * 2 + 2);
         assertThat(Files.readAllLines(dir.resolve("m-coselection.csv"))).hasSize(1 + 2 * 2 * 2 * 16 + 2 * 64);
-        BufferedImage source = ImageIO.read(dir.resolve("m-source.png").toFile());
-        assertThat(source.getWidth()).isEqualTo(4 * ExpertUsageReport.CELL); // experts
-        assertThat(source.getHeight()).isEqualTo(2 * 2 * ExpertUsageReport.CELL); // layers x heads
-        BufferedImage ff = ImageIO.read(dir.resolve("m-feedForward.png").toFile());
-        assertThat(ff.getWidth()).isEqualTo(8 * ExpertUsageReport.CELL);
-        assertThat(ff.getHeight()).isEqualTo(2 * ExpertUsageReport.CELL);
+        int cell = ExpertUsageReport.CELL;
+        int gap = ExpertUsageReport.GAP;
+        assertSize("m-source-share.png", 4 * cell, 2 * 2 * cell); // experts x (layers x heads)
+        assertSize("m-feedForward-share.png", 8 * cell, 2 * cell);
+        assertSize("m-source-entropy.png", 2 * cell, 2 * cell); // heads x layers
+        assertSize("m-feedForward-entropy.png", cell, 2 * cell);
+        // (heads x E) x (layers x E) cells, with a gap between neighbouring blocks.
+        assertSize("m-source-coselection.png", 2 * 4 * cell + gap, 2 * 4 * cell + gap);
+        assertSize("m-feedForward-coselection.png", 8 * cell, 2 * 8 * cell + gap);
+    }
+
+    private void assertSize(String png, int width, int height) throws Exception {
+        BufferedImage image = ImageIO.read(dir.resolve(png).toFile());
+        assertThat(image).as(png).isNotNull();
+        assertThat(image.getWidth()).as(png + " width").isEqualTo(width);
+        assertThat(image.getHeight()).as(png + " height").isEqualTo(height);
+    }
+
+    @Test
+    void entropyHeatmapIsAbsoluteAndCoSelectionHeatmapPlacesBlocksByLayerAndHead() {
+        // Layer l0: head 0 balanced over 4 experts (entropy log 4), head 1 always expert 2 (entropy 0).
+        long[][] none = new long[4][4];
+        long[][] pairs = new long[4][4];
+        pairs[1][3] = 3;
+        pairs[3][1] = 3;
+        pairs[0][2] = 1;
+        pairs[2][0] = 1;
+        var rows = List.of(new ExpertUsageReport.Row("l0", "s", 0, new long[] {2, 2, 2, 2}, none, Math.log(4)),
+                new ExpertUsageReport.Row("l0", "s", 1, new long[] {0, 0, 8, 0}, none, 0),
+                new ExpertUsageReport.Row("l1", "s", 1, new long[] {1, 3, 1, 3}, pairs, 0.5));
+        int cell = ExpertUsageReport.CELL;
+        BufferedImage entropy = ExpertUsageReport.entropyHeatmap(rows);
+        assertThat(entropy.getWidth()).isEqualTo(2 * cell);
+        assertThat(entropy.getHeight()).isEqualTo(2 * cell);
+        assertThat(entropy.getRGB(3, 3)).isEqualTo(ExpertUsageReport.shade(1.0));
+        assertThat(entropy.getRGB(cell + 3, 3)).isEqualTo(ExpertUsageReport.shade(0.0));
+        assertThat(entropy.getRGB(cell + 3, cell + 3)).isEqualTo(ExpertUsageReport.shade(0.5 / Math.log(4)));
+
+        BufferedImage co = ExpertUsageReport.coSelectionHeatmap(rows);
+        int block = 4 * cell + ExpertUsageReport.GAP;
+        assertThat(co.getWidth()).isEqualTo(2 * block - ExpertUsageReport.GAP);
+        // Layer l1, head 1 is the lower right block; pair (1, 3) holds 3 of its 8 pairs, the map's maximum.
+        assertThat(co.getRGB(block + 3 * cell + 2, block + cell + 2)).isEqualTo(ExpertUsageReport.shade(1.0));
+        assertThat(co.getRGB(block + 2 * cell + 2, block + 2)).isEqualTo(ExpertUsageReport.shade(1.0 / 3));
+        assertThat(co.getRGB(block + 2, block + 2)).isEqualTo(ExpertUsageReport.shade(0.0));
+        // The gap between blocks is white.
+        assertThat(co.getRGB(4 * cell + 1, 2)).isEqualTo(java.awt.Color.WHITE.getRGB());
     }
 
     @Test

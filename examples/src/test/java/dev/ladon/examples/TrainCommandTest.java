@@ -145,6 +145,9 @@ class TrainCommandTest {
     void perplexityAndBitsPerByteAgreeForByteTokens(@TempDir Path dir) throws Exception {
         // With one byte per token, bits per byte = log2(perplexity).
         String out = runCapturing(tiny(textFile(dir), dir.resolve("run"), "--steps", "2"));
+        // A dense model has no experts: no usage files, no line about them.
+        assertThat(dir.resolve("run").resolve("usage")).doesNotExist();
+        assertThat(out).doesNotContain("expert usage");
         String[] parts = lastLine(out).replace("validation perplexity ", "").split(" \\| bits per byte ");
         double ppl = Double.parseDouble(parts[0]);
         double bpb = Double.parseDouble(parts[1]);
@@ -179,6 +182,95 @@ class TrainCommandTest {
     }
 
     @Test
+    void anExpertRunWritesTrainingAndValidationUsage(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("sa");
+        int steps = 3;
+        int batch = 2;
+        int context = 8;
+        int evalTokens = 200;
+        // RoPE: no memory, so SwitchHead's source side sees exactly the segment's tokens, as the others do.
+        String out = runCapturing(new String[] {"--data", textFile(dir).toString(), "--out", run.toString(), "--model",
+                "switchall-small", "--layers", "1", "--d-model", "16", "--heads", "2", "--head-dim", "8", "--context",
+                "" + context, "--batch", "" + batch, "--steps", "" + steps, "--eval-every", "2", "--eval-tokens",
+                "" + evalTokens, "--positions", "rope", "--sample", "0", "--threads", "1"});
+        Path usage = run.resolve("usage");
+        assertThat(out).contains("expert usage of training steps 1-3").contains(usage.toString());
+        assertThat(lastLine(out)).startsWith("validation perplexity");
+
+        ModelConfig c = ModelConfig.named("switchall-small");
+        // Training: every step reads batch x context tokens; the evaluations at steps 2 and 3 are not counted.
+        assertUsageFiles(usage, "training", (long) steps * batch * context, c);
+        // Validation: the first evalTokens + 1 tokens in min(batch, 4) streams, whole segments of each.
+        int rows = Math.min(batch, 4);
+        long validationTokens = (long) rows * (((evalTokens + 1) / rows - 1) / context) * context;
+        assertUsageFiles(usage, "validation", validationTokens, c);
+        for (String phase : List.of("training", "validation")) {
+            for (String selector : List.of("source", "destination", "feedForward")) {
+                for (String map : List.of("share", "entropy", "coselection")) {
+                    Path png = usage.resolve(phase + "-" + selector + "-" + map + ".png");
+                    java.awt.image.BufferedImage image = javax.imageio.ImageIO.read(png.toFile());
+                    assertThat(image).as(png.toString()).isNotNull();
+                    assertThat(image.getWidth()).as(png.toString()).isPositive();
+                    assertThat(image.getHeight()).as(png.toString()).isPositive();
+                }
+            }
+        }
+        assertThat(javax.imageio.ImageIO.read(usage.resolve("training-source-share.png").toFile()).getWidth())
+                .isEqualTo(c.experts() * ExpertUsageReport.CELL);
+    }
+
+    /**
+     * Checks PHASE-usage.csv, -entropy.csv and -coselection.csv of the one-layer SwitchAll run: per (layer,
+     * selector, head) the counts sum to tokens x k, the co-selections to tokens x k x (k - 1), and the entropy
+     * is the one of the counts, within [0, log E].
+     */
+    private static void assertUsageFiles(Path usage, String phase, long tokens, ModelConfig c) throws Exception {
+        List<String> counts = Files.readAllLines(usage.resolve(phase + "-usage.csv"));
+        assertThat(counts.get(0)).isEqualTo("layer,selector,head,expert,count,fraction");
+        // source and destination: 2 heads x E experts each; feedForward: 1 head x N_E experts.
+        assertThat(counts).hasSize(1 + 2 * 2 * c.experts() + c.ffExperts());
+        Map<String, List<Long>> perHead = new java.util.LinkedHashMap<>();
+        for (String line : counts.subList(1, counts.size())) {
+            String[] f = line.split(",");
+            perHead.computeIfAbsent(f[0] + "," + f[1] + "," + f[2], k -> new ArrayList<>()).add(Long.parseLong(f[4]));
+        }
+        assertThat(perHead.keySet()).containsExactly("layer 0 attention,source,0", "layer 0 attention,source,1",
+                "layer 0 attention,destination,0", "layer 0 attention,destination,1", "layer 0 feedForward,feedForward,0");
+        List<String> entropies = Files.readAllLines(usage.resolve(phase + "-entropy.csv"));
+        assertThat(entropies.get(0)).isEqualTo("layer,selector,head,entropy,max_entropy,normalized");
+        assertThat(entropies).hasSize(1 + perHead.size());
+        for (String line : entropies.subList(1, entropies.size())) {
+            String[] f = line.split(",");
+            String key = f[0] + "," + f[1] + "," + f[2];
+            List<Long> head = perHead.get(key);
+            int k = f[1].equals("feedForward") ? c.ffActiveExperts() : c.activeExperts();
+            long total = head.stream().mapToLong(Long::longValue).sum();
+            assertThat(total).as(phase + " " + key).isEqualTo(tokens * k);
+            double expected = 0;
+            for (long n : head) {
+                if (n > 0) {
+                    expected -= (double) n / total * Math.log((double) n / total);
+                }
+            }
+            double entropy = Double.parseDouble(f[3]);
+            assertThat(entropy).as(key).isCloseTo(expected, org.assertj.core.data.Offset.offset(1e-5))
+                    .isBetween(0.0, Math.log(head.size()) + 1e-6);
+            assertThat(Double.parseDouble(f[4])).isCloseTo(Math.log(head.size()), org.assertj.core.data.Offset.offset(1e-5));
+        }
+        List<String> pairs = Files.readAllLines(usage.resolve(phase + "-coselection.csv"));
+        assertThat(pairs.get(0)).isEqualTo("layer,selector,head,expert,other,count");
+        Map<String, Long> pairsPerHead = new java.util.LinkedHashMap<>();
+        for (String line : pairs.subList(1, pairs.size())) {
+            String[] f = line.split(",");
+            pairsPerHead.merge(f[0] + "," + f[1] + "," + f[2], Long.parseLong(f[5]), Long::sum);
+        }
+        for (Map.Entry<String, Long> e : pairsPerHead.entrySet()) {
+            int k = e.getKey().contains("feedForward") ? c.ffActiveExperts() : c.activeExperts();
+            assertThat(e.getValue()).as(phase + " " + e.getKey()).isEqualTo(tokens * k * (k - 1));
+        }
+    }
+
+    @Test
     void analyzeReadsATrainedCheckpointAndWritesUsageFiles(@TempDir Path dir) throws Exception {
         Path run = dir.resolve("sa");
         runCapturing(new String[] {"--data", textFile(dir).toString(), "--out", run.toString(), "--model",
@@ -191,7 +283,7 @@ class TrainCommandTest {
         // A header, then one row per (layer, selector, head, expert) of the one-layer model.
         assertThat(rows).hasSizeGreaterThan(1);
         assertThat(rows.get(0)).contains("count");
-        assertThat(usage.resolve("switchall-small-feedForward.png")).exists();
+        assertThat(usage.resolve("switchall-small-feedForward-share.png")).exists();
     }
 
     @Test
@@ -214,6 +306,20 @@ class TrainCommandTest {
                 .toDoubleArray();
         assertThat(expected).hasSize(4);
         assertSameRun(actual, expected);
+        // The training usage counted before the stop was saved and restored: both runs counted 4 steps.
+        assertThat(usageTotals(dir.resolve("s"))).isEqualTo(usageTotals(dir.resolve("w")));
+    }
+
+    /** The training usage counts of a run summed per (layer, selector, head). */
+    private static Map<String, Long> usageTotals(Path run) throws Exception {
+        Map<String, Long> totals = new java.util.TreeMap<>();
+        List<String> lines = Files.readAllLines(run.resolve("usage").resolve("training-usage.csv"));
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",");
+            totals.merge(f[0] + "," + f[1] + "," + f[2], Long.parseLong(f[4]), Long::sum);
+        }
+        assertThat(totals).isNotEmpty();
+        return totals;
     }
 
     @Test

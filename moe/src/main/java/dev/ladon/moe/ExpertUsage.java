@@ -40,6 +40,43 @@ public final class ExpertUsage {
         }
     }
 
+    /**
+     * Adds statistics gathered elsewhere (a checkpoint, another run) to this tracker's: {@code counts}
+     * [H][E] and {@code coSelection} [H][E][E] of one selector, as {@link #counts} and {@link #coSelection}
+     * return them.
+     *
+     * @throws IllegalArgumentException if the arrays are ragged, disagree with each other, or disagree with
+     *                                  the H and E already recorded for {@code selector}
+     */
+    public void add(String selector, long[][] counts, long[][][] coSelection) {
+        int h = counts.length;
+        int experts = h == 0 ? 0 : counts[0].length;
+        boolean square = coSelection.length == h;
+        for (int head = 0; square && head < h; head++) {
+            square = counts[head].length == experts && coSelection[head].length == experts;
+            for (int e = 0; square && e < experts; e++) {
+                square = coSelection[head][e].length == experts;
+            }
+        }
+        long[][] c = this.counts.get(selector);
+        if (!square || h == 0 || (c != null && (c.length != h || c[0].length != experts))) {
+            throw new IllegalArgumentException("ExpertUsage.add: '" + selector + "' needs counts [H][E] and"
+                    + " coSelection [H][E][E] of one H and E" + (c == null ? "" : " (recorded so far: H=" + c.length
+                    + ", E=" + c[0].length + ")") + "; got " + h + " count rows and " + coSelection.length
+                    + " co-selection blocks");
+        }
+        c = this.counts.computeIfAbsent(selector, key -> new long[h][experts]);
+        long[][][] co = coSelections.computeIfAbsent(selector, key -> new long[h][experts][experts]);
+        for (int head = 0; head < h; head++) {
+            for (int e = 0; e < experts; e++) {
+                c[head][e] += counts[head][e];
+                for (int other = 0; other < experts; other++) {
+                    co[head][e][other] += coSelection[head][e][other];
+                }
+            }
+        }
+    }
+
     /** The selectors seen so far, in first-seen order. */
     public Iterable<String> selectors() {
         return counts.keySet();

@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * A language model of one {@link ModelConfig}: nn's pre-LN {@link TransformerLM} whose blocks carry the
@@ -149,20 +150,39 @@ public final class MoeLanguageModel extends Module {
      * "layer i attention" / "layer i feedForward", filled by the following forward passes.
      */
     public Map<String, ExpertUsage> trackUsage() {
-        Map<String, ExpertUsage> trackers = new LinkedHashMap<>();
+        return trackUsage(new LinkedHashMap<>());
+    }
+
+    /**
+     * Counts the following expert selections into {@code trackers} (keyed as by {@link #trackUsage()}),
+     * adding a fresh tracker for every expert layer the map lacks; so counting can pause (see
+     * {@link #stopTrackingUsage}) and resume into the same totals. Returns {@code trackers}.
+     */
+    public Map<String, ExpertUsage> trackUsage(Map<String, ExpertUsage> trackers) {
+        attachUsage(name -> trackers.computeIfAbsent(name, k -> new ExpertUsage()));
+        return trackers;
+    }
+
+    /** Stops counting in every expert layer; the trackers keep what they counted. */
+    public void stopTrackingUsage() {
+        attachUsage(name -> null);
+    }
+
+    /** Gives every expert layer the tracker {@code trackerFor} returns for its name (null: none). */
+    private void attachUsage(Function<String, ExpertUsage> trackerFor) {
         int layer = 0;
         for (TransformerBlock block : lm.blocks()) {
+            String attention = "layer " + layer + " attention";
             if (block.attention() instanceof SwitchHeadAttention a) {
-                a.trackUsage(trackers.computeIfAbsent("layer " + layer + " attention", k -> new ExpertUsage()));
+                a.trackUsage(trackerFor.apply(attention));
             } else if (block.attention() instanceof MoAAttention a) {
-                a.trackUsage(trackers.computeIfAbsent("layer " + layer + " attention", k -> new ExpertUsage()));
+                a.trackUsage(trackerFor.apply(attention));
             }
             if (block.feedForward() instanceof SigmaMoE m) {
-                m.trackUsage(trackers.computeIfAbsent("layer " + layer + " feedForward", k -> new ExpertUsage()));
+                m.trackUsage(trackerFor.apply("layer " + layer + " feedForward"));
             }
             layer++;
         }
-        return trackers;
     }
 
     /** True when the model carries a Transformer-XL memory between segments. */

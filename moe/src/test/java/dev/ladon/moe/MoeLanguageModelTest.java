@@ -114,6 +114,37 @@ class MoeLanguageModelTest {
     }
 
     @Test
+    void usageTrackingPausesAndResumesIntoTheSameTrackers() {
+        MoeLanguageModel model = LanguageModels.build(tiny("moa-small"), new Generator(12));
+        Map<String, ExpertUsage> usage = model.trackUsage();
+        model.forward(ids(13, 2, 4));
+        model.stopTrackingUsage();
+        model.forward(ids(14, 3, 4)); // not counted
+        assertThat(model.trackUsage(usage)).isSameAs(usage);
+        model.forward(ids(15, 1, 4));
+        int k = model.config().activeExperts();
+        for (int layer = 0; layer < 2; layer++) {
+            long[] router = usage.get("layer " + layer + " attention").counts("router")[0];
+            assertThat(java.util.Arrays.stream(router).sum()).as("layer %d", layer).isEqualTo((2L + 1) * 4 * k);
+        }
+        assertThat(usage).hasSize(2);
+    }
+
+    @Test
+    void usageAddedFromElsewhereSumsWithRecordedCounts() {
+        ExpertUsage a = new ExpertUsage();
+        a.add("s", new long[][] {{1, 2, 3}}, new long[][][] {{{0, 1, 0}, {1, 0, 2}, {0, 2, 0}}});
+        a.add("s", new long[][] {{4, 0, 1}}, new long[][][] {{{0, 0, 1}, {0, 0, 0}, {1, 0, 0}}});
+        assertThat(a.counts("s")[0]).containsExactly(5, 2, 4);
+        assertThat(a.coSelection("s")[0][0]).containsExactly(0, 1, 1);
+        assertThat(a.coSelection("s")[0][2]).containsExactly(1, 2, 0);
+        assertThatThrownBy(() -> a.add("s", new long[][] {{1, 2}}, new long[][][] {{{0, 1}, {1, 0}}}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("E=3");
+        assertThatThrownBy(() -> a.add("t", new long[][] {{1, 2}}, new long[][][] {{{0, 1}}}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ExpertUsage.add");
+    }
+
+    @Test
     void rejectsSwitchHeadProjectionsOtherThanValueAndOutput() {
         ModelConfig qkvo = tiny("switchhead-small").toBuilder()
                 .moeProjections(ModelConfig.Projection.parseSet("qkvo")).build();
