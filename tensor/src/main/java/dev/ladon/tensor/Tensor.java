@@ -19,6 +19,23 @@ import java.util.List;
  *
  * <p>Shapes follow NumPy: a 0-dimensional tensor has shape {@code []} and one element; binary ops broadcast.
  * Errors are {@link IllegalArgumentException}s whose message names the op, the shapes and dtypes involved.
+ *
+ * <p>Integer tensors are exact over their whole range: arithmetic, comparisons, where, indexing
+ * (gather, scatterAdd, indexSelect, indexAdd), sum, max, min, argmax, argmin, cumsum and sorting compute
+ * on the integers themselves, never through a {@code double}, which holds integers only up to 2^53. What
+ * produces floats (div, pow, mean, a cast to a float dtype) or returns a double ({@link #item()},
+ * {@link #get}) is exact only up to 2^53. Integer arithmetic wraps on overflow, as Java's {@code int} and
+ * {@code long} arithmetic do. {@link #div} of integers promotes to float32;
+ * {@link #divInPlace} on an integer tensor truncates toward zero, and x / 0 gives the dtype's largest
+ * (x &gt; 0) or smallest (x &lt; 0) value, 0 / 0 gives 0.
+ *
+ * <p>Scalar operands given as a {@code double} ({@link #add(double)}, {@link #sub(double)},
+ * {@link #mul(double)}, the comparisons, {@link #clamp}, {@link #maskedFill}): on an integer tensor an
+ * integral value keeps the tensor's dtype. It is converted with Java's cast, which is exact for every
+ * integer the double holds and saturates at the dtype's range, and the op itself is then exact. A
+ * fractional value promotes the result to float32 ({@code ints.add(0.5)} is float32). Integers above 2^53
+ * in magnitude are not all representable as a double (the cast {@code (double) ((1L << 53) + 1)} already
+ * gives 2^53), so give such an int64 operand as a tensor: {@code x.add(Tensor.of(new long[] {v}))}.
  */
 public final class Tensor {
     private final Storage storage;
@@ -211,7 +228,8 @@ public final class Tensor {
         // Drawn in float64 (53 random bits) so that ranges up to 2^31 stay unbiased to within 2^-22;
         // u in [0, high - low) truncates to its floor because it is never negative.
         Tensor u = uniform(0, high - low, gen, DType.FLOAT64, device, shape);
-        return u.to(DType.INT64).add(low);
+        // low as a tensor: a double operand would round it past 2^53
+        return u.to(DType.INT64).add(of(new long[] {low}).to(device));
     }
 
     /** 1.0 with probability p, else 0.0 (a dropout keep-mask when p is the keep probability). */
@@ -644,7 +662,10 @@ public final class Tensor {
     // Element access
     // =============================================================================================
 
-    /** The single value of a one-element tensor. */
+    /**
+     * The single value of a one-element tensor, as a double: exact for floats and for integers up to 2^53
+     * in magnitude; read larger int64 values with {@link #toLongArray()}.
+     */
     public double item() {
         if (numel() != 1) {
             throw new IllegalArgumentException("item: tensor of shape " + Shape.str(shape) + " has " + numel()
@@ -653,7 +674,7 @@ public final class Tensor {
         return toDoubleArray()[0];
     }
 
-    /** The element at a full index. */
+    /** The element at a full index, as a double (see {@link #item()}). */
     public double get(int... index) {
         if (index.length != shape.length) {
             throw new IllegalArgumentException("get: index " + Arrays.toString(index) + " does not match shape "
@@ -824,6 +845,7 @@ public final class Tensor {
         return binary("add", BinaryOp.ADD, other);
     }
 
+    /** this + value; on an integer tensor an integral value keeps the dtype (see the class comment). */
     public Tensor add(double value) {
         return binary("add", BinaryOp.ADD, scalarLike(value));
     }
@@ -832,6 +854,7 @@ public final class Tensor {
         return binary("sub", BinaryOp.SUB, other);
     }
 
+    /** this - value; on an integer tensor an integral value keeps the dtype (see the class comment). */
     public Tensor sub(double value) {
         return binary("sub", BinaryOp.SUB, scalarLike(value));
     }
@@ -840,6 +863,7 @@ public final class Tensor {
         return binary("mul", BinaryOp.MUL, other);
     }
 
+    /** this * value; on an integer tensor an integral value keeps the dtype (see the class comment). */
     public Tensor mul(double value) {
         return binary("mul", BinaryOp.MUL, scalarLike(value));
     }
@@ -991,10 +1015,16 @@ public final class Tensor {
         return inPlace("mulInPlace", BinaryOp.MUL, other);
     }
 
+    /** this *= value, the value converted to this tensor's dtype (on integers a fraction truncates toward zero). */
     public Tensor mulInPlace(double value) {
         return inPlace("mulInPlace", BinaryOp.MUL, full(value, dtype(), device()));
     }
 
+    /**
+     * this /= other. On an integer tensor the quotient truncates toward zero; x / 0 gives the dtype's
+     * largest (x &gt; 0) or smallest (x &lt; 0) value and 0 / 0 gives 0. (Exact on the CPU; the CUDA
+     * backend still divides integers through a double, so int64 quotients past 2^53 may differ there.)
+     */
     public Tensor divInPlace(Tensor other) {
         return inPlace("divInPlace", BinaryOp.DIV, other);
     }
@@ -1331,8 +1361,8 @@ public final class Tensor {
             throw new IllegalArgumentException("oneHot: number of classes must be >= 0, got " + numClasses);
         }
         if (numel() > 0) {
-            long lo = (long) min().item();
-            long hi = (long) max().item();
+            long lo = min().toLongArray()[0];
+            long hi = max().toLongArray()[0];
             if (lo < 0 || hi >= numClasses) {
                 throw new IndexOutOfBoundsException("oneHot: class " + (lo < 0 ? lo : hi) + " is out of range for "
                         + numClasses + " classes (input shape " + Shape.str(shape) + ")");

@@ -1,5 +1,7 @@
 package dev.ladon.tensor;
 
+import java.util.function.IntFunction;
+
 /** Text form of a tensor for {@code toString}: nested brackets like NumPy, elided past 1000 elements. */
 final class TensorFormat {
     private static final int EDGE = 3;
@@ -13,8 +15,7 @@ final class TensorFormat {
             sb.append("[]");
         } else {
             Tensor host = t.to(Device.CPU);
-            double[] v = host.toDoubleArray();
-            appendDim(sb, v, t.shape(), 0, 0, Shape.contiguousStrides(t.shape()), t.numel() > 1000, t.dtype());
+            appendDim(sb, elements(host), t.shape(), 0, 0, Shape.contiguousStrides(t.shape()), t.numel() > 1000);
         }
         sb.append(", shape=").append(Shape.str(t.shape())).append(", dtype=").append(t.dtype());
         if (!t.device().isCpu()) {
@@ -23,10 +24,28 @@ final class TensorFormat {
         return sb.append(')').toString();
     }
 
-    private static void appendDim(StringBuilder sb, double[] v, int[] shape, int dim, int base, int[] strides,
-            boolean elide, DType dtype) {
+    /** Row-major element i as text; integers are read as longs, so int64 prints exactly past 2^53. */
+    private static IntFunction<String> elements(Tensor t) {
+        return switch (t.dtype()) {
+            case BOOL -> {
+                long[] v = t.toLongArray();
+                yield i -> v[i] != 0 ? "true" : "false";
+            }
+            case INT32, INT64 -> {
+                long[] v = t.toLongArray();
+                yield i -> Long.toString(v[i]);
+            }
+            case FLOAT32, FLOAT64 -> {
+                double[] v = t.toDoubleArray();
+                yield i -> String.format(java.util.Locale.ROOT, "%.4f", v[i]);
+            }
+        };
+    }
+
+    private static void appendDim(StringBuilder sb, IntFunction<String> element, int[] shape, int dim, int base,
+            int[] strides, boolean elide) {
         if (dim == shape.length) {
-            sb.append(formatValue(v[base], dtype));
+            sb.append(element.apply(base));
             return;
         }
         sb.append('[');
@@ -37,19 +56,11 @@ final class TensorFormat {
                 i = n - EDGE - 1;
                 continue;
             }
-            appendDim(sb, v, shape, dim + 1, base + i * strides[dim], strides, elide, dtype);
+            appendDim(sb, element, shape, dim + 1, base + i * strides[dim], strides, elide);
             if (i < n - 1) {
                 sb.append(", ");
             }
         }
         sb.append(']');
-    }
-
-    private static String formatValue(double x, DType dtype) {
-        return switch (dtype) {
-            case BOOL -> x != 0 ? "true" : "false";
-            case INT32, INT64 -> Long.toString((long) x);
-            default -> String.format(java.util.Locale.ROOT, "%.4f", x);
-        };
     }
 }

@@ -85,6 +85,21 @@ public final class CpuStorage extends Storage {
         };
     }
 
+    /**
+     * Stores v converted to the dtype: int64 as is, int32 keeps the low 32 bits (Java's narrowing, so int32
+     * arithmetic carried out in long wraps exactly as int arithmetic does), bool is v != 0, floats round to
+     * nearest.
+     */
+    public void setLong(int i, long v) {
+        switch (dtype()) {
+            case FLOAT32 -> ((float[]) array)[i] = v;
+            case FLOAT64 -> ((double[]) array)[i] = v;
+            case INT32 -> ((int[]) array)[i] = (int) v;
+            case INT64 -> ((long[]) array)[i] = v;
+            case BOOL -> ((byte[]) array)[i] = (byte) (v != 0 ? 1 : 0);
+        }
+    }
+
     /** Stores v rounded to the dtype: floats round to nearest, ints truncate toward zero, bool is v != 0. */
     public void setDouble(int i, double v) {
         switch (dtype()) {
@@ -173,6 +188,67 @@ public final class CpuStorage extends Storage {
                     a[offset + i * stride] = (byte) (src[i] != 0 ? 1 : 0);
                 }
             }
+        }
+    }
+
+    /**
+     * Reads len elements of an integer or bool storage from offset with stride into dst[0..len), exactly
+     * (the double {@link #load} rounds int64 values past 2^53).
+     */
+    void loadLongs(int offset, int stride, long[] dst, int len) {
+        switch (dtype()) {
+            case INT32 -> {
+                int[] a = (int[]) array;
+                for (int i = 0; i < len; i++) {
+                    dst[i] = a[offset + i * stride];
+                }
+            }
+            case INT64 -> {
+                long[] a = (long[]) array;
+                if (stride == 1) {
+                    System.arraycopy(a, offset, dst, 0, len);
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        dst[i] = a[offset + i * stride];
+                    }
+                }
+            }
+            case BOOL -> {
+                byte[] a = (byte[]) array;
+                for (int i = 0; i < len; i++) {
+                    dst[i] = a[offset + i * stride];
+                }
+            }
+            case FLOAT32, FLOAT64 -> throw new IllegalStateException("loadLongs: " + dtype() + " is not an integer dtype");
+        }
+    }
+
+    /** Writes src[0..len) to an integer or bool storage at offset with stride, converting as {@link #setLong} does. */
+    void storeLongs(int offset, int stride, long[] src, int len) {
+        switch (dtype()) {
+            case INT32 -> {
+                int[] a = (int[]) array;
+                for (int i = 0; i < len; i++) {
+                    a[offset + i * stride] = (int) src[i];
+                }
+            }
+            case INT64 -> {
+                long[] a = (long[]) array;
+                if (stride == 1) {
+                    System.arraycopy(src, 0, a, offset, len);
+                } else {
+                    for (int i = 0; i < len; i++) {
+                        a[offset + i * stride] = src[i];
+                    }
+                }
+            }
+            case BOOL -> {
+                byte[] a = (byte[]) array;
+                for (int i = 0; i < len; i++) {
+                    a[offset + i * stride] = (byte) (src[i] != 0 ? 1 : 0);
+                }
+            }
+            case FLOAT32, FLOAT64 -> throw new IllegalStateException("storeLongs: " + dtype() + " is not an integer dtype");
         }
     }
 }

@@ -11,11 +11,14 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Elementwise kernels: unary and binary maps, where, copy and fill, over arbitrary strided operands.
  *
- * <p>Two paths. The float32 fast path streams segments whose inner strides are 1 (or 0 for a broadcast
+ * <p>Three paths. The float32 fast path streams segments whose inner strides are 1 (or 0 for a broadcast
  * operand) through {@link FloatVector} loops, one loop per op so each lanewise operator is a JIT constant.
- * Every other case (float64, ints, bool, odd strides) takes the general path: a segment is loaded into a
- * double scratch buffer, computed in double and stored back rounded to the output dtype. Both are
- * checked against a plain scalar reference in the tests.
+ * Integer and bool operands take the integer path: a segment is loaded into a long scratch buffer,
+ * computed in long and stored back, so int64 stays exact over its whole range (a double holds integers
+ * only up to 2^53). Every other case (float64, float32 with odd strides) takes the floating path: a
+ * segment is loaded into a double scratch buffer, computed in double and stored back rounded to the
+ * output dtype. The path is chosen once per call, never per element. All are checked against a plain
+ * scalar reference in the tests.
  */
 final class ElementwiseKernels {
     static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
@@ -79,6 +82,43 @@ final class ElementwiseKernels {
             case GT -> a > b ? 1 : 0;
             case GE -> a >= b ? 1 : 0;
         };
+    }
+
+    /**
+     * The integer definition of a binary op on values of an int32, int64 or bool tensor: exact, and
+     * wrapping on overflow as Java's int and long arithmetic do (int32 results are narrowed on store). DIV
+     * and POW give what converting the double result to {@code type} gave before the integer path
+     * existed: a quotient truncated toward zero that saturates at the dtype's range.
+     */
+    static long binaryLong(BinaryOp op, long a, long b, DType type) {
+        return switch (op) {
+            case ADD -> a + b;
+            case SUB -> a - b;
+            case MUL -> a * b;
+            case DIV -> quotient(a, b, type);
+            case POW -> type == DType.INT32 ? (int) Math.pow(a, b) : (long) Math.pow(a, b);
+            case MAXIMUM -> Math.max(a, b);
+            case MINIMUM -> Math.min(a, b);
+            case EQ -> a == b ? 1 : 0;
+            case NE -> a != b ? 1 : 0;
+            case LT -> a < b ? 1 : 0;
+            case LE -> a <= b ? 1 : 0;
+            case GT -> a > b ? 1 : 0;
+            case GE -> a >= b ? 1 : 0;
+        };
+    }
+
+    /** a / b truncated toward zero; x / 0 and MIN / -1 saturate to the dtype's range and 0 / 0 is 0. */
+    static long quotient(long a, long b, DType type) {
+        long max = type == DType.INT32 ? Integer.MAX_VALUE : Long.MAX_VALUE;
+        long min = type == DType.INT32 ? Integer.MIN_VALUE : Long.MIN_VALUE;
+        if (b == 0) {
+            return a > 0 ? max : a < 0 ? min : 0;
+        }
+        if (b == -1 && a == min) {
+            return max;
+        }
+        return a / b;
     }
 
     // ---- unary ----------------------------------------------------------------------------------
@@ -224,6 +264,8 @@ final class ElementwiseKernels {
                         || loop.innerStride(1) == 0 && loop.innerStride(2) == 1)
                 && op.ordinal() <= BinaryOp.MINIMUM.ordinal()
                 && op != BinaryOp.POW;
+        boolean integral = !a.dtype().isFloating();
+        DType type = a.dtype();
         CpuStorage os = storage(out);
         CpuStorage as = storage(a);
         CpuStorage bs = storage(b);
@@ -231,17 +273,33 @@ final class ElementwiseKernels {
         int sb = loop.innerStride(2);
         int so = loop.innerStride(0);
         loop.forEachParallel(() -> {
+            if (f32) {
+                return (off, len) -> {
+                    if (sa == 0) {
+                        scalarOpFloat(op, as.floats()[off[1]], bs.floats(), off[2], os.floats(), off[0], len);
+                    } else {
+                        binaryFloat(op, as.floats(), off[1], bs.floats(), off[2], sb == 0, os.floats(), off[0], len);
+                    }
+                };
+            }
+            if (integral) {
+                long[] x = new long[SCRATCH];
+                long[] y = new long[SCRATCH];
+                return (off, len) -> {
+                    for (int done = 0; done < len; done += SCRATCH) {
+                        int n = Math.min(SCRATCH, len - done);
+                        as.loadLongs(off[1] + done * sa, sa, x, n);
+                        bs.loadLongs(off[2] + done * sb, sb, y, n);
+                        for (int i = 0; i < n; i++) {
+                            x[i] = binaryLong(op, x[i], y[i], type);
+                        }
+                        os.storeLongs(off[0] + done * so, so, x, n);
+                    }
+                };
+            }
             double[] x = new double[SCRATCH];
             double[] y = new double[SCRATCH];
             return (off, len) -> {
-                if (f32 && sa == 0) {
-                    scalarOpFloat(op, as.floats()[off[1]], bs.floats(), off[2], os.floats(), off[0], len);
-                    return;
-                }
-                if (f32) {
-                    binaryFloat(op, as.floats(), off[1], bs.floats(), off[2], sb == 0, os.floats(), off[0], len);
-                    return;
-                }
                 for (int done = 0; done < len; done += SCRATCH) {
                     int n = Math.min(SCRATCH, len - done);
                     as.load(off[1] + done * sa, sa, x, n);
@@ -383,28 +441,45 @@ final class ElementwiseKernels {
 
     // ---- where, copy, fill ----------------------------------------------------------------------
 
+    /** cond ? a : b; the values move through long scratch for integer dtypes (exact) and double otherwise. */
     static Tensor where(Tensor cond, Tensor a, Tensor b) {
         Tensor out = CpuBackend.INSTANCE.newTensor(a.dtype(), a.shape());
         StridedLoop loop = StridedLoop.over(out.shape(), out, cond, a, b);
+        boolean integral = !a.dtype().isFloating();
         CpuStorage os = storage(out);
-        CpuStorage cs = storage(cond);
+        byte[] c = storage(cond).bools();
         CpuStorage as = storage(a);
         CpuStorage bs = storage(b);
         int sc = loop.innerStride(1);
         int sa = loop.innerStride(2);
         int sb = loop.innerStride(3);
         loop.forEachParallel(() -> {
-            double[] c = new double[SCRATCH];
+            if (integral) {
+                long[] x = new long[SCRATCH];
+                long[] y = new long[SCRATCH];
+                return (off, len) -> {
+                    for (int done = 0; done < len; done += SCRATCH) {
+                        int n = Math.min(SCRATCH, len - done);
+                        int c0 = off[1] + done * sc;
+                        as.loadLongs(off[2] + done * sa, sa, x, n);
+                        bs.loadLongs(off[3] + done * sb, sb, y, n);
+                        for (int i = 0; i < n; i++) {
+                            x[i] = c[c0 + i * sc] != 0 ? x[i] : y[i];
+                        }
+                        os.storeLongs(off[0] + done, 1, x, n);
+                    }
+                };
+            }
             double[] x = new double[SCRATCH];
             double[] y = new double[SCRATCH];
             return (off, len) -> {
                 for (int done = 0; done < len; done += SCRATCH) {
                     int n = Math.min(SCRATCH, len - done);
-                    cs.load(off[1] + done * sc, sc, c, n);
+                    int c0 = off[1] + done * sc;
                     as.load(off[2] + done * sa, sa, x, n);
                     bs.load(off[3] + done * sb, sb, y, n);
                     for (int i = 0; i < n; i++) {
-                        x[i] = c[i] != 0 ? x[i] : y[i];
+                        x[i] = c[c0 + i * sc] != 0 ? x[i] : y[i];
                     }
                     os.store(off[0] + done, 1, x, n);
                 }

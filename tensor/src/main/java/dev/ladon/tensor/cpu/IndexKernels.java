@@ -44,12 +44,15 @@ final class IndexKernels {
         int si = loop.innerStride(1);
         int sx = loop.innerStride(2);
         boolean f32 = x.dtype() == DType.FLOAT32;
+        boolean integral = !x.dtype().isFloating();
         loop.forEach(0, loop.numel(), (off, len) -> {
             for (int i = 0; i < len; i++) {
                 long v = checkedIndex("gather", is, off[1] + i * si, size, dim);
                 int src = off[2] + i * sx + (int) v * xstride;
                 if (f32) {
                     os.floats()[off[0] + i * so] = xs.floats()[src];
+                } else if (integral) {
+                    os.setLong(off[0] + i * so, xs.getLong(src));
                 } else {
                     os.setDouble(off[0] + i * so, xs.getDouble(src));
                 }
@@ -71,14 +74,24 @@ final class IndexKernels {
         int so = loop.innerStride(0);
         int si = loop.innerStride(1);
         int sv = loop.innerStride(2);
+        // Integer sums are taken in long: a double would round int64 values past 2^53.
+        StridedLoop.SegmentBody add = x.dtype().isFloating()
+                ? (off, len) -> {
+                    for (int i = 0; i < len; i++) {
+                        long v = checkedIndex("scatterAdd", is, off[1] + i * si, size, dim);
+                        int dst = off[0] + i * so + (int) v * ostride;
+                        os.setDouble(dst, os.getDouble(dst) + ss.getDouble(off[2] + i * sv));
+                    }
+                }
+                : (off, len) -> {
+                    for (int i = 0; i < len; i++) {
+                        long v = checkedIndex("scatterAdd", is, off[1] + i * si, size, dim);
+                        int dst = off[0] + i * so + (int) v * ostride;
+                        os.setLong(dst, os.getLong(dst) + ss.getLong(off[2] + i * sv));
+                    }
+                };
         // Sequential on purpose: two index entries may name the same destination.
-        loop.forEach(0, loop.numel(), (off, len) -> {
-            for (int i = 0; i < len; i++) {
-                long v = checkedIndex("scatterAdd", is, off[1] + i * si, size, dim);
-                int dst = off[0] + i * so + (int) v * ostride;
-                os.setDouble(dst, os.getDouble(dst) + ss.getDouble(off[2] + i * sv));
-            }
-        });
+        loop.forEach(0, loop.numel(), add);
         return out;
     }
 

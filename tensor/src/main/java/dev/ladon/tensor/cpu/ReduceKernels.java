@@ -173,6 +173,10 @@ final class ReduceKernels {
             reduceLongFloatRows(op, xs.floats(), xo, os, out.offset(), rows, n);
             return;
         }
+        if (!x.dtype().isFloating() && op != ReduceOp.MEAN && op != ReduceOp.LOGSUMEXP) {
+            reduceIntegerRows(op, xs, xo, os, out.offset(), rows, n);
+            return;
+        }
         Parallel.forRange(rows, Math.max(1, 4096 / Math.max(n, 1)), (r0, r1) -> {
             double[] buf = f32 ? null : new double[n];
             for (int r = r0; r < r1; r++) {
@@ -190,6 +194,50 @@ final class ReduceKernels {
                 }
             }
         });
+    }
+
+    /**
+     * SUM, MAX, MIN, ARGMAX or ARGMIN of integer or bool rows, in long: exact for int64 (a double rounds
+     * values past 2^53, which would merge neighbours for max and argmax and drop low bits from sums); sums
+     * wrap on overflow as Java's long arithmetic does, and int32 results are narrowed on store.
+     */
+    private static void reduceIntegerRows(ReduceOp op, CpuStorage xs, int xo, CpuStorage os, int oo, int rows, int n) {
+        Parallel.forRange(rows, Math.max(1, 4096 / Math.max(n, 1)), (r0, r1) -> {
+            long[] buf = new long[n];
+            for (int r = r0; r < r1; r++) {
+                xs.loadLongs(xo + r * n, 1, buf, n);
+                os.setLong(oo + r, reduceLongRow(op, buf, n));
+            }
+        });
+    }
+
+    private static long reduceLongRow(ReduceOp op, long[] v, int n) {
+        switch (op) {
+            case SUM -> {
+                long s = 0;
+                for (int i = 0; i < n; i++) {
+                    s += v[i];
+                }
+                return s;
+            }
+            case MAX, MIN -> {
+                long m = v[0];
+                for (int i = 1; i < n; i++) {
+                    m = op == ReduceOp.MAX ? Math.max(m, v[i]) : Math.min(m, v[i]);
+                }
+                return m;
+            }
+            case ARGMAX, ARGMIN -> {
+                int best = 0;
+                for (int i = 1; i < n; i++) {
+                    if (op == ReduceOp.ARGMAX ? v[i] > v[best] : v[i] < v[best]) {
+                        best = i;
+                    }
+                }
+                return best;
+            }
+            default -> throw new IllegalStateException(op + " of integers is taken in floating point");
+        }
     }
 
     /** SUM, MEAN, MAX or MIN of float32 rows longer than CHUNK: chunks in parallel, combined in order. */
