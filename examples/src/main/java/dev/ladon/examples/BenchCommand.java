@@ -1,9 +1,11 @@
 package dev.ladon.examples;
 
+import dev.ladon.cuda.MatmulPrecision;
 import dev.ladon.examples.bench.BenchCase;
 import dev.ladon.examples.bench.BenchCases;
 import dev.ladon.examples.bench.NumpyPeer;
 import dev.ladon.examples.bench.Timing;
+import dev.ladon.tensor.Device;
 import dev.ladon.tensor.cpu.Parallel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -12,8 +14,11 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * {@code bin/ladon bench}: times Ladon's CPU kernels and, in the same run and on the same cases, NumPy with
- * OpenBLAS ({@code bench/gemm_peer.py}), and prints one line per case with both numbers and their ratio.
+ * {@code bin/ladon bench}: times Ladon against a peer in the same run and prints one line per case with both
+ * numbers and their ratio. Suites: {@code gemm} and {@code ops} time the CPU kernels against NumPy with
+ * OpenBLAS ({@code bench/gemm_peer.py}); {@code gemm --device cuda} times GPU matmuls against PyTorch
+ * ({@link CudaGemmBench}); {@code lm-step} times a language-model training step against PyTorch
+ * ({@link LmStepBench}).
  */
 final class BenchCommand implements Command {
     @Override
@@ -23,17 +28,18 @@ final class BenchCommand implements Command {
 
     @Override
     public String summary() {
-        return "time matmul, elementwise ops and reductions against NumPy/OpenBLAS";
+        return "benchmarks against a peer: kernels vs NumPy, GPU matmul and an LM training step vs PyTorch";
     }
 
     @Override
     public String help() {
         return """
-                usage: bin/ladon bench [gemm|ops|all] [options]
-                  gemm: float32 square products and an attention-shaped batch (64 x [128x64] @ [64x128])
-                  ops:  float32 elementwise maps and reductions over --elements values
-                  all:  both (default)
-                options:
+                usage: bin/ladon bench [gemm|ops|all|lm-step] [options]   (the suite comes first)
+                  gemm:    float32 square products and an attention-shaped batch (64 x [128x64] @ [64x128])
+                  ops:     float32 elementwise maps and reductions over --elements values
+                  all:     both (default)
+                  lm-step: one language-model training step against PyTorch (its options below)
+                CPU options (gemm, ops, all):
                   --threads LIST   thread counts to run, comma-separated (default 1,2); Ladon's pool and the
                                    peer's OPENBLAS_NUM_THREADS are both set to each
                   --sizes LIST     square matrix sizes (default 256,512,1024,2048)
@@ -45,15 +51,61 @@ final class BenchCommand implements Command {
                 Lines read: gemm f32 n=1024 threads=1 ladon_gflops=.. openblas_gflops=.. ratio=..
                             elementwise f32 op=add n=16777216 threads=2 ladon_ms=.. numpy_ms=.. ratio=..
                 ratio is Ladon's speed over the peer's: 1.0 or more means Ladon is at least as fast.
-                The peer needs Debian's NumPy with threaded OpenBLAS: %s""".formatted(NumpyPeer.INSTALL_HINT);
+                The peer needs Debian's NumPy with threaded OpenBLAS: %s
+
+                gemm --device cuda[:N]: [n, n] @ [n, n] in float32 on the GPU against PyTorch (python3 with torch
+                on that machine, cuda-backend/bench/gemm_peer.py), one line per case:
+                  gemm cuda precision=fp32 n=4096 ladon_tflops=.. torch_tflops=.. ratio=.. max_rel_err=..
+                  --sizes LIST       square sizes (default 4096)
+                  --precisions LIST  fp32 (TF32 off), tf32, bf16 (default all three)
+                  --iters N          products timed back to back between two synchronisations (default 20)
+                  --python PATH      interpreter for the peer (default python3); --no-peer: Ladon only
+                Without a usable GPU it says why and exits with 1.
+
+                %s""".formatted(NumpyPeer.INSTALL_HINT, LmStepBench.HELP);
     }
 
     @Override
-    public int run(String[] args) {
-        Options opts = new Options(args, "threads", "sizes", "elements", "reps", "python", "no-peer!");
-        String suite = opts.positional() == null ? "all" : opts.positional();
+    public int run(String[] args) throws Exception {
+        boolean suiteGiven = args.length > 0 && !args[0].startsWith("--");
+        String suite = suiteGiven ? args[0] : "all";
+        String[] rest = suiteGiven ? Arrays.copyOfRange(args, 1, args.length) : args;
+        if (suite.equals("lm-step")) {
+            return LmStepBench.run(rest);
+        }
         if (!List.of("gemm", "ops", "all").contains(suite)) {
-            throw new IllegalArgumentException("unknown suite '" + suite + "' (expected gemm, ops or all)");
+            throw new IllegalArgumentException("unknown suite '" + suite + "' (expected gemm, ops, all or lm-step)");
+        }
+        Options opts = new Options(rest, "threads", "sizes", "elements", "reps", "python", "no-peer!", "device",
+                "precisions", "iters");
+        if (opts.positional() != null) {
+            throw new IllegalArgumentException("unexpected argument '" + opts.positional() + "' (the suite comes first)");
+        }
+        Device device = Device.parse(opts.get("device", "cpu"));
+        if (!device.isCpu()) {
+            if (!suite.equals("gemm") || !device.type().equals("cuda")) {
+                throw new IllegalArgumentException("--device " + device + ": only 'gemm --device cuda[:N]' runs on a GPU");
+            }
+            for (String cpuOnly : List.of("threads", "elements", "reps")) {
+                if (opts.has(cpuOnly)) {
+                    throw new IllegalArgumentException("--" + cpuOnly + " applies to the CPU suites only");
+                }
+            }
+            List<MatmulPrecision> precisions = new ArrayList<>();
+            for (String p : opts.get("precisions", "fp32,tf32,bf16").split(",")) {
+                precisions.add(MatmulPrecision.parse(p));
+            }
+            int iters = opts.getInt("iters", 20);
+            if (iters < 1) {
+                throw new IllegalArgumentException("--iters must be positive, got " + iters);
+            }
+            return CudaGemmBench.run(device, intList(opts.get("sizes", "4096"), "sizes"), precisions, iters,
+                    !opts.flag("no-peer"), opts.get("python", "python3"));
+        }
+        for (String gpuOnly : List.of("precisions", "iters")) {
+            if (opts.has(gpuOnly)) {
+                throw new IllegalArgumentException("--" + gpuOnly + " applies to gemm --device cuda only");
+            }
         }
         int[] threadCounts = intList(opts.get("threads", "1,2"), "threads");
         int[] sizes = intList(opts.get("sizes", "256,512,1024,2048"), "sizes");

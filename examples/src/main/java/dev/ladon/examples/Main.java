@@ -11,7 +11,7 @@ public final class Main {
     /** Every command, in the order the help lists them. */
     static List<Command> commands() {
         return List.of(new TrainCommand(), new GenerateCommand(), new CompareCommand(), new AnalyzeCommand(),
-                new StatsCommand(), new GradcheckCommand(), new BenchCommand(), new LmStepBenchCommand(), new RoutingBenchCommand(),
+                new StatsCommand(), new GradcheckCommand(), new BenchCommand(), new RoutingBenchCommand(),
                 new DemoCommand());
     }
 

@@ -90,7 +90,11 @@ final class StatsCommand implements Command {
         return 0;
     }
 
-    private static ModelConfig withOverrides(ModelConfig base, Options o) {
+    /**
+     * {@code base} with the override options present in {@code o} applied (see {@link #help}; only those the
+     * caller's {@link Options} accept can be present), renamed to say what changed.
+     */
+    static ModelConfig withOverrides(ModelConfig base, Options o) {
         ModelConfig.Builder b = base.toBuilder();
         List<String> changed = new ArrayList<>();
         for (String opt : new String[] {"layers", "d-model", "heads", "d-head", "experts", "k", "d-ff", "context",

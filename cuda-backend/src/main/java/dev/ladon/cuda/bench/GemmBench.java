@@ -19,9 +19,24 @@ import java.util.Locale;
  * (host clock). max_rel_err compares a 64 x 64 corner of the result with a float64 product on the CPU,
  * relative to the largest magnitude in that corner.
  *
- * <p>Usage: {@code GemmBench [--sizes 1024,2048,4096] [--precisions fp32,tf32,bf16] [--iters 20]}
+ * <p>Usage: {@code GemmBench [--sizes 1024,2048,4096] [--precisions fp32,tf32,bf16] [--iters 20]}. The same
+ * measurement, with the PyTorch peer run alongside and a ratio per case, is {@code bin/ladon bench gemm
+ * --device cuda}, which calls {@link #measure}.
  */
 public final class GemmBench {
+    /**
+     * One timed case.
+     *
+     * @param precision        how the float32 product ran
+     * @param n                the square size: [n, n] @ [n, n]
+     * @param tflops           2 n^3 / seconds per product / 1e12
+     * @param millis           milliseconds per product
+     * @param maxRelativeError max |C - A B| over the top-left 64 x 64 block against float64 on the CPU,
+     *                         relative to the largest |A B| there
+     */
+    public record Result(MatmulPrecision precision, int n, double tflops, double millis, double maxRelativeError) {
+    }
+
     private GemmBench() {
     }
 
@@ -52,33 +67,48 @@ public final class GemmBench {
         }
         CudaBackend backend = (CudaBackend) Backends.of(cuda);
         System.out.println("# device: " + backend.deviceName());
-        MatmulPrecision saved = CudaBackend.matmulPrecision();
-        try {
-            for (MatmulPrecision p : precisions) {
-                CudaBackend.setMatmulPrecision(p);
-                for (int n : sizes) {
-                    run(backend, p, n, iters);
-                }
+        for (MatmulPrecision p : precisions) {
+            for (int n : sizes) {
+                run(backend, p, n, iters);
             }
-        } finally {
-            CudaBackend.setMatmulPrecision(saved);
         }
     }
 
     private static void run(CudaBackend backend, MatmulPrecision p, int n, int iters) {
-        Tensor a = Tensor.randn(new Generator(1), DType.FLOAT32, backend.device(), n, n);
-        Tensor b = Tensor.randn(new Generator(2), DType.FLOAT32, backend.device(), n, n);
-        Tensor c = a.matmul(b);
-        backend.synchronize();
-        long t0 = System.nanoTime();
-        for (int i = 0; i < iters; i++) {
-            c = a.matmul(b);
-        }
-        backend.synchronize();
-        double seconds = (System.nanoTime() - t0) / 1e9 / iters;
-        double tflops = 2.0 * n * n * n / seconds / 1e12;
+        Result r = measure(backend, p, n, iters);
         System.out.println(String.format(Locale.ROOT, "gemm cuda precision=%s n=%d ladon_tflops=%.1f ms=%.3f max_rel_err=%.1e",
-                p.name().toLowerCase(Locale.ROOT), n, tflops, seconds * 1e3, cornerError(a, b, c)));
+                p.name().toLowerCase(Locale.ROOT), n, r.tflops(), r.millis(), r.maxRelativeError()));
+    }
+
+    /**
+     * Times [n, n] @ [n, n] in float32 on {@code backend} with matmul precision {@code p}: a warm-up product,
+     * then {@code iters} products queued back to back between two synchronisations (host clock). The
+     * backend's precision setting is restored afterwards.
+     *
+     * @throws IllegalArgumentException if n or iters is not positive
+     */
+    public static Result measure(CudaBackend backend, MatmulPrecision p, int n, int iters) {
+        if (n < 1 || iters < 1) {
+            throw new IllegalArgumentException("GemmBench.measure: n and iters must be positive, got n=" + n
+                    + " iters=" + iters);
+        }
+        MatmulPrecision saved = CudaBackend.matmulPrecision();
+        CudaBackend.setMatmulPrecision(p);
+        try {
+            Tensor a = Tensor.randn(new Generator(1), DType.FLOAT32, backend.device(), n, n);
+            Tensor b = Tensor.randn(new Generator(2), DType.FLOAT32, backend.device(), n, n);
+            Tensor c = a.matmul(b);
+            backend.synchronize();
+            long t0 = System.nanoTime();
+            for (int i = 0; i < iters; i++) {
+                c = a.matmul(b);
+            }
+            backend.synchronize();
+            double seconds = (System.nanoTime() - t0) / 1e9 / iters;
+            return new Result(p, n, 2.0 * n * n * n / seconds / 1e12, seconds * 1e3, cornerError(a, b, c));
+        } finally {
+            CudaBackend.setMatmulPrecision(saved);
+        }
     }
 
     /** Max |C - A B| over the top-left 64 x 64 block, against float64 on the CPU, relative to max |A B| there. */
