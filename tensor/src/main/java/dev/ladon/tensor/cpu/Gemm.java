@@ -1,5 +1,9 @@
 package dev.ladon.tensor.cpu;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicReference;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
@@ -16,28 +20,30 @@ import jdk.incubator.vector.VectorSpecies;
  * <pre>
  * for jc: NC columns of C                       the packed B block [K x NC] stays in L3
  *   for ic: MC rows of C                        (one task; tasks are shared out between threads)
- *     for pc: KC of the shared dimension        the A block [MC x KC] stays in L2
- *       for each B panel [KC x NR]              packed once, by the first task that needs it
- *         for each MR rows of the A block
- *           micro-kernel: C[MR x NR] (+)= A rows B panel, the MR x NR sums held in vector registers
+ *     for pc: KC of the shared dimension
+ *       pack A[ic.., pc..] into panels of MR rows          the packed A block stays in L2
+ *       for each B panel [KC x NR]                         packed once, by the first task that needs it
+ *         for each A panel [MR x KC]
+ *           micro-kernel: C[MR x NR] (+)= A panel B panel, the MR x NR sums held in vector registers
  * </pre>
  *
  * The first depth block stores its sums into C, later ones add to them, so C is never read before it
  * has been written (the fresh output of a product is not in cache, and each read would be a miss).
  *
- * <p>Packing B copies each panel into the order the micro-kernel reads it (row p's NR values side by
- * side), with zeros past the matrix edge, so B is read with unit-stride vector loads whatever its strides
- * were. A is only broadcast one value at a time, from MR rows walked side by side, so rows that are
- * contiguous are read where they are; transposed or strided A, and a block whose last micro-tile has
- * fewer than MR rows, are first copied into dense rows (zero rows below). Skipping that copy is worth
- * about a tenth of the time for attention-shaped products (K = 64), where it cost as much as the
- * arithmetic it fed. A tile that hangs over the edge of C is computed into a scratch tile and only its
- * valid part is copied out.
+ * <p>Packing copies each block into the exact order the micro-kernel reads it (B panel: row p's NR values
+ * side by side; A panel: column p's MR values side by side), with zeros past the matrix edge, so the
+ * micro-kernel runs only unit-stride loads whatever the operands' strides were. A is packed even when its
+ * rows are contiguous: a kernel that also took A's strides as arguments ran at about two thirds of the
+ * packed one's rate (the JIT keeps the bounds checks of a variable-stride index), and with panels a
+ * transposed A, as in the weight gradient X^T dY, is read MR neighbours at a time (A^T B at n = 1024:
+ * about 50 to 66 GFLOP/s on one core). A tile that hangs over the edge of C is computed into a scratch
+ * tile and only its valid part is copied out.
  *
  * <p>The micro-kernel keeps MR x 2 vector accumulators in local variables, never in arrays or fields
  * (a boxed vector is a heap object and ran about 18x slower). MR is 4 (8 accumulators) for 128- and
- * 256-bit vectors, which have 16 registers: with 12 accumulators the JIT spilled and the kernel fell from
- * ~90 to ~40 GFLOP/s on AVX2. With 512-bit vectors (32 registers) MR is 8.
+ * 256-bit vectors, which have 16 registers: with 12 (6 x 2 or 4 x 3) or even 10 accumulators the JIT
+ * loads several broadcasts ahead, runs out of registers and keeps one accumulator on the stack, and the
+ * store-to-load chain through it halves the kernel's rate (~84 to ~40 GFLOP/s on AVX2). With 512-bit vectors (32 registers) MR is 8.
  *
  * <p>{@link GemmPlan} cuts the work into tasks (MC rows of one entry's NC columns) that threads take
  * from a shared counter, and keeps the packed B panels the tasks share.
@@ -61,22 +67,23 @@ final class Gemm {
      * MC = 128, NC = 2048 at 75-85).
      */
     static final int KC = 1024;
-    /** Rows of an A block: MC x KC floats is 128 KiB of a 512 KiB L2, next to the B panel. */
+    /** Rows of a packed A block: MC x KC floats is 128 KiB of a 512 KiB L2, next to the B panel. */
     static final int MC = 32;
     /** Columns of a packed B block: KC x NC floats is 2 MiB, a share of L3. */
     static final int NC = 512;
-    /**
-     * Extra elements between the rows of a copied A block. With rows exactly 1024 floats (4 KiB) apart,
-     * all of a block's rows fall into the same L1 set, and copying a transposed A into them ran at
-     * ~10 ns per element instead of well under one.
-     */
-    private static final int ROW_PAD = 16;
 
     private static final ThreadLocal<FloatWorkspace> FLOAT_WORKSPACE = ThreadLocal.withInitial(FloatWorkspace::new);
     private static final ThreadLocal<DoubleWorkspace> DOUBLE_WORKSPACE = ThreadLocal.withInitial(DoubleWorkspace::new);
-    /** The packed-B buffer of the last finished product, lent to the next one so it is not reallocated. */
-    private static final AtomicReference<float[]> SPARE_FLOATS = new AtomicReference<>();
-    private static final AtomicReference<double[]> SPARE_DOUBLES = new AtomicReference<>();
+    /**
+     * Packed B panels live off-heap, 64-byte aligned. The kernel reads each panel row as vectors, and a
+     * float[] is only 8-byte aligned by the JVM: depending on where the array happened to land, loads
+     * split across cache lines and the kernel ran at 57-62 instead of 86-90 GFLOP/s, so whole runs were
+     * fast or slow by chance.
+     */
+    private static final long PANEL_ALIGNMENT = 64;
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    /** The panel buffer of the last finished product, lent to the next one so it is not reallocated. */
+    private static final AtomicReference<MemorySegment> SPARE_PANELS = new AtomicReference<>();
 
     private Gemm() {
     }
@@ -92,8 +99,7 @@ final class Gemm {
             return;
         }
         GemmPlan plan = new GemmPlan(batch, m, n, k, NR);
-        float[] spare = SPARE_FLOATS.getAndSet(null);
-        float[] packedB = spare != null && spare.length >= plan.waveElements() ? spare : new float[plan.waveElements()];
+        MemorySegment packedB = panelBuffer((long) plan.waveElements() * Float.BYTES);
         for (int g = 0; g < plan.groups(); g += plan.groupsPerWave) {
             GemmPlan.Wave wave = plan.wave(g);
             // One body per thread; each takes tasks until none are left (run inline, one body takes all).
@@ -104,7 +110,7 @@ final class Gemm {
                 }
             });
         }
-        SPARE_FLOATS.set(packedB);
+        SPARE_PANELS.set(packedB);
     }
 
     /** The float64 counterpart of {@link #batched(int, int, int, int, float[], int[], int, int, float[], int[], int, int, float[])}. */
@@ -114,9 +120,7 @@ final class Gemm {
             return;
         }
         GemmPlan plan = new GemmPlan(batch, m, n, k, NR_D);
-        double[] spare = SPARE_DOUBLES.getAndSet(null);
-        double[] packedB = spare != null && spare.length >= plan.waveElements() ? spare
-                : new double[plan.waveElements()];
+        MemorySegment packedB = panelBuffer((long) plan.waveElements() * Double.BYTES);
         for (int g = 0; g < plan.groups(); g += plan.groupsPerWave) {
             GemmPlan.Wave wave = plan.wave(g);
             Parallel.forRange(plan.threads, 1, (unusedStart, unusedEnd) -> {
@@ -126,14 +130,20 @@ final class Gemm {
                 }
             });
         }
-        SPARE_DOUBLES.set(packedB);
+        SPARE_PANELS.set(packedB);
+    }
+
+    /** A buffer of at least {@code bytes} for packed B panels: the spare one if it is big enough, else new. */
+    private static MemorySegment panelBuffer(long bytes) {
+        MemorySegment spare = SPARE_PANELS.getAndSet(null);
+        return spare != null && spare.byteSize() >= bytes ? spare : Arena.ofAuto().allocate(bytes, PANEL_ALIGNMENT);
     }
 
     // =============================================================================================
     // float32
     // =============================================================================================
 
-    /** Per-thread copied A block and edge tile, grown on demand and kept for the thread's life. */
+    /** Per-thread packed A block and edge tile, grown on demand and kept for the thread's life. */
     private static final class FloatWorkspace {
         float[] packedA = new float[0];
         final float[] tile = new float[MR * NR];
@@ -148,7 +158,7 @@ final class Gemm {
 
     /** One task: MC rows of one entry's block of NC columns, over the whole depth (see {@link GemmPlan}). */
     private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, float[] a, int[] aOff, int ars, int acs,
-            float[] b, int[] bOff, int brs, int bcs, float[] c, float[] packedB, FloatWorkspace ws) {
+            float[] b, int[] bOff, int brs, int bcs, float[] c, MemorySegment packedB, FloatWorkspace ws) {
         int groupInWave = task / plan.rowBlocks;
         int group = wave.firstGroup + groupInWave;
         int rowBlock = task % plan.rowBlocks;
@@ -159,19 +169,11 @@ final class Gemm {
         int nc = Math.min(NC, plan.n - j0);
         int panels = (nc + NR - 1) / NR;
         int firstPanel = plan.firstPanel(rowBlock, panels);
-        // Rows of A that are contiguous are read in place; others (and a block with a partial micro-tile)
-        // are first copied into a dense block of rows with zero rows below.
-        boolean inPlace = acs == 1 && mc % MR == 0;
-        float[] blockA = inPlace ? a : ws.packedA((plan.kcMax + ROW_PAD) * roundUp(MC, MR));
+        float[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR));
         for (int depth = 0; depth < plan.depthBlocks; depth++) {
             int pc = depth * plan.kcMax;
             int kc = Math.min(plan.kcMax, plan.k - pc);
-            int aStart = aOff[bi] + i0 * ars + pc * acs;
-            int lda = inPlace ? ars : kc + ROW_PAD;
-            if (!inPlace) {
-                packA(a, aStart, ars, acs, mc, kc, blockA, lda);
-            }
-            int blockOff = inPlace ? aStart : 0;
+            packA(a, aOff[bi] + i0 * ars + pc * acs, ars, acs, mc, kc, packedA);
             for (int step = 0; step < panels; step++) {
                 int panel = (firstPanel + step) % panels;
                 int cols = Math.min(NR, nc - panel * NR);
@@ -186,26 +188,25 @@ final class Gemm {
                     wave.markPacked(groupInWave, depth, panel);
                 }
                 int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR;
-                panelKernel(kc, mc, cols, blockA, blockOff, lda, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
+                panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
             }
         }
     }
 
     /**
-     * C[mc x cols] (+)= A block [mc x kc] (row i at aOff + i lda, rows padded with zeros to a multiple of
-     * MR) times one packed B panel: the micro-kernel down the panel, adding into C when {@code accumulate}
-     * (depth blocks after the first), else overwriting it.
+     * C[mc x cols] (+)= packed A block [mc x kc] times one packed B panel: the micro-kernel down the
+     * panel, adding into C when {@code accumulate} (depth blocks after the first), else overwriting it.
      */
-    private static void panelKernel(int kc, int mc, int cols, float[] a, int aOff, int lda, float[] packedB, int bo,
+    private static void panelKernel(int kc, int mc, int cols, float[] packedA, MemorySegment packedB, int bo,
             float[] tile, float[] c, int co, int ldc, boolean accumulate) {
         for (int ir = 0; ir < mc; ir += MR) {
             int rows = Math.min(MR, mc - ir);
-            int ao = aOff + ir * lda;
+            int ao = ir * kc;
             int ci = co + ir * ldc;
             if (rows == MR && cols == NR) {
-                microKernel(kc, a, ao, lda, packedB, bo, c, ci, ldc, accumulate);
+                microKernel(kc, packedA, ao, packedB, bo, c, ci, ldc, accumulate);
             } else {
-                microKernel(kc, a, ao, lda, packedB, bo, tile, 0, NR, false);
+                microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR, false);
                 for (int r = 0; r < rows; r++) {
                     for (int j = 0; j < cols; j++) {
                         int e = ci + r * ldc + j;
@@ -217,69 +218,79 @@ final class Gemm {
     }
 
     /**
-     * Copies the mc x kc block of A at src into dst as rows ldp apart (A[i, p] at i ldp + p), with zero
-     * rows up to the next multiple of MR.
+     * Packs the mc x kc block of A at src into panels of MR rows: panel q holds A[q MR + r, p] at
+     * q MR kc + p MR + r. Rows past mc are zero.
      */
-    private static void packA(float[] a, int src, int ars, int acs, int mc, int kc, float[] dst, int ldp) {
-        if (acs == 1) {
-            for (int i = 0; i < mc; i++) {
-                System.arraycopy(a, src + i * ars, dst, i * ldp, kc);
-            }
-        } else {
-            // Transposed A (or any other strides): walk the rows side by side, down the shared dimension.
+    private static void packA(float[] a, int src, int ars, int acs, int mc, int kc, float[] dst) {
+        int fullPanels = mc / MR;
+        // Down the shared dimension with the panel's MR rows side by side: the writes are sequential, and a
+        // transposed A (ars = 1) is read MR neighbours at a time.
+        for (int q = 0; q < fullPanels; q++) {
+            int d = q * MR * kc;
+            int s = src + q * MR * ars;
             for (int p = 0; p < kc; p++) {
-                for (int i = 0; i < mc; i++) {
-                    dst[i * ldp + p] = a[src + i * ars + p * acs];
+                for (int r = 0; r < MR; r++) {
+                    dst[d + p * MR + r] = a[s + r * ars + p * acs];
                 }
             }
         }
-        java.util.Arrays.fill(dst, mc * ldp, roundUp(mc, MR) * ldp, 0f);
+        if (fullPanels * MR < mc) {
+            int d = fullPanels * MR * kc;
+            for (int p = 0; p < kc; p++) {
+                for (int r = 0; r < MR; r++) {
+                    int i = fullPanels * MR + r;
+                    dst[d + p * MR + r] = i < mc ? a[src + i * ars + p * acs] : 0f;
+                }
+            }
+        }
     }
 
     /**
-     * Packs the kc x cols block of B at src (cols at most NR) into one panel at dst[d..]: B[p, j] goes to
-     * d + p NR + j. Columns past cols are zero.
+     * Packs the kc x cols block of B at src (cols at most NR) into one panel at float index d of dst:
+     * B[p, j] goes to d + p NR + j. Columns past cols are zero.
      */
-    private static void packB(float[] b, int src, int brs, int bcs, int kc, int cols, float[] dst, int d) {
+    private static void packB(float[] b, int src, int brs, int bcs, int kc, int cols, MemorySegment dst, int d) {
         int vl = F.length();
         if (cols == NR && bcs == 1) {
             // Row-major B: each panel row is two vector loads.
             for (int p = 0; p < kc; p++) {
                 int row = src + p * brs;
-                FloatVector.fromArray(F, b, row).intoArray(dst, d + p * NR);
-                FloatVector.fromArray(F, b, row + vl).intoArray(dst, d + p * NR + vl);
+                long to = (long) (d + p * NR) * Float.BYTES;
+                FloatVector.fromArray(F, b, row).intoMemorySegment(dst, to, NATIVE);
+                FloatVector.fromArray(F, b, row + vl).intoMemorySegment(dst, to + (long) vl * Float.BYTES, NATIVE);
             }
         } else if (cols == NR && brs == 1) {
             // Transposed B (columns contiguous): walk down each column.
             for (int j = 0; j < NR; j++) {
                 int col = src + j * bcs;
                 for (int p = 0; p < kc; p++) {
-                    dst[d + p * NR + j] = b[col + p];
+                    dst.setAtIndex(ValueLayout.JAVA_FLOAT, d + p * NR + j, b[col + p]);
                 }
             }
         } else {
             for (int p = 0; p < kc; p++) {
                 for (int j = 0; j < NR; j++) {
-                    dst[d + p * NR + j] = j < cols ? b[src + p * brs + j * bcs] : 0f;
+                    float v = j < cols ? b[src + p * brs + j * bcs] : 0f;
+                    dst.setAtIndex(ValueLayout.JAVA_FLOAT, d + p * NR + j, v);
                 }
             }
         }
     }
 
-    private static void microKernel(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] c, int co, int ldc,
+    private static void microKernel(int kc, float[] pa, int ao, MemorySegment pb, int bo, float[] c, int co, int ldc,
             boolean accumulate) {
         if (MR == 8) {
-            kernel8x2(kc, a, ao, lda, pb, bo, c, co, ldc, accumulate);
+            kernel8x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate);
         } else {
-            kernel4x2(kc, a, ao, lda, pb, bo, c, co, ldc, accumulate);
+            kernel4x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate);
         }
     }
 
     /**
-     * C[4 x 2 vectors] = (or +=, when accumulating) A[4 x kc] B panel [kc x 2 vectors], where A's row r
-     * starts at a[ao + r lda]: 8 accumulators; each step loads 2 vectors of B and broadcasts 4 values of A.
+     * C[4 x 2 vectors] = (or +=, when accumulating) packed A panel [kc x 4] times B panel [kc x 2 vectors]:
+     * 8 accumulators; each step loads 2 vectors of B and broadcasts 4 neighbouring values of A.
      */
-    private static void kernel4x2(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] c, int co, int ldc,
+    private static void kernel4x2(int kc, float[] pa, int ao, MemorySegment pb, int bo, float[] c, int co, int ldc,
             boolean accumulate) {
         int vl = F.length();
         FloatVector c00 = FloatVector.zero(F);
@@ -290,24 +301,21 @@ final class Gemm {
         FloatVector c21 = FloatVector.zero(F);
         FloatVector c30 = FloatVector.zero(F);
         FloatVector c31 = FloatVector.zero(F);
-        int a0 = ao;
-        int a1 = ao + lda;
-        int a2 = ao + 2 * lda;
-        int a3 = ao + 3 * lda;
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * 2 * vl;
-            FloatVector b0 = FloatVector.fromArray(F, pb, bi);
-            FloatVector b1 = FloatVector.fromArray(F, pb, bi + vl);
-            FloatVector av = FloatVector.broadcast(F, a[a0 + p]);
+            int ai = ao + p * 4;
+            long bi = ((long) bo + (long) p * 2 * vl) * Float.BYTES;
+            FloatVector b0 = FloatVector.fromMemorySegment(F, pb, bi, NATIVE);
+            FloatVector b1 = FloatVector.fromMemorySegment(F, pb, bi + (long) vl * Float.BYTES, NATIVE);
+            FloatVector av = FloatVector.broadcast(F, pa[ai]);
             c00 = av.fma(b0, c00);
             c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(F, a[a1 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 1]);
             c10 = av.fma(b0, c10);
             c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(F, a[a2 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 2]);
             c20 = av.fma(b0, c20);
             c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(F, a[a3 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 3]);
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
         }
@@ -332,7 +340,7 @@ final class Gemm {
     }
 
     /** The 512-bit counterpart of {@link #kernel4x2}: 8 rows, 16 accumulators out of 32 registers. */
-    private static void kernel8x2(int kc, float[] a, int ao, int lda, float[] pb, int bo, float[] c, int co, int ldc,
+    private static void kernel8x2(int kc, float[] pa, int ao, MemorySegment pb, int bo, float[] c, int co, int ldc,
             boolean accumulate) {
         int vl = F.length();
         FloatVector c00 = FloatVector.zero(F);
@@ -351,40 +359,33 @@ final class Gemm {
         FloatVector c61 = FloatVector.zero(F);
         FloatVector c70 = FloatVector.zero(F);
         FloatVector c71 = FloatVector.zero(F);
-        int a0 = ao;
-        int a1 = ao + lda;
-        int a2 = ao + 2 * lda;
-        int a3 = ao + 3 * lda;
-        int a4 = ao + 4 * lda;
-        int a5 = ao + 5 * lda;
-        int a6 = ao + 6 * lda;
-        int a7 = ao + 7 * lda;
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * 2 * vl;
-            FloatVector b0 = FloatVector.fromArray(F, pb, bi);
-            FloatVector b1 = FloatVector.fromArray(F, pb, bi + vl);
-            FloatVector av = FloatVector.broadcast(F, a[a0 + p]);
+            int ai = ao + p * 8;
+            long bi = ((long) bo + (long) p * 2 * vl) * Float.BYTES;
+            FloatVector b0 = FloatVector.fromMemorySegment(F, pb, bi, NATIVE);
+            FloatVector b1 = FloatVector.fromMemorySegment(F, pb, bi + (long) vl * Float.BYTES, NATIVE);
+            FloatVector av = FloatVector.broadcast(F, pa[ai]);
             c00 = av.fma(b0, c00);
             c01 = av.fma(b1, c01);
-            av = FloatVector.broadcast(F, a[a1 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 1]);
             c10 = av.fma(b0, c10);
             c11 = av.fma(b1, c11);
-            av = FloatVector.broadcast(F, a[a2 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 2]);
             c20 = av.fma(b0, c20);
             c21 = av.fma(b1, c21);
-            av = FloatVector.broadcast(F, a[a3 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 3]);
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
-            av = FloatVector.broadcast(F, a[a4 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 4]);
             c40 = av.fma(b0, c40);
             c41 = av.fma(b1, c41);
-            av = FloatVector.broadcast(F, a[a5 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 5]);
             c50 = av.fma(b0, c50);
             c51 = av.fma(b1, c51);
-            av = FloatVector.broadcast(F, a[a6 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 6]);
             c60 = av.fma(b0, c60);
             c61 = av.fma(b1, c61);
-            av = FloatVector.broadcast(F, a[a7 + p]);
+            av = FloatVector.broadcast(F, pa[ai + 7]);
             c70 = av.fma(b0, c70);
             c71 = av.fma(b1, c71);
         }
@@ -441,7 +442,7 @@ final class Gemm {
     }
 
     private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, double[] a, int[] aOff, int ars,
-            int acs, double[] b, int[] bOff, int brs, int bcs, double[] c, double[] packedB, DoubleWorkspace ws) {
+            int acs, double[] b, int[] bOff, int brs, int bcs, double[] c, MemorySegment packedB, DoubleWorkspace ws) {
         int groupInWave = task / plan.rowBlocks;
         int group = wave.firstGroup + groupInWave;
         int rowBlock = task % plan.rowBlocks;
@@ -452,17 +453,11 @@ final class Gemm {
         int nc = Math.min(NC, plan.n - j0);
         int panels = (nc + NR_D - 1) / NR_D;
         int firstPanel = plan.firstPanel(rowBlock, panels);
-        boolean inPlace = acs == 1 && mc % MR_D == 0;
-        double[] blockA = inPlace ? a : ws.packedA((plan.kcMax + ROW_PAD) * roundUp(MC, MR_D));
+        double[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR_D));
         for (int depth = 0; depth < plan.depthBlocks; depth++) {
             int pc = depth * plan.kcMax;
             int kc = Math.min(plan.kcMax, plan.k - pc);
-            int aStart = aOff[bi] + i0 * ars + pc * acs;
-            int lda = inPlace ? ars : kc + ROW_PAD;
-            if (!inPlace) {
-                packA(a, aStart, ars, acs, mc, kc, blockA, lda);
-            }
-            int blockOff = inPlace ? aStart : 0;
+            packA(a, aOff[bi] + i0 * ars + pc * acs, ars, acs, mc, kc, packedA);
             for (int step = 0; step < panels; step++) {
                 int panel = (firstPanel + step) % panels;
                 int cols = Math.min(NR_D, nc - panel * NR_D);
@@ -477,21 +472,21 @@ final class Gemm {
                     wave.markPacked(groupInWave, depth, panel);
                 }
                 int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR_D;
-                panelKernel(kc, mc, cols, blockA, blockOff, lda, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
+                panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
             }
         }
     }
 
-    private static void panelKernel(int kc, int mc, int cols, double[] a, int aOff, int lda, double[] packedB, int bo,
+    private static void panelKernel(int kc, int mc, int cols, double[] packedA, MemorySegment packedB, int bo,
             double[] tile, double[] c, int co, int ldc, boolean accumulate) {
         for (int ir = 0; ir < mc; ir += MR_D) {
             int rows = Math.min(MR_D, mc - ir);
-            int ao = aOff + ir * lda;
+            int ao = ir * kc;
             int ci = co + ir * ldc;
             if (rows == MR_D && cols == NR_D) {
-                kernel4x2(kc, a, ao, lda, packedB, bo, c, ci, ldc, accumulate);
+                kernel4x2(kc, packedA, ao, packedB, bo, c, ci, ldc, accumulate);
             } else {
-                kernel4x2(kc, a, ao, lda, packedB, bo, tile, 0, NR_D, false);
+                kernel4x2(kc, packedA, ao, packedB, bo, tile, 0, NR_D, false);
                 for (int r = 0; r < rows; r++) {
                     for (int j = 0; j < cols; j++) {
                         int e = ci + r * ldc + j;
@@ -502,24 +497,33 @@ final class Gemm {
         }
     }
 
-    private static void packA(double[] a, int src, int ars, int acs, int mc, int kc, double[] dst, int ldp) {
+    private static void packA(double[] a, int src, int ars, int acs, int mc, int kc, double[] dst) {
         for (int p = 0; p < kc; p++) {
+            int s = src + p * acs;
             for (int i = 0; i < mc; i++) {
-                dst[i * ldp + p] = a[src + i * ars + p * acs];
+                dst[(i / MR_D) * MR_D * kc + p * MR_D + i % MR_D] = a[s + i * ars];
             }
         }
-        java.util.Arrays.fill(dst, mc * ldp, roundUp(mc, MR_D) * ldp, 0.0);
+        if (mc % MR_D != 0) {
+            int d = (mc / MR_D) * MR_D * kc;
+            for (int p = 0; p < kc; p++) {
+                for (int r = mc % MR_D; r < MR_D; r++) {
+                    dst[d + p * MR_D + r] = 0.0;
+                }
+            }
+        }
     }
 
-    private static void packB(double[] b, int src, int brs, int bcs, int kc, int cols, double[] dst, int d) {
+    private static void packB(double[] b, int src, int brs, int bcs, int kc, int cols, MemorySegment dst, int d) {
         for (int p = 0; p < kc; p++) {
             for (int j = 0; j < NR_D; j++) {
-                dst[d + p * NR_D + j] = j < cols ? b[src + p * brs + j * bcs] : 0.0;
+                double v = j < cols ? b[src + p * brs + j * bcs] : 0.0;
+                dst.setAtIndex(ValueLayout.JAVA_DOUBLE, d + p * NR_D + j, v);
             }
         }
     }
 
-    private static void kernel4x2(int kc, double[] a, int ao, int lda, double[] pb, int bo, double[] c, int co, int ldc,
+    private static void kernel4x2(int kc, double[] pa, int ao, MemorySegment pb, int bo, double[] c, int co, int ldc,
             boolean accumulate) {
         int vl = D.length();
         DoubleVector c00 = DoubleVector.zero(D);
@@ -530,24 +534,21 @@ final class Gemm {
         DoubleVector c21 = DoubleVector.zero(D);
         DoubleVector c30 = DoubleVector.zero(D);
         DoubleVector c31 = DoubleVector.zero(D);
-        int a0 = ao;
-        int a1 = ao + lda;
-        int a2 = ao + 2 * lda;
-        int a3 = ao + 3 * lda;
         for (int p = 0; p < kc; p++) {
-            int bi = bo + p * 2 * vl;
-            DoubleVector b0 = DoubleVector.fromArray(D, pb, bi);
-            DoubleVector b1 = DoubleVector.fromArray(D, pb, bi + vl);
-            DoubleVector av = DoubleVector.broadcast(D, a[a0 + p]);
+            int ai = ao + p * 4;
+            long bi = ((long) bo + (long) p * 2 * vl) * Double.BYTES;
+            DoubleVector b0 = DoubleVector.fromMemorySegment(D, pb, bi, NATIVE);
+            DoubleVector b1 = DoubleVector.fromMemorySegment(D, pb, bi + (long) vl * Double.BYTES, NATIVE);
+            DoubleVector av = DoubleVector.broadcast(D, pa[ai]);
             c00 = av.fma(b0, c00);
             c01 = av.fma(b1, c01);
-            av = DoubleVector.broadcast(D, a[a1 + p]);
+            av = DoubleVector.broadcast(D, pa[ai + 1]);
             c10 = av.fma(b0, c10);
             c11 = av.fma(b1, c11);
-            av = DoubleVector.broadcast(D, a[a2 + p]);
+            av = DoubleVector.broadcast(D, pa[ai + 2]);
             c20 = av.fma(b0, c20);
             c21 = av.fma(b1, c21);
-            av = DoubleVector.broadcast(D, a[a3 + p]);
+            av = DoubleVector.broadcast(D, pa[ai + 3]);
             c30 = av.fma(b0, c30);
             c31 = av.fma(b1, c31);
         }
