@@ -42,11 +42,15 @@ import java.util.Map;
  * prints a table shaped like SwitchHead's Table 1: parameters, attention MACs and memory (the papers'
  * accounting, {@link AttentionCost}), validation perplexity and bits per byte, training throughput and
  * peak heap. The table also goes to {@code OUT/compare.csv}, and the expert-selection statistics of the
- * final validation to {@code OUT/MODEL-*.csv|png} ({@link ExpertUsageReport}).
+ * final validation to {@code OUT/MODEL-*.csv|png} ({@link ExpertUsageReport}). {@code --size 47m} (the
+ * default on a GPU) trains the papers' 47M Wikitext-103 configurations instead.
  */
 final class CompareCommand implements Command {
     /** The four models of the comparison, in table order. */
     static final List<String> MODELS = List.of("dense", "switchhead", "moa", "switchall");
+
+    /** The model sizes a comparison can run at. */
+    static final List<String> SIZES = List.of("small", "47m");
 
     /** Relative parameter-count tolerance the matching aims for. */
     static final double MATCH_TOLERANCE = 0.05;
@@ -85,6 +89,10 @@ final class CompareCommand implements Command {
                   --corpus-bytes N    bytes of Europarl read (default 8388608)
                   --seed S            initialisation and batch-order seed, the same for every model (default 0)
                   --device D          cpu or cuda:N (default cpu)
+                  --size S            small (the *-small configurations, parameter-matched to dense-small) or
+                                      47m (the papers' Wikitext-103 47M configurations: xl-47m, switchhead-47m,
+                                      moa-47m-k4, switchall-47m, at their own widths); default small on the CPU
+                                      and 47m on a GPU
                   --threads N         CPU threads (default: all cores)
                   --out DIR           where compare.csv and the expert-usage files go (default runs/compare)""";
     }
@@ -92,7 +100,7 @@ final class CompareCommand implements Command {
     @Override
     public int run(String[] args) throws IOException {
         Options o = new Options(args, "models", "steps", "batch", "context", "lr", "eval-tokens", "corpus-bytes",
-                "seed", "device", "threads", "out");
+                "seed", "device", "threads", "out", "size");
         if (o.has("threads")) {
             Parallel.setNumThreads(o.getInt("threads", 1));
         }
@@ -103,9 +111,13 @@ final class CompareCommand implements Command {
         if (s.steps() < 1 || s.batch() < 1 || s.context() < 1 || s.evalTokens() < 1) {
             throw new IllegalArgumentException("--steps, --batch, --context and --eval-tokens must be positive");
         }
+        String size = o.get("size", s.device().isCpu() ? "small" : "47m");
+        if (!SIZES.contains(size)) {
+            throw new IllegalArgumentException("--size must be one of " + SIZES + ", got '" + size + "'");
+        }
         Path out = Path.of(o.get("out", "runs/compare"));
         Corpus corpus = EuroparlCorpus.load(o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES));
-        List<Result> results = compare(corpus, models, s, out, System.out);
+        List<Result> results = compare(corpus, models, size, s, out, System.out);
         System.out.println();
         System.out.print(table(results));
         Path csv = writeCsv(out, results);
@@ -114,14 +126,15 @@ final class CompareCommand implements Command {
     }
 
     /** Trains and evaluates each model in turn, printing progress to {@code log}; writes usage files to out. */
-    static List<Result> compare(Corpus corpus, List<String> models, Settings s, Path out, PrintStream log)
-            throws IOException {
+    static List<Result> compare(Corpus corpus, List<String> models, String size, Settings s, Path out,
+            PrintStream log) throws IOException {
         ByteTokenizer tokenizer = new ByteTokenizer();
         TokenDataset train = new TokenDataset(tokenizer.encode(corpus.train()));
         int[] validationTokens = tokenizer.encode(corpus.validation());
         TokenDataset validation = new TokenDataset(
                 Arrays.copyOf(validationTokens, Math.min(validationTokens.length, s.evalTokens() + 1)));
-        List<ModelConfig> configs = matchedConfigs(models, s.context(), tokenizer.vocabSize());
+        List<ModelConfig> configs = size.equals("small") ? matchedConfigs(models, s.context(), tokenizer.vocabSize())
+                : paperConfigs(models, s.context(), tokenizer.vocabSize());
         log.printf(Locale.ROOT, "data: %s, byte tokens: %,d training, %,d validation used; %d threads, device %s%n",
                 corpus.name(), train.size(), validation.size(), Parallel.numThreads(), s.device());
         log.printf(Locale.ROOT, "budget: %d steps x %d sequences x %d tokens = %,d training tokens per model, seed %d%n",
@@ -158,6 +171,24 @@ final class CompareCommand implements Command {
                 c = match(c, target);
             }
             configs.add(c);
+        }
+        return configs;
+    }
+
+    /**
+     * The papers' 47M Wikitext-103 configurations of {@code models} at context T and the given vocabulary.
+     * They are left at their published widths, which the papers matched to the dense model's parameter count
+     * with their own vocabulary; with another vocabulary the counts shift together (embedding and output).
+     */
+    static List<ModelConfig> paperConfigs(List<String> models, int context, int vocab) {
+        List<ModelConfig> configs = new ArrayList<>();
+        for (String m : models) {
+            String name = switch (m) {
+                case "dense" -> "xl-47m";
+                case "moa" -> "moa-47m-k4";
+                default -> m + "-47m";
+            };
+            configs.add(ModelConfig.named(name).toBuilder().context(context).vocabSize(vocab).build());
         }
         return configs;
     }

@@ -78,6 +78,27 @@ class CompareCommandTest {
     }
 
     @Test
+    void paperSizeUsesThePublished47mConfigurationsAtTheGivenContextAndVocabulary() {
+        List<ModelConfig> configs = CompareCommand.paperConfigs(CompareCommand.MODELS, 128, 256);
+        assertThat(configs).extracting(ModelConfig::name)
+                .containsExactly("xl-47m", "switchhead-47m", "moa-47m-k4", "switchall-47m");
+        long dense = ParameterCount.of(configs.get(0)).total();
+        for (ModelConfig c : configs) {
+            assertThat(c.context()).as(c.name()).isEqualTo(128);
+            assertThat(c.vocabSize()).as(c.name()).isEqualTo(256);
+            // The papers matched these to the dense model; a byte vocabulary shifts every count alike.
+            long count = ParameterCount.of(c).total();
+            assertThat(Math.abs(count - dense) / (double) dense).as(c.name()).isLessThan(0.1);
+        }
+    }
+
+    @Test
+    void unknownSizeIsRejected() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new CompareCommand().run(new String[] {"--size", "huge"}))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("huge");
+    }
+
+    @Test
     void unknownModelIsRejected() {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> CompareCommand.parseModels("dense,foo"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("foo");
