@@ -134,6 +134,26 @@ public interface Backend {
     Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
             Tensor logSumExp, double scale, boolean causal);
 
+    /**
+     * Rotary position embedding, rotate-half layout: x [..., T, D], cos and sin [T, n/2] with n &lt;= D. For
+     * c &lt; n/2 the channels (c, c + n/2) of the row at position t become
+     * (x_c cos[t, c] - x_{c+n/2} sin[t, c], x_{c+n/2} cos[t, c] + x_c sin[t, c]); channels n.. are copied.
+     * The backward is the same op with -sin (the inverse rotation). The default composes it from views,
+     * products and a cat; a backend overrides it with one pass.
+     */
+    default Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
+        int last = x.dim() - 1;
+        int half = cos.size(1);
+        Tensor x1 = x.narrow(last, 0, half);
+        Tensor x2 = x.narrow(last, half, half);
+        Tensor r1 = x1.mul(cos).sub(x2.mul(sin));
+        Tensor r2 = x2.mul(cos).add(x1.mul(sin));
+        if (2 * half == x.size(last)) {
+            return Tensor.cat(java.util.List.of(r1, r2), last);
+        }
+        return Tensor.cat(java.util.List.of(r1, r2, x.narrow(last, 2 * half, x.size(last) - 2 * half)), last);
+    }
+
     // ---- mixture-of-experts routing (used by moe) ------------------------------------------------
 
     /**

@@ -190,6 +190,11 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
+        return RotaryKernels.rotary(x, cos, sin);
+    }
+
+    @Override
     public Tensor groupedMatmul(Tensor x, Tensor weight, Tensor row, Tensor expert, Tensor gate) {
         return GroupedMatmulKernels.forward(x, weight, row, expert, gate);
     }
