@@ -191,6 +191,15 @@ class AttentionKernelsTest {
     }
 
     @Test
+    void wideHeadsRunTheFourRowBlocksWithTails() {
+        // 70 queries: blocks of four rows and a tail of two; widths 72 and 67 span several whole vectors of any
+        // species, then a partial one; 70 and 90 keys fill one key block and part of the next.
+        checkAgainstReference(inputs(13, DType.FLOAT32, 1, 2, 70, 70, 72, 67, true, false), 2e-5);
+        checkAgainstReference(inputs(14, DType.FLOAT32, 2, 1, 30, 90, 64, 64, true, false), 2e-5);
+        checkAgainstReference(inputs(15, DType.FLOAT32, 1, 2, 22, 45, 67, 72, false, false), 2e-5);
+    }
+
+    @Test
     void float64PathMatchesReferenceTightly() {
         checkAgainstReference(inputs(7, DType.FLOAT64, 2, 2, 9, 14, 7, 5, true, true), 1e-12);
         checkAgainstReference(inputs(8, DType.FLOAT64, 1, 2, 4, 11, 3, 6, false, false), 1e-12);
