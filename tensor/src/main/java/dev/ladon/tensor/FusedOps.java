@@ -165,7 +165,8 @@ public final class FusedOps {
      * Rotary position embedding of x [..., T, D] with tables cos and sin [T, n/2] (n &lt;= D): channel pairs
      * (c, c + n/2) are rotated by the angle whose cosine and sine the tables hold for the row's position,
      * channels n.. pass unchanged (see {@link dev.ladon.tensor.backend.Backend#rotary}). The gradient with
-     * respect to x is {@code rotary(grad, cos, sin.neg())}. Returns a new contiguous [..., T, D].
+     * respect to x is {@code rotary(grad, cos, sin.neg())}. Returns a new [..., T, D], contiguous or (on the
+     * CPU, for a permuted dense x such as heads split off a projection) laid out in x's dim order.
      *
      * @throws IllegalArgumentException when x is not floating or below 2-D, the tables are not [T, n/2] with
      *                                  2 * (n/2) &lt;= D, or dtypes or devices differ

@@ -81,7 +81,9 @@ final class AttentionKernels {
         v = withContiguousRows(v);
         rel = withContiguousRows(rel);
         Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
-        Tensor out = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq, g.dv);
+        // Outputs and gradients are laid out like their operand (see CpuBackend.newTensorLike): for heads split
+        // off a projection they go back through the permute, and merge into [B, T, H * D], without a copy.
+        Tensor out = CpuBackend.INSTANCE.newTensorLike(q.dtype(), new int[] {g.batch, g.heads, g.tq, g.dv}, q);
         Tensor lse = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq);
         if (q.dtype() == DType.FLOAT32) {
             forwardFloat(g, q, k, v, rel, (float) scale, out, lse);
@@ -101,9 +103,9 @@ final class AttentionKernels {
         out = withContiguousRows(out);
         lse = lse.contiguous();
         Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
-        Tensor dq = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq, g.d);
-        Tensor dk = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tk, g.d);
-        Tensor dv = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tk, g.dv);
+        Tensor dq = CpuBackend.INSTANCE.newTensorLike(q.dtype(), q.shape(), q);
+        Tensor dk = CpuBackend.INSTANCE.newTensorLike(q.dtype(), k.shape(), k);
+        Tensor dv = CpuBackend.INSTANCE.newTensorLike(q.dtype(), v.shape(), v);
         Tensor drel = rel == null ? null : CpuBackend.INSTANCE.newTensor(q.dtype(), g.heads, g.tk, g.d);
         if (q.dtype() == DType.FLOAT32) {
             backwardFloat(g, gradOut, q, k, v, rel, out, lse, (float) scale, dq, dk, dv, drel);
@@ -125,6 +127,7 @@ final class AttentionKernels {
         Rows qr = Rows.of(q);
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
+        Rows outRows = Rows.of(out);
         float[] relT = rel == null ? null : packRelTransposed(g, rel);
         int relStride = g.tk + BLOCK_K;
         int queryBlocks = (g.tq + BLOCK_Q - 1) / BLOCK_Q;
@@ -180,8 +183,9 @@ final class AttentionKernels {
                     int flat = bh * g.tq + i;
                     // A row with no visible key (only when Tk = 0) gets output 0 and log-sum-exp -inf.
                     float inv = rowSum[row] > 0 ? 1f / rowSum[row] : 0f;
+                    int o = outRows.at(b, h, i);
                     for (int c = 0; c < g.dv; c++) {
-                        oa[flat * g.dv + c] = acc[row * g.dv + c] * inv;
+                        oa[o + c] = acc[row * g.dv + c] * inv;
                     }
                     la[flat] = rowMax[row] + (float) Math.log(rowSum[row]);
                 }
@@ -237,6 +241,9 @@ final class AttentionKernels {
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
         Rows or = Rows.of(out);
+        Rows dqr = Rows.of(dq);
+        Rows dkr = Rows.of(dk);
+        Rows dvr = Rows.of(dv);
         Rows rr = rel == null ? null : Rows.ofRel(rel);
         int lseOffset = lse.offset();
         float[] relT = rel == null ? null : packRelTransposed(g, rel);
@@ -290,16 +297,16 @@ final class AttentionKernels {
                     for (; j + ROWS <= j1; j += ROWS) {
                         int column = firstQuery * BLOCK_K + (j - j0);
                         addWeightedRowsToFour(pTile, column, 1, BLOCK_K, queries, ga, gr.at(b, h, firstQuery),
-                                gr.rowStride(), dva, (bh * g.tk + j) * g.dv, g.dv, g.dv);
+                                gr.rowStride(), dva, dvr.at(b, h, j), dvr.rowStride(), g.dv);
                         addWeightedRowsToFour(tTile, column, 1, BLOCK_K, queries, qa, qr.at(b, h, firstQuery),
-                                qr.rowStride(), dka, (bh * g.tk + j) * g.d, g.d, g.d);
+                                qr.rowStride(), dka, dkr.at(b, h, j), dkr.rowStride(), g.d);
                     }
                     for (; j < j1; j++) {
                         int column = firstQuery * BLOCK_K + (j - j0);
                         addWeightedRows(pTile, column, BLOCK_K, queries, ga, gr.at(b, h, firstQuery), gr.rowStride(),
-                                dva, (bh * g.tk + j) * g.dv, g.dv);
+                                dva, dvr.at(b, h, j), g.dv);
                         addWeightedRows(tTile, column, BLOCK_K, queries, qa, qr.at(b, h, firstQuery), qr.rowStride(),
-                                dka, (bh * g.tk + j) * g.d, g.d);
+                                dka, dkr.at(b, h, j), g.d);
                     }
                     // dq_i sums a tile row over the block's keys (T is 0 past each row's visible keys).
                     i = firstQuery;
@@ -307,12 +314,12 @@ final class AttentionKernels {
                         for (; i + ROWS <= g.tq; i += ROWS) {
                             int widest = Math.min(j1, g.visibleEnd(i + ROWS - 1)) - j0;
                             addWeightedRowsToFour(tTile, i * BLOCK_K, BLOCK_K, 1, widest, ka, kr.at(b, h, j0),
-                                    kr.rowStride(), dqa, (bh * g.tq + i) * g.d, g.d, g.d);
+                                    kr.rowStride(), dqa, dqr.at(b, h, i), dqr.rowStride(), g.d);
                         }
                     }
                     for (; i < g.tq; i++) {
                         int n = Math.min(j1, g.visibleEnd(i)) - j0;
-                        int dqOffset = (bh * g.tq + i) * g.d;
+                        int dqOffset = dqr.at(b, h, i);
                         addWeightedRows(tTile, i * BLOCK_K, 1, n, ka, kr.at(b, h, j0), kr.rowStride(), dqa, dqOffset,
                                 g.d);
                         if (rel != null) {
@@ -703,6 +710,7 @@ final class AttentionKernels {
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
         Rows rr = rel == null ? null : Rows.ofRel(rel);
+        Rows outRows = Rows.of(out);
         Parallel.forRange(g.batch * g.heads * g.tq, 16, (row0, row1) -> {
             double[] acc = new double[g.dv];
             for (int flat = row0; flat < row1; flat++) {
@@ -737,7 +745,7 @@ final class AttentionKernels {
                 }
                 double inv = sum > 0 ? 1 / sum : 0;
                 for (int c = 0; c < g.dv; c++) {
-                    oa[flat * g.dv + c] = acc[c] * inv;
+                    oa[outRows.at(b, h, i) + c] = acc[c] * inv;
                 }
                 la[flat] = max + Math.log(sum);
             }
@@ -761,6 +769,9 @@ final class AttentionKernels {
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
         Rows or = Rows.of(out);
+        Rows dqr = Rows.of(dq);
+        Rows dkr = Rows.of(dk);
+        Rows dvr = Rows.of(dv);
         Rows rr = rel == null ? null : Rows.ofRel(rel);
         int lseOffset = lse.offset();
         List<double[]> relPartials = new ArrayList<>();
@@ -772,7 +783,7 @@ final class AttentionKernels {
                 for (int i = 0; i < g.tq; i++) {
                     int qOffset = qr.at(b, h, i);
                     int gOffset = gr.at(b, h, i);
-                    int dqOffset = (bh * g.tq + i) * g.d;
+                    int dqOffset = dqr.at(b, h, i);
                     double delta = dot(ga, gOffset, oa, or.at(b, h, i), g.dv);
                     double rowLse = la[lseOffset + bh * g.tq + i];
                     for (int j = 0; j < g.visibleEnd(i); j++) {
@@ -784,8 +795,8 @@ final class AttentionKernels {
                         }
                         double p = Math.exp(s * scale - rowLse);
                         double t = scale * p * (dot(ga, gOffset, va, vr.at(b, h, j), g.dv) - delta);
-                        int dkOffset = (bh * g.tk + j) * g.d;
-                        int dvOffset = (bh * g.tk + j) * g.dv;
+                        int dkOffset = dkr.at(b, h, j);
+                        int dvOffset = dvr.at(b, h, j);
                         for (int c = 0; c < g.dv; c++) {
                             dva[dvOffset + c] += p * ga[gOffset + c];
                         }

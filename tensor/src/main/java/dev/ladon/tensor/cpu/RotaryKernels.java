@@ -30,10 +30,12 @@ final class RotaryKernels {
         int width = shape[rank - 1];
         int positions = shape[rank - 2];
         int half = c.size(1);
-        Tensor out = CpuBackend.INSTANCE.newTensor(src.dtype(), shape);
+        // Laid out like x: heads split off a projection come back through their permute without a copy.
+        Tensor out = CpuBackend.INSTANCE.newTensorLike(src.dtype(), shape, src);
         int rows = width == 0 ? 0 : out.numel() / width;
-        // Where row r of src starts: r is split over the leading dims (all but the last) from the innermost out.
+        // Where row r of src and of out start: r is split over the leading dims (all but the last).
         int[] strides = src.strides();
+        int[] outStrides = out.strides();
         int offset = src.offset();
         boolean f32 = src.dtype() == DType.FLOAT32;
         CpuStorage xs = ElementwiseKernels.storage(src);
@@ -43,19 +45,22 @@ final class RotaryKernels {
         Parallel.forRange(rows, ROW_GRAIN, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int at = offset;
+                int outAt = 0;
                 int rest = r;
                 for (int d = rank - 2; d >= 0; d--) {
-                    at += (rest % shape[d]) * strides[d];
+                    int index = rest % shape[d];
+                    at += index * strides[d];
+                    outAt += index * outStrides[d];
                     rest /= shape[d];
                 }
                 int t = r % positions;
                 int co = c.offset() + t * half;
                 int so = s.offset() + t * half;
                 if (f32) {
-                    rotateFloat(xs.floats(), at, cs.floats(), ss.floats(), co, so, half, width, os.floats(), r * width);
+                    rotateFloat(xs.floats(), at, cs.floats(), ss.floats(), co, so, half, width, os.floats(), outAt);
                 } else {
                     rotateDouble(xs.doubles(), at, cs.doubles(), ss.doubles(), co, so, half, width, os.doubles(),
-                            r * width);
+                            outAt);
                 }
             }
         });

@@ -220,6 +220,13 @@ class AttentionKernelsTest {
         assertThat(q.isContiguous()).isFalse();
         assertThat(k.stride(1)).isZero();
         checkAgainstReference(new Inputs(q, k, v, null, gradOut, 0.25, true), 2e-5);
+        // out and dq come in q's layout ([B, T, H, D] in memory), so merging heads back needs no copy;
+        // dk and dv of the broadcast K/V are contiguous.
+        FusedOps.AttentionResult r = FusedOps.attention(q, k, v, null, 0.25, true);
+        Tensor[] grads = FusedOps.attentionBackward(gradOut, q, k, v, null, r, 0.25, true);
+        assertThat(r.output().permute(0, 2, 1, 3).isContiguous()).isTrue();
+        assertThat(grads[0].permute(0, 2, 1, 3).isContiguous()).isTrue();
+        assertThat(grads[1].isContiguous()).isTrue();
     }
 
     @Test
