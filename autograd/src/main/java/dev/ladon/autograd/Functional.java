@@ -8,11 +8,47 @@ import dev.ladon.tensor.Tensor;
 /**
  * Layer-level functions (like {@code torch.nn.functional}). layerNorm, rmsNorm and crossEntropy run the
  * fused kernels of {@link FusedOps} forward and backward; their backward is a kernel, not Variable ops, so
- * they are once-differentiable (a second derivative through them fails, naming the op). mse and dropout
- * are composed of Variable ops.
+ * they are once-differentiable (a second derivative through them fails, naming the op). linear is one node
+ * whose gradients are Variable ops; mse and dropout are composed of Variable ops.
  */
 public final class Functional {
     private Functional() {
+    }
+
+    /**
+     * The affine map of a linear layer over the last dim: x [..., in] W^T + b with weight [out, in] (PyTorch's
+     * layout) and bias [out] or null; returns [..., out]. One node instead of a transpose, a product and a
+     * broadcast add: the bias goes into the fresh product in place, and the weight gradient g^T x comes out
+     * in the weight's own layout. Its gradient formulas are Variable ops, so it can be differentiated again.
+     *
+     * @throws IllegalArgumentException when weight is not 2-D, x's last dim is not weight's second, or bias
+     *                                  is not [out]
+     */
+    public static Variable linear(Variable x, Variable weight, Variable bias) {
+        if (weight.dim() != 2 || x.dim() == 0 || x.size(-1) != weight.size(1)
+                || (bias != null && (bias.dim() != 1 || bias.size(0) != weight.size(0)))) {
+            throw new IllegalArgumentException("linear: expected x [..., in], weight [out, in] and bias [out] or none; got x "
+                    + Shape.str(x.shape()) + ", weight " + Shape.str(weight.shape())
+                    + (bias == null ? "" : ", bias " + Shape.str(bias.shape())));
+        }
+        int in = weight.size(1);
+        int out = weight.size(0);
+        int[] xShape = x.shape();
+        int[] outShape = x.shape();
+        outShape[outShape.length - 1] = out;
+        // One 2-D product over all rows: the weight gradient is then one GEMM, not a per-batch sum.
+        Tensor y = x.data().reshape(-1, in).matmul(weight.data().mT());
+        if (bias != null) {
+            y.addInPlace(bias.data());
+        }
+        return Node.record("linear", y.reshape(outShape), new Variable[] {x, weight, bias}, new Variable[] {x, weight},
+                false, (g, s, needs) -> {
+                    Variable rows = g.reshape(-1, out);
+                    return new Variable[] {
+                            needs[0] ? rows.matmul(s[1]).reshape(xShape) : null,
+                            needs[1] ? rows.mT().matmul(s[0].reshape(-1, in)) : null,
+                            needs[2] ? rows.sum(0) : null};
+                });
     }
 
     /**

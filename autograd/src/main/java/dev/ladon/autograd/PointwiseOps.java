@@ -131,8 +131,11 @@ final class PointwiseOps {
     }
 
     static Variable relu(Variable x) {
-        return Node.record("relu", x.data().relu(), inputs(x), NOTHING, true,
-                (g, s, needs) -> new Variable[] {g.mul(Variable.constant(s[0].data().gt(0.0).to(g.dtype())))});
+        return Node.record("relu", x.data().relu(), inputs(x), NOTHING, true, (g, s, needs) -> {
+            // g where the output is positive, else 0: one select, where a 0/1 float mask times g takes two passes.
+            Variable zero = Variable.constant(Tensor.zeros(g.dtype(), g.device()));
+            return new Variable[] {Variable.where(s[0].data().gt(0.0), g, zero)};
+        });
     }
 
     private static final double GELU_C = Math.sqrt(2.0 / Math.PI);

@@ -35,6 +35,42 @@ class FunctionalTest {
     }
 
     @Test
+    void linearMatchesTheComposedProductAndBiasWithTheSameGradients() {
+        Generator gen = new Generator(4);
+        for (boolean withBias : new boolean[] {true, false}) {
+            Tensor xs = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2, 3, 5);
+            Tensor ws = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 4, 5);
+            Tensor bs = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 4);
+            Tensor upstream = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2, 3, 4);
+            Variable x = Variable.parameter(xs);
+            Variable w = Variable.parameter(ws);
+            Variable b = withBias ? Variable.parameter(bs) : null;
+            Variable y = Functional.linear(x, w, b);
+            y.mul(Variable.constant(upstream)).sum().backward();
+            Variable x2 = Variable.parameter(xs);
+            Variable w2 = Variable.parameter(ws);
+            Variable b2 = Variable.parameter(bs);
+            Variable composed = x2.matmul(w2.mT());
+            if (withBias) {
+                composed = composed.add(b2);
+            }
+            composed.mul(Variable.constant(upstream)).sum().backward();
+            assertThat(y.shape()).containsExactly(2, 3, 4);
+            assertThat(y.data().allClose(composed.data(), 1e-6, 1e-6)).isTrue();
+            assertThat(x.grad().allClose(x2.grad(), 1e-6, 1e-6)).isTrue();
+            assertThat(w.grad().allClose(w2.grad(), 1e-6, 1e-5)).isTrue();
+            assertThat(w.grad().isContiguous()).isTrue();
+            if (withBias) {
+                assertThat(b.grad().allClose(b2.grad(), 1e-6, 1e-5)).isTrue();
+            }
+        }
+        assertThatThrownBy(() -> Functional.linear(Variable.constant(Tensor.zeros(2, 3)),
+                Variable.constant(Tensor.zeros(4, 5)), null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("linear")
+                .hasMessageContaining("x [2, 3]").hasMessageContaining("weight [4, 5]");
+    }
+
+    @Test
     void mseIsTheMeanSquaredDifference() {
         Variable a = Variable.constant(Tensor.of(new double[] {1, 2, 3, 4}, 2, 2));
         Variable b = Variable.constant(Tensor.of(new double[] {0, 4}, 2));

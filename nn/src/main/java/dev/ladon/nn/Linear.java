@@ -1,5 +1,6 @@
 package dev.ladon.nn;
 
+import dev.ladon.autograd.Functional;
 import dev.ladon.autograd.Variable;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
@@ -42,14 +43,7 @@ public final class Linear extends Module {
             throw new IllegalArgumentException("Linear.forward: expected input [..., " + inFeatures + "], got "
                     + Shape.str(x.shape()));
         }
-        int[] outShape = x.shape();
-        outShape[outShape.length - 1] = outFeatures;
-        // One 2-D product over all rows: the weight gradient is then one GEMM, not a per-batch sum.
-        Variable y = x.reshape(-1, inFeatures).matmul(weight.variable().mT());
-        if (bias != null) {
-            y = y.add(bias.variable());
-        }
-        return y.reshape(outShape);
+        return Functional.linear(x, weight.variable(), bias == null ? null : bias.variable());
     }
 
     public Parameter weight() {

@@ -1,8 +1,11 @@
 package dev.ladon.nn;
 
+import dev.ladon.autograd.Function;
+import dev.ladon.autograd.FunctionContext;
 import dev.ladon.autograd.Variable;
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
 
@@ -11,7 +14,8 @@ import dev.ladon.tensor.Tensor;
  * {@code rotated} channels of each head; the other channels pass unchanged (SwitchHead spec section 2,
  * RoPE variant: the first half of d_h). With n rotated channels and x1, x2 their two halves,
  * channel pairs (c, c + n/2) are rotated by the angle pos * theta_c, theta_c = base^(-2c/n):
- * [x1 cos - x2 sin, x2 cos + x1 sin]. Queries sit at positions offset by the memory length.
+ * [x1 cos - x2 sin, x2 cos + x1 sin]. Queries sit at positions offset by the memory length. The rotation
+ * runs as one fused op, so it is once-differentiable (a second derivative through it fails with a clear error).
  */
 public final class RotaryEmbedding {
     private final int headDim;
@@ -20,6 +24,7 @@ public final class RotaryEmbedding {
     // The cos/sin tables of the last call, reused by the next one of the same length and placement.
     private Tensor cachedCos;
     private Tensor cachedSin;
+    private Tensor cachedNegativeSin;
     private int cachedLength = -1;
     private int cachedOffset = -1;
 
@@ -52,19 +57,39 @@ public final class RotaryEmbedding {
             throw new IllegalArgumentException("RotaryEmbedding.apply: expected [B, H, T, " + headDim + "], got "
                     + Shape.str(x.shape()));
         }
-        int t = x.size(2);
-        int half = rotated / 2;
-        tables(t, offset, x.dtype(), x.device());
-        Variable cos = Variable.constant(cachedCos);
-        Variable sin = Variable.constant(cachedSin);
-        Variable x1 = x.narrow(3, 0, half);
-        Variable x2 = x.narrow(3, half, half);
-        Variable r1 = x1.mul(cos).sub(x2.mul(sin));
-        Variable r2 = x2.mul(cos).add(x1.mul(sin));
-        if (rotated == headDim) {
-            return Variable.cat(java.util.List.of(r1, r2), 3);
+        tables(x.size(2), offset, x.dtype(), x.device());
+        return new Rotation(cachedCos, cachedSin, cachedNegativeSin).apply(x);
+    }
+
+    /**
+     * The rotation as one fused op ({@link FusedOps#rotary}). It is linear in x and orthogonal per channel pair,
+     * so its gradient is the inverse rotation of the output gradient: the same op with -sin.
+     */
+    private static final class Rotation extends Function {
+        private final Tensor cos;
+        private final Tensor sin;
+        private final Tensor negativeSin;
+
+        Rotation(Tensor cos, Tensor sin, Tensor negativeSin) {
+            this.cos = cos;
+            this.sin = sin;
+            this.negativeSin = negativeSin;
         }
-        return Variable.cat(java.util.List.of(r1, r2, x.narrow(3, rotated, headDim - rotated)), 3);
+
+        @Override
+        protected Tensor forward(FunctionContext ctx, Tensor... in) {
+            return FusedOps.rotary(in[0], cos, sin);
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor gradOutput) {
+            return new Tensor[] {FusedOps.rotary(gradOutput, cos, negativeSin)};
+        }
+
+        @Override
+        public String name() {
+            return "rotaryEmbedding";
+        }
     }
 
     /** Fills the cache with cos and sin of pos * theta_c, [T, n/2], for positions offset .. offset + T - 1. */
@@ -85,6 +110,7 @@ public final class RotaryEmbedding {
         }
         cachedCos = Tensor.of(cos, length, half).to(dtype).to(device);
         cachedSin = Tensor.of(sin, length, half).to(dtype).to(device);
+        cachedNegativeSin = cachedSin.neg();
         cachedLength = length;
         cachedOffset = offset;
     }

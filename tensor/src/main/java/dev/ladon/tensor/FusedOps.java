@@ -4,7 +4,7 @@ import java.util.Arrays;
 
 /**
  * The fused kernels that layers above need, each with its backward: layer norm, RMS norm, cross-entropy,
- * attention, the grouped expert matmul and the AdamW step. Arguments are checked here once (shapes,
+ * attention, rotary position embedding, the grouped expert matmul and the AdamW step. Arguments are checked here once (shapes,
  * dtypes, devices), then the device's backend runs the kernel. Forward results carry what backward needs.
  */
 public final class FusedOps {
@@ -159,6 +159,32 @@ public final class FusedOps {
                         + qs[3] + "] " + q.dtype() + "; " + shapes);
             }
         }
+    }
+
+    /**
+     * Rotary position embedding of x [..., T, D] with tables cos and sin [T, n/2] (n &lt;= D): channel pairs
+     * (c, c + n/2) are rotated by the angle whose cosine and sine the tables hold for the row's position,
+     * channels n.. pass unchanged (see {@link dev.ladon.tensor.backend.Backend#rotary}). The gradient with
+     * respect to x is {@code rotary(grad, cos, sin.neg())}. Returns a new [..., T, D], contiguous or (on the
+     * CPU, for a permuted dense x such as heads split off a projection) laid out in x's dim order.
+     *
+     * @throws IllegalArgumentException when x is not floating or below 2-D, the tables are not [T, n/2] with
+     *                                  2 * (n/2) &lt;= D, or dtypes or devices differ
+     */
+    public static Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
+        Tensor.requireSameDevice("rotary", x, cos, sin);
+        Tensor.requireFloating("rotary", x);
+        String shapes = "x " + Shape.str(x.shape()) + ", cos " + Shape.str(cos.shape()) + ", sin " + Shape.str(sin.shape());
+        if (x.dim() < 2 || cos.dim() != 2 || !Arrays.equals(cos.shape(), sin.shape()) || cos.size(0) != x.size(-2)
+                || 2 * cos.size(1) > x.size(-1)) {
+            throw new IllegalArgumentException("rotary: expected x [..., T, D] and cos, sin [T, n/2] with n <= D; got "
+                    + shapes);
+        }
+        if (cos.dtype() != x.dtype() || sin.dtype() != x.dtype()) {
+            throw new IllegalArgumentException("rotary: dtypes differ: x " + x.dtype() + ", cos " + cos.dtype() + ", sin "
+                    + sin.dtype());
+        }
+        return x.backend().rotary(x, cos, sin);
     }
 
     /**

@@ -62,6 +62,27 @@ class OptimizerTest {
     }
 
     @Test
+    void adamWSplitAcrossThreadsInChunksNotAlignedToVectorsMatchesReference() {
+        Random rng = new Random(2);
+        // 3 chunks of 16667 or 16666 elements: each chunk has its own vector loop and scalar tail
+        int[] shape = {50001};
+        ThreadCount.run(3, () -> {
+            Tensor param = Layout.CONTIGUOUS.random(rng, DType.FLOAT32, shape, -1, 1);
+            Tensor m = Layout.CONTIGUOUS.random(rng, DType.FLOAT32, shape, -0.1, 0.1);
+            Tensor v = Layout.CONTIGUOUS.random(rng, DType.FLOAT32, shape, 0, 0.01);
+            Tensor grad = Layout.CONTIGUOUS.random(rng, DType.FLOAT32, shape, -2, 2);
+            double[] p = Elements.read(param);
+            double[] mr = Elements.read(m);
+            double[] vr = Elements.read(v);
+            FusedOps.adamW(param, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, 0.01, 7);
+            referenceStep(p, Elements.read(grad), mr, vr, 1e-3, 0.9, 0.999, 1e-8, 0.01, 7);
+            Elements.assertClose("param", param, DType.FLOAT32, shape, p, 2e-6);
+            Elements.assertClose("expAvg", m, DType.FLOAT32, shape, mr, 2e-6);
+            Elements.assertClose("expAvgSq", v, DType.FLOAT32, shape, vr, 2e-6);
+        });
+    }
+
+    @Test
     void adamWUpdatesAContiguousViewWithAnOffsetOnly() {
         Tensor whole = Tensor.of(new double[] {1, 2, 3, 4, 5, 6}, 6);
         Tensor param = whole.narrow(0, 2, 3);

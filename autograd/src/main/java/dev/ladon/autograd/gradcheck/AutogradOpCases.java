@@ -247,6 +247,10 @@ public final class AutogradOpCases implements GradcheckCaseProvider {
                 transposed(3, 4)).covering("layerNorm"));
         c.add(GradcheckCase.of("layerNorm bias only", v -> Functional.layerNorm(in(v, 0), null, in(v, 1), 1e-5),
                 randn(2, 3), randn(3)).covering("layerNorm"));
+        c.add(GradcheckCase.of("linear with bias over 3-D input", v -> Functional.linear(in(v, 0), in(v, 1), in(v, 2)),
+                randn(2, 3, 4), randn(5, 4), randn(5)).covering("linear").withSecondOrder());
+        c.add(GradcheckCase.of("linear without bias, transposed input", v -> Functional.linear(in(v, 0), in(v, 1), null),
+                transposed(3, 4), randn(2, 4)).covering("linear").withSecondOrder());
         c.add(GradcheckCase.of("rmsNorm weighted", v -> Functional.rmsNorm(in(v, 0), in(v, 1), 1e-6), randn(3, 4),
                 randn(4)).covering("rmsNorm"));
         c.add(GradcheckCase.of("rmsNorm plain", v -> Functional.rmsNorm(in(v, 0), null, 1e-6), strided(2, 3))

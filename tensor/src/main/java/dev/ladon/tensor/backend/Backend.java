@@ -126,13 +126,38 @@ public interface Backend {
      * requires {@code causal}. Query i sits at position Tk - Tq + i, so row Delta + Tk - 1 of rel holds the
      * distance Delta = key position - query position, from -(Tk - 1) (row 0) to 0 (row Tk - 1). Causal: key j is visible from query i iff j &lt;= i + (Tk - Tq), so with
      * Tk &gt; Tq the first Tk - Tq keys are a memory every query sees.
-     * Returns [out [B, H, Tq, Dv], logSumExp [B, H, Tq]] in the dtype of q.
+     * Returns [out [B, H, Tq, Dv], logSumExp [B, H, Tq]] in the dtype of q; out may be laid out in q's dim
+     * order instead of contiguously (e.g. [B, Tq, H, Dv] in memory for heads split off a projection).
      */
     Tensor[] attention(Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal);
 
-    /** [dq, dk, dv, drel] (drel null when rel is null), full-shaped (not reduced over broadcast dims). */
+    /**
+     * [dq, dk, dv, drel] (drel null when rel is null), full-shaped (not reduced over broadcast dims); dq, dk
+     * and dv may be laid out in the dim order of q, k and v instead of contiguously.
+     */
     Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
             Tensor logSumExp, double scale, boolean causal);
+
+    /**
+     * Rotary position embedding, rotate-half layout: x [..., T, D], cos and sin [T, n/2] with n &lt;= D. For
+     * c &lt; n/2 the channels (c, c + n/2) of the row at position t become
+     * (x_c cos[t, c] - x_{c+n/2} sin[t, c], x_{c+n/2} cos[t, c] + x_c sin[t, c]); channels n.. are copied.
+     * The backward is the same op with -sin (the inverse rotation). The result may be laid out in x's dim
+     * order instead of contiguously. The default composes it from views, products and a cat; a backend
+     * overrides it with one pass.
+     */
+    default Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
+        int last = x.dim() - 1;
+        int half = cos.size(1);
+        Tensor x1 = x.narrow(last, 0, half);
+        Tensor x2 = x.narrow(last, half, half);
+        Tensor r1 = x1.mul(cos).sub(x2.mul(sin));
+        Tensor r2 = x2.mul(cos).add(x1.mul(sin));
+        if (2 * half == x.size(last)) {
+            return Tensor.cat(java.util.List.of(r1, r2), last);
+        }
+        return Tensor.cat(java.util.List.of(r1, r2, x.narrow(last, 2 * half, x.size(last) - 2 * half)), last);
+    }
 
     // ---- mixture-of-experts routing (used by moe) ------------------------------------------------
 

@@ -32,6 +32,11 @@ final class AttentionKernels {
     private static final int BLOCK_K = 4 * F.length();
     /** Queries per forward task: enough rows to pay for packing each key block once per task. */
     private static final int BLOCK_Q = 32;
+    /**
+     * Query (or key) rows handled together by the register-blocked loops: four rows of four vectors make 16
+     * accumulators, and each vector loaded from a key or value row then feeds four FMAs instead of one.
+     */
+    private static final int ROWS = 4;
 
     private AttentionKernels() {
     }
@@ -76,7 +81,9 @@ final class AttentionKernels {
         v = withContiguousRows(v);
         rel = withContiguousRows(rel);
         Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
-        Tensor out = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq, g.dv);
+        // Outputs and gradients are laid out like their operand (see CpuBackend.newTensorLike): for heads split
+        // off a projection they go back through the permute, and merge into [B, T, H * D], without a copy.
+        Tensor out = CpuBackend.INSTANCE.newTensorLike(q.dtype(), new int[] {g.batch, g.heads, g.tq, g.dv}, q);
         Tensor lse = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq);
         if (q.dtype() == DType.FLOAT32) {
             forwardFloat(g, q, k, v, rel, (float) scale, out, lse);
@@ -96,9 +103,9 @@ final class AttentionKernels {
         out = withContiguousRows(out);
         lse = lse.contiguous();
         Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
-        Tensor dq = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq, g.d);
-        Tensor dk = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tk, g.d);
-        Tensor dv = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tk, g.dv);
+        Tensor dq = CpuBackend.INSTANCE.newTensorLike(q.dtype(), q.shape(), q);
+        Tensor dk = CpuBackend.INSTANCE.newTensorLike(q.dtype(), k.shape(), k);
+        Tensor dv = CpuBackend.INSTANCE.newTensorLike(q.dtype(), v.shape(), v);
         Tensor drel = rel == null ? null : CpuBackend.INSTANCE.newTensor(q.dtype(), g.heads, g.tk, g.d);
         if (q.dtype() == DType.FLOAT32) {
             backwardFloat(g, gradOut, q, k, v, rel, out, lse, (float) scale, dq, dk, dv, drel);
@@ -120,12 +127,13 @@ final class AttentionKernels {
         Rows qr = Rows.of(q);
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
+        Rows outRows = Rows.of(out);
         float[] relT = rel == null ? null : packRelTransposed(g, rel);
         int relStride = g.tk + BLOCK_K;
         int queryBlocks = (g.tq + BLOCK_Q - 1) / BLOCK_Q;
         Parallel.forRange(g.batch * g.heads * queryBlocks, 1, (task0, task1) -> {
             float[] kt = new float[g.d * BLOCK_K];
-            float[] s = new float[BLOCK_K];
+            float[] s = new float[ROWS * BLOCK_K];
             float[] acc = new float[BLOCK_Q * g.dv];
             float[] rowMax = new float[BLOCK_Q];
             float[] rowSum = new float[BLOCK_Q];
@@ -142,30 +150,32 @@ final class AttentionKernels {
                 for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
                     int j1 = Math.min(j0 + BLOCK_K, g.tk);
                     packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
-                    for (int i = i0; i < i1; i++) {
+                    int i = i0;
+                    if (relT == null) {
+                        // ROWS queries at a time: each key vector loaded serves ROWS rows of scores and of P V.
+                        for (; i + ROWS <= i1; i += ROWS) {
+                            int widest = Math.min(j1, g.visibleEnd(i + ROWS - 1)) - j0;
+                            if (widest <= 0) {
+                                continue;
+                            }
+                            scoreRows(qa, qr.at(b, h, i), qr.rowStride(), g.d, kt, scale, s);
+                            for (int r = 0; r < ROWS; r++) {
+                                int n = Math.min(j1, g.visibleEnd(i + r)) - j0;
+                                onlineSoftmaxStep(s, r * BLOCK_K, n, i + r - i0, rowMax, rowSum, acc, g.dv);
+                            }
+                            addWeightedRowsToFour(s, 0, BLOCK_K, 1, widest, va, vr.at(b, h, j0), vr.rowStride(), acc,
+                                    (i - i0) * g.dv, g.dv, g.dv);
+                        }
+                    }
+                    for (; i < i1; i++) {
                         int n = Math.min(j1, g.visibleEnd(i)) - j0;
                         if (n <= 0) {
                             continue;
                         }
                         int relBase = (h * g.d) * relStride + g.relRow(i, j0);
                         scores(qa, qr.at(b, h, i), g.d, kt, relT, relBase, relStride, scale, s);
-                        int row = i - i0;
-                        float blockMax = Float.NEGATIVE_INFINITY;
-                        for (int jj = 0; jj < n; jj++) {
-                            blockMax = Math.max(blockMax, s[jj]);
-                        }
-                        float newMax = Math.max(rowMax[row], blockMax);
-                        // What was summed under the old maximum is rescaled to the new one (exp(-inf) = 0 at first).
-                        float correction = (float) Math.exp(rowMax[row] - newMax);
-                        float sum = rowSum[row] * correction;
-                        int accOffset = row * g.dv;
-                        if (correction != 1f) {
-                            scaleInPlace(acc, accOffset, g.dv, correction);
-                        }
-                        sum += expShifted(s, n, newMax);
-                        addWeightedRows(s, 0, 1, n, va, vr.at(b, h, j0), vr.rowStride(), acc, accOffset, g.dv);
-                        rowSum[row] = sum;
-                        rowMax[row] = newMax;
+                        onlineSoftmaxStep(s, 0, n, i - i0, rowMax, rowSum, acc, g.dv);
+                        addWeightedRows(s, 0, 1, n, va, vr.at(b, h, j0), vr.rowStride(), acc, (i - i0) * g.dv, g.dv);
                     }
                 }
                 for (int i = i0; i < i1; i++) {
@@ -173,13 +183,39 @@ final class AttentionKernels {
                     int flat = bh * g.tq + i;
                     // A row with no visible key (only when Tk = 0) gets output 0 and log-sum-exp -inf.
                     float inv = rowSum[row] > 0 ? 1f / rowSum[row] : 0f;
+                    int o = outRows.at(b, h, i);
                     for (int c = 0; c < g.dv; c++) {
-                        oa[flat * g.dv + c] = acc[row * g.dv + c] * inv;
+                        oa[o + c] = acc[row * g.dv + c] * inv;
                     }
                     la[flat] = rowMax[row] + (float) Math.log(rowSum[row]);
                 }
             }
         });
+    }
+
+    /**
+     * The online-softmax update of one query row for one key block: the block's scores s[off ..+ BLOCK_K)
+     * (n of them visible) become exp(s - newMax) (0 for the rest), and the row's running sum and output
+     * accumulator, kept under the old maximum, are rescaled to the new one.
+     */
+    private static void onlineSoftmaxStep(float[] s, int off, int n, int row, float[] rowMax, float[] rowSum,
+            float[] acc, int dv) {
+        if (n <= 0) {
+            java.util.Arrays.fill(s, off, off + BLOCK_K, 0f);
+            return;
+        }
+        float blockMax = Float.NEGATIVE_INFINITY;
+        for (int jj = 0; jj < n; jj++) {
+            blockMax = Math.max(blockMax, s[off + jj]);
+        }
+        float newMax = Math.max(rowMax[row], blockMax);
+        // What was summed under the old maximum is rescaled to the new one (exp(-inf) = 0 at first).
+        float correction = (float) Math.exp(rowMax[row] - newMax);
+        if (correction != 1f) {
+            scaleInPlace(acc, row * dv, dv, correction);
+        }
+        rowSum[row] = rowSum[row] * correction + expShifted(s, off, n, newMax);
+        rowMax[row] = newMax;
     }
 
     /**
@@ -205,6 +241,9 @@ final class AttentionKernels {
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
         Rows or = Rows.of(out);
+        Rows dqr = Rows.of(dq);
+        Rows dkr = Rows.of(dk);
+        Rows dvr = Rows.of(dv);
         Rows rr = rel == null ? null : Rows.ofRel(rel);
         int lseOffset = lse.offset();
         float[] relT = rel == null ? null : packRelTransposed(g, rel);
@@ -214,8 +253,8 @@ final class AttentionKernels {
         Parallel.forRange(g.batch * g.heads, 1, (bh0, bh1) -> {
             float[] kt = new float[g.d * BLOCK_K];
             float[] vt = new float[g.dv * BLOCK_K];
-            float[] s = new float[BLOCK_K];
-            float[] dp = new float[BLOCK_K];
+            float[] s = new float[ROWS * BLOCK_K];
+            float[] dp = new float[ROWS * BLOCK_K];
             float[] pTile = new float[g.tq * BLOCK_K];
             float[] tTile = new float[g.tq * BLOCK_K];
             float[] delta = new float[g.tq];
@@ -233,24 +272,54 @@ final class AttentionKernels {
                     // Queries before firstQuery see none of these keys.
                     int firstQuery = g.causal ? Math.max(0, j0 - (g.tk - g.tq)) : 0;
                     int queries = g.tq - firstQuery;
-                    for (int i = firstQuery; i < g.tq; i++) {
+                    int i = firstQuery;
+                    if (rel == null) {
+                        for (; i + ROWS <= g.tq; i += ROWS) {
+                            scoreRows(qa, qr.at(b, h, i), qr.rowStride(), g.d, kt, scale, s);
+                            scoreRows(ga, gr.at(b, h, i), gr.rowStride(), g.dv, vt, 1f, dp);
+                            for (int r = 0; r < ROWS; r++) {
+                                int n = Math.min(j1, g.visibleEnd(i + r)) - j0;
+                                probabilitiesAndScoreGradients(s, dp, r * BLOCK_K, n, la[lseOffset + bh * g.tq + i + r],
+                                        delta[i + r], scale, pTile, tTile, (i + r) * BLOCK_K);
+                            }
+                        }
+                    }
+                    for (; i < g.tq; i++) {
                         int n = Math.min(j1, g.visibleEnd(i)) - j0;
                         scores(qa, qr.at(b, h, i), g.d, kt, relT, (h * g.d) * relStride + g.relRow(i, j0), relStride,
                                 scale, s);
                         scores(ga, gr.at(b, h, i), g.dv, vt, null, 0, 0, 1f, dp);
-                        probabilitiesAndScoreGradients(s, dp, n, la[lseOffset + bh * g.tq + i], delta[i], scale,
+                        probabilitiesAndScoreGradients(s, dp, 0, n, la[lseOffset + bh * g.tq + i], delta[i], scale,
                                 pTile, tTile, i * BLOCK_K);
                     }
-                    for (int j = j0; j < j1; j++) {
+                    // dv_j and dk_j sum a tile column over the queries; ROWS keys (columns) at a time.
+                    int j = j0;
+                    for (; j + ROWS <= j1; j += ROWS) {
+                        int column = firstQuery * BLOCK_K + (j - j0);
+                        addWeightedRowsToFour(pTile, column, 1, BLOCK_K, queries, ga, gr.at(b, h, firstQuery),
+                                gr.rowStride(), dva, dvr.at(b, h, j), dvr.rowStride(), g.dv);
+                        addWeightedRowsToFour(tTile, column, 1, BLOCK_K, queries, qa, qr.at(b, h, firstQuery),
+                                qr.rowStride(), dka, dkr.at(b, h, j), dkr.rowStride(), g.d);
+                    }
+                    for (; j < j1; j++) {
                         int column = firstQuery * BLOCK_K + (j - j0);
                         addWeightedRows(pTile, column, BLOCK_K, queries, ga, gr.at(b, h, firstQuery), gr.rowStride(),
-                                dva, (bh * g.tk + j) * g.dv, g.dv);
+                                dva, dvr.at(b, h, j), g.dv);
                         addWeightedRows(tTile, column, BLOCK_K, queries, qa, qr.at(b, h, firstQuery), qr.rowStride(),
-                                dka, (bh * g.tk + j) * g.d, g.d);
+                                dka, dkr.at(b, h, j), g.d);
                     }
-                    for (int i = firstQuery; i < g.tq; i++) {
+                    // dq_i sums a tile row over the block's keys (T is 0 past each row's visible keys).
+                    i = firstQuery;
+                    if (rel == null) {
+                        for (; i + ROWS <= g.tq; i += ROWS) {
+                            int widest = Math.min(j1, g.visibleEnd(i + ROWS - 1)) - j0;
+                            addWeightedRowsToFour(tTile, i * BLOCK_K, BLOCK_K, 1, widest, ka, kr.at(b, h, j0),
+                                    kr.rowStride(), dqa, dqr.at(b, h, i), dqr.rowStride(), g.d);
+                        }
+                    }
+                    for (; i < g.tq; i++) {
                         int n = Math.min(j1, g.visibleEnd(i)) - j0;
-                        int dqOffset = (bh * g.tq + i) * g.d;
+                        int dqOffset = dqr.at(b, h, i);
                         addWeightedRows(tTile, i * BLOCK_K, 1, n, ka, kr.at(b, h, j0), kr.rowStride(), dqa, dqOffset,
                                 g.d);
                         if (rel != null) {
@@ -288,16 +357,16 @@ final class AttentionKernels {
     }
 
     /**
-     * One query row of the backward tiles: P = exp(s - lse) and T = scale * P * (dP - Delta) for the n visible
-     * keys of the block, 0 for the rest.
+     * One query row of the backward tiles, from its scores and dP at s[off ..] and dp[off ..]:
+     * P = exp(s - lse) and T = scale * P * (dP - Delta) for the n visible keys of the block, 0 for the rest.
      */
-    private static void probabilitiesAndScoreGradients(float[] s, float[] dp, int n, float lse, float delta,
+    private static void probabilitiesAndScoreGradients(float[] s, float[] dp, int off, int n, float lse, float delta,
             float scale, float[] pTile, float[] tTile, int offset) {
         for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
-            FloatVector p = FloatVector.fromArray(F, s, jj).sub(lse).lanewise(VectorOperators.EXP)
+            FloatVector p = FloatVector.fromArray(F, s, off + jj).sub(lse).lanewise(VectorOperators.EXP)
                     .blend(0f, F.indexInRange(jj, n).not());
             p.intoArray(pTile, offset + jj);
-            FloatVector.fromArray(F, dp, jj).sub(delta).mul(p).mul(scale).intoArray(tTile, offset + jj);
+            FloatVector.fromArray(F, dp, off + jj).sub(delta).mul(p).mul(scale).intoArray(tTile, offset + jj);
         }
     }
 
@@ -369,13 +438,81 @@ final class AttentionKernels {
         a3.mul(scale).intoArray(s, 3 * lanes);
     }
 
-    /** s[jj] = exp(s[jj] - shift) for jj &lt; n (the rest of the block becomes 0); returns their sum. */
-    private static float expShifted(float[] s, int n, float shift) {
+    /**
+     * ROWS consecutive rows against one key block: s[r * BLOCK_K + jj] = scale * sum_c a[r][c] * kt[c, jj] for
+     * rows a[r] at {@code offset + r * rowStride}. The same dot products as {@link #scores} without rel, with
+     * each loaded key vector used by four rows.
+     */
+    private static void scoreRows(float[] a, int offset, int rowStride, int width, float[] kt, float scale, float[] s) {
+        int lanes = F.length();
+        FloatVector a00 = FloatVector.zero(F);
+        FloatVector a01 = FloatVector.zero(F);
+        FloatVector a02 = FloatVector.zero(F);
+        FloatVector a03 = FloatVector.zero(F);
+        FloatVector a10 = FloatVector.zero(F);
+        FloatVector a11 = FloatVector.zero(F);
+        FloatVector a12 = FloatVector.zero(F);
+        FloatVector a13 = FloatVector.zero(F);
+        FloatVector a20 = FloatVector.zero(F);
+        FloatVector a21 = FloatVector.zero(F);
+        FloatVector a22 = FloatVector.zero(F);
+        FloatVector a23 = FloatVector.zero(F);
+        FloatVector a30 = FloatVector.zero(F);
+        FloatVector a31 = FloatVector.zero(F);
+        FloatVector a32 = FloatVector.zero(F);
+        FloatVector a33 = FloatVector.zero(F);
+        for (int c = 0; c < width; c++) {
+            int o = c * BLOCK_K;
+            FloatVector k0 = FloatVector.fromArray(F, kt, o);
+            FloatVector k1 = FloatVector.fromArray(F, kt, o + lanes);
+            FloatVector k2 = FloatVector.fromArray(F, kt, o + 2 * lanes);
+            FloatVector k3 = FloatVector.fromArray(F, kt, o + 3 * lanes);
+            FloatVector q = FloatVector.broadcast(F, a[offset + c]);
+            a00 = k0.fma(q, a00);
+            a01 = k1.fma(q, a01);
+            a02 = k2.fma(q, a02);
+            a03 = k3.fma(q, a03);
+            q = FloatVector.broadcast(F, a[offset + rowStride + c]);
+            a10 = k0.fma(q, a10);
+            a11 = k1.fma(q, a11);
+            a12 = k2.fma(q, a12);
+            a13 = k3.fma(q, a13);
+            q = FloatVector.broadcast(F, a[offset + 2 * rowStride + c]);
+            a20 = k0.fma(q, a20);
+            a21 = k1.fma(q, a21);
+            a22 = k2.fma(q, a22);
+            a23 = k3.fma(q, a23);
+            q = FloatVector.broadcast(F, a[offset + 3 * rowStride + c]);
+            a30 = k0.fma(q, a30);
+            a31 = k1.fma(q, a31);
+            a32 = k2.fma(q, a32);
+            a33 = k3.fma(q, a33);
+        }
+        a00.mul(scale).intoArray(s, 0);
+        a01.mul(scale).intoArray(s, lanes);
+        a02.mul(scale).intoArray(s, 2 * lanes);
+        a03.mul(scale).intoArray(s, 3 * lanes);
+        a10.mul(scale).intoArray(s, BLOCK_K);
+        a11.mul(scale).intoArray(s, BLOCK_K + lanes);
+        a12.mul(scale).intoArray(s, BLOCK_K + 2 * lanes);
+        a13.mul(scale).intoArray(s, BLOCK_K + 3 * lanes);
+        a20.mul(scale).intoArray(s, 2 * BLOCK_K);
+        a21.mul(scale).intoArray(s, 2 * BLOCK_K + lanes);
+        a22.mul(scale).intoArray(s, 2 * BLOCK_K + 2 * lanes);
+        a23.mul(scale).intoArray(s, 2 * BLOCK_K + 3 * lanes);
+        a30.mul(scale).intoArray(s, 3 * BLOCK_K);
+        a31.mul(scale).intoArray(s, 3 * BLOCK_K + lanes);
+        a32.mul(scale).intoArray(s, 3 * BLOCK_K + 2 * lanes);
+        a33.mul(scale).intoArray(s, 3 * BLOCK_K + 3 * lanes);
+    }
+
+    /** s[off + jj] = exp(s[off + jj] - shift) for jj &lt; n (the rest of the block becomes 0); returns their sum. */
+    private static float expShifted(float[] s, int off, int n, float shift) {
         FloatVector sum = FloatVector.zero(F);
         for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
-            FloatVector p = FloatVector.fromArray(F, s, jj).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector p = FloatVector.fromArray(F, s, off + jj).sub(shift).lanewise(VectorOperators.EXP);
             p = p.blend(0f, F.indexInRange(jj, n).not());
-            p.intoArray(s, jj);
+            p.intoArray(s, off + jj);
             sum = sum.add(p);
         }
         return sum.reduceLanes(VectorOperators.ADD);
@@ -416,6 +553,110 @@ final class AttentionKernels {
                 sum += weights[wOffset + x * wStride] * rows[rowOffset + x * rowStride + c];
             }
             dst[dstOffset + c] = sum;
+        }
+    }
+
+    /**
+     * {@link #addWeightedRows} for ROWS destination rows at once: destination row r (at
+     * {@code dstOffset + r * dstRowStep}) takes the weights at {@code wOffset + r * wRowStep + x * wStride}.
+     * Each row vector loaded feeds four FMAs; 4 rows x 4 vectors are 16 register accumulators.
+     */
+    private static void addWeightedRowsToFour(float[] weights, int wOffset, int wRowStep, int wStride, int count,
+            float[] rows, int rowOffset, int rowStride, float[] dst, int dstOffset, int dstRowStep, int width) {
+        int lanes = F.length();
+        int d0 = dstOffset;
+        int d1 = dstOffset + dstRowStep;
+        int d2 = dstOffset + 2 * dstRowStep;
+        int d3 = dstOffset + 3 * dstRowStep;
+        int c = 0;
+        for (; c + 4 * lanes <= width; c += 4 * lanes) {
+            FloatVector a00 = FloatVector.fromArray(F, dst, d0 + c);
+            FloatVector a01 = FloatVector.fromArray(F, dst, d0 + c + lanes);
+            FloatVector a02 = FloatVector.fromArray(F, dst, d0 + c + 2 * lanes);
+            FloatVector a03 = FloatVector.fromArray(F, dst, d0 + c + 3 * lanes);
+            FloatVector a10 = FloatVector.fromArray(F, dst, d1 + c);
+            FloatVector a11 = FloatVector.fromArray(F, dst, d1 + c + lanes);
+            FloatVector a12 = FloatVector.fromArray(F, dst, d1 + c + 2 * lanes);
+            FloatVector a13 = FloatVector.fromArray(F, dst, d1 + c + 3 * lanes);
+            FloatVector a20 = FloatVector.fromArray(F, dst, d2 + c);
+            FloatVector a21 = FloatVector.fromArray(F, dst, d2 + c + lanes);
+            FloatVector a22 = FloatVector.fromArray(F, dst, d2 + c + 2 * lanes);
+            FloatVector a23 = FloatVector.fromArray(F, dst, d2 + c + 3 * lanes);
+            FloatVector a30 = FloatVector.fromArray(F, dst, d3 + c);
+            FloatVector a31 = FloatVector.fromArray(F, dst, d3 + c + lanes);
+            FloatVector a32 = FloatVector.fromArray(F, dst, d3 + c + 2 * lanes);
+            FloatVector a33 = FloatVector.fromArray(F, dst, d3 + c + 3 * lanes);
+            for (int x = 0; x < count; x++) {
+                int o = rowOffset + x * rowStride + c;
+                FloatVector v0 = FloatVector.fromArray(F, rows, o);
+                FloatVector v1 = FloatVector.fromArray(F, rows, o + lanes);
+                FloatVector v2 = FloatVector.fromArray(F, rows, o + 2 * lanes);
+                FloatVector v3 = FloatVector.fromArray(F, rows, o + 3 * lanes);
+                int w = wOffset + x * wStride;
+                FloatVector w0 = FloatVector.broadcast(F, weights[w]);
+                a00 = v0.fma(w0, a00);
+                a01 = v1.fma(w0, a01);
+                a02 = v2.fma(w0, a02);
+                a03 = v3.fma(w0, a03);
+                FloatVector w1 = FloatVector.broadcast(F, weights[w + wRowStep]);
+                a10 = v0.fma(w1, a10);
+                a11 = v1.fma(w1, a11);
+                a12 = v2.fma(w1, a12);
+                a13 = v3.fma(w1, a13);
+                FloatVector w2 = FloatVector.broadcast(F, weights[w + 2 * wRowStep]);
+                a20 = v0.fma(w2, a20);
+                a21 = v1.fma(w2, a21);
+                a22 = v2.fma(w2, a22);
+                a23 = v3.fma(w2, a23);
+                FloatVector w3 = FloatVector.broadcast(F, weights[w + 3 * wRowStep]);
+                a30 = v0.fma(w3, a30);
+                a31 = v1.fma(w3, a31);
+                a32 = v2.fma(w3, a32);
+                a33 = v3.fma(w3, a33);
+            }
+            a00.intoArray(dst, d0 + c);
+            a01.intoArray(dst, d0 + c + lanes);
+            a02.intoArray(dst, d0 + c + 2 * lanes);
+            a03.intoArray(dst, d0 + c + 3 * lanes);
+            a10.intoArray(dst, d1 + c);
+            a11.intoArray(dst, d1 + c + lanes);
+            a12.intoArray(dst, d1 + c + 2 * lanes);
+            a13.intoArray(dst, d1 + c + 3 * lanes);
+            a20.intoArray(dst, d2 + c);
+            a21.intoArray(dst, d2 + c + lanes);
+            a22.intoArray(dst, d2 + c + 2 * lanes);
+            a23.intoArray(dst, d2 + c + 3 * lanes);
+            a30.intoArray(dst, d3 + c);
+            a31.intoArray(dst, d3 + c + lanes);
+            a32.intoArray(dst, d3 + c + 2 * lanes);
+            a33.intoArray(dst, d3 + c + 3 * lanes);
+        }
+        for (; c + lanes <= width; c += lanes) {
+            FloatVector a0 = FloatVector.fromArray(F, dst, d0 + c);
+            FloatVector a1 = FloatVector.fromArray(F, dst, d1 + c);
+            FloatVector a2 = FloatVector.fromArray(F, dst, d2 + c);
+            FloatVector a3 = FloatVector.fromArray(F, dst, d3 + c);
+            for (int x = 0; x < count; x++) {
+                FloatVector v = FloatVector.fromArray(F, rows, rowOffset + x * rowStride + c);
+                int w = wOffset + x * wStride;
+                a0 = v.fma(FloatVector.broadcast(F, weights[w]), a0);
+                a1 = v.fma(FloatVector.broadcast(F, weights[w + wRowStep]), a1);
+                a2 = v.fma(FloatVector.broadcast(F, weights[w + 2 * wRowStep]), a2);
+                a3 = v.fma(FloatVector.broadcast(F, weights[w + 3 * wRowStep]), a3);
+            }
+            a0.intoArray(dst, d0 + c);
+            a1.intoArray(dst, d1 + c);
+            a2.intoArray(dst, d2 + c);
+            a3.intoArray(dst, d3 + c);
+        }
+        for (; c < width; c++) {
+            for (int r = 0; r < ROWS; r++) {
+                float sum = dst[dstOffset + r * dstRowStep + c];
+                for (int x = 0; x < count; x++) {
+                    sum += weights[wOffset + r * wRowStep + x * wStride] * rows[rowOffset + x * rowStride + c];
+                }
+                dst[dstOffset + r * dstRowStep + c] = sum;
+            }
         }
     }
 
@@ -469,6 +710,7 @@ final class AttentionKernels {
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
         Rows rr = rel == null ? null : Rows.ofRel(rel);
+        Rows outRows = Rows.of(out);
         Parallel.forRange(g.batch * g.heads * g.tq, 16, (row0, row1) -> {
             double[] acc = new double[g.dv];
             for (int flat = row0; flat < row1; flat++) {
@@ -503,7 +745,7 @@ final class AttentionKernels {
                 }
                 double inv = sum > 0 ? 1 / sum : 0;
                 for (int c = 0; c < g.dv; c++) {
-                    oa[flat * g.dv + c] = acc[c] * inv;
+                    oa[outRows.at(b, h, i) + c] = acc[c] * inv;
                 }
                 la[flat] = max + Math.log(sum);
             }
@@ -527,6 +769,9 @@ final class AttentionKernels {
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
         Rows or = Rows.of(out);
+        Rows dqr = Rows.of(dq);
+        Rows dkr = Rows.of(dk);
+        Rows dvr = Rows.of(dv);
         Rows rr = rel == null ? null : Rows.ofRel(rel);
         int lseOffset = lse.offset();
         List<double[]> relPartials = new ArrayList<>();
@@ -538,7 +783,7 @@ final class AttentionKernels {
                 for (int i = 0; i < g.tq; i++) {
                     int qOffset = qr.at(b, h, i);
                     int gOffset = gr.at(b, h, i);
-                    int dqOffset = (bh * g.tq + i) * g.d;
+                    int dqOffset = dqr.at(b, h, i);
                     double delta = dot(ga, gOffset, oa, or.at(b, h, i), g.dv);
                     double rowLse = la[lseOffset + bh * g.tq + i];
                     for (int j = 0; j < g.visibleEnd(i); j++) {
@@ -550,8 +795,8 @@ final class AttentionKernels {
                         }
                         double p = Math.exp(s * scale - rowLse);
                         double t = scale * p * (dot(ga, gOffset, va, vr.at(b, h, j), g.dv) - delta);
-                        int dkOffset = (bh * g.tk + j) * g.d;
-                        int dvOffset = (bh * g.tk + j) * g.dv;
+                        int dkOffset = dkr.at(b, h, j);
+                        int dvOffset = dvr.at(b, h, j);
                         for (int c = 0; c < g.dv; c++) {
                             dva[dvOffset + c] += p * ga[gOffset + c];
                         }

@@ -26,6 +26,46 @@ public final class CpuBackend implements Backend {
         return Tensor.wrap(new CpuStorage(dtype, Shape.numel(shape)), shape);
     }
 
+    /**
+     * A new zero-filled CPU tensor of {@code shape} (same rank as {@code like}) whose dims lie in memory in the
+     * order of like's dims (PyTorch's preserve_format). When like is a permutation of a dense tensor, such as
+     * heads split off a projection ([B, T, H, D] seen as [B, H, T, D]), the result is the same permutation of
+     * a dense tensor, so it flows back through the permute as a contiguous tensor, with no copy. Any other
+     * like (broadcast, sliced) gives a contiguous result.
+     */
+    Tensor newTensorLike(DType dtype, int[] shape, Tensor like) {
+        int rank = shape.length;
+        if (like.dim() != rank) {
+            return newTensor(dtype, shape);
+        }
+        // Dims outermost first: size-1 dims (their strides mean nothing), then the others by decreasing stride.
+        java.util.List<Integer> order = new java.util.ArrayList<>();
+        java.util.List<Integer> spread = new java.util.ArrayList<>();
+        for (int d = 0; d < rank; d++) {
+            if (like.size(d) == 1 && shape[d] != 1) {
+                return newTensor(dtype, shape);
+            }
+            (like.size(d) == 1 ? order : spread).add(d);
+        }
+        spread.sort((x, y) -> Integer.compare(like.stride(y), like.stride(x)));
+        order.addAll(spread);
+        int dense = 1;
+        for (int i = rank - 1; i >= order.size() - spread.size(); i--) {
+            int d = order.get(i);
+            if (like.stride(d) != dense) {
+                return newTensor(dtype, shape);
+            }
+            dense *= like.size(d);
+        }
+        int[] strides = new int[rank];
+        int step = 1;
+        for (int i = rank - 1; i >= 0; i--) {
+            strides[order.get(i)] = step;
+            step *= shape[order.get(i)];
+        }
+        return Tensor.asStrided(new CpuStorage(dtype, Shape.numel(shape)), shape, strides, 0);
+    }
+
     @Override
     public Device device() {
         return Device.CPU;
@@ -187,6 +227,11 @@ public final class CpuBackend implements Backend {
     public Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
             Tensor logSumExp, double scale, boolean causal) {
         return AttentionKernels.backward(gradOut, q, k, v, rel, out, logSumExp, scale, causal);
+    }
+
+    @Override
+    public Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
+        return RotaryKernels.rotary(x, cos, sin);
     }
 
     @Override

@@ -4,8 +4,11 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.backend.BinaryOp;
 import dev.ladon.tensor.backend.UnaryOp;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -17,11 +20,20 @@ import jdk.incubator.vector.VectorSpecies;
  * computed in long and stored back, so int64 stays exact over its whole range (a double holds integers
  * only up to 2^53). Every other case (float64, float32 with odd strides) takes the floating path: a
  * segment is loaded into a double scratch buffer, computed in double and stored back rounded to the
- * output dtype. The path is chosen once per call, never per element. All are checked against a plain
- * scalar reference in the tests.
+ * output dtype. The path is chosen once per call, never per element. Comparisons of float32 operands and
+ * {@code where} on float32 values have their own float loops (vectorised on unit or broadcast strides),
+ * since masks built from activations (relu's backward) are on the hot path of training. All are checked
+ * against a plain scalar reference in the tests.
  */
 final class ElementwiseKernels {
     static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
+    /**
+     * Byte lanes as many as F's float lanes, so a float comparison mask converts to bool bytes (and back)
+     * lane for lane; null when F has fewer than 8 lanes (no byte vector is that short), and then the
+     * comparison and where loops run scalar.
+     */
+    private static final VectorSpecies<Byte> MASK_BYTES = F.length() >= 8
+            ? VectorSpecies.of(byte.class, VectorShape.forBitSize(8 * F.length())) : null;
     private static final int SCRATCH = 1024;
     private static final double GELU_C = Math.sqrt(2.0 / Math.PI);
     private static final double GELU_A = 0.044715;
@@ -272,6 +284,21 @@ final class ElementwiseKernels {
         int sa = loop.innerStride(1);
         int sb = loop.innerStride(2);
         int so = loop.innerStride(0);
+        if (op.isComparison() && out.dtype() == DType.BOOL && a.dtype() == DType.FLOAT32
+                && b.dtype() == DType.FLOAT32) {
+            byte[] o8 = os.bools();
+            float[] a32 = as.floats();
+            float[] b32 = bs.floats();
+            loop.forEachParallel(() -> (off, len) -> {
+                if (sa == 0 && sb == 1) {
+                    // s op x is x mirror(op) s: one vector loop per op then covers both broadcast sides.
+                    compareFloat(mirrored(op), b32, off[2], sb, a32, off[1], sa, o8, off[0], so, len);
+                } else {
+                    compareFloat(op, a32, off[1], sa, b32, off[2], sb, o8, off[0], so, len);
+                }
+            });
+            return;
+        }
         loop.forEachParallel(() -> {
             if (f32) {
                 return (off, len) -> {
@@ -439,6 +466,116 @@ final class ElementwiseKernels {
         }
     }
 
+    // ---- float comparisons ----------------------------------------------------------------------
+
+    /** The comparison that gives the same answer with its operands swapped (a &lt; b is b &gt; a). */
+    private static BinaryOp mirrored(BinaryOp op) {
+        return switch (op) {
+            case LT -> BinaryOp.GT;
+            case LE -> BinaryOp.GE;
+            case GT -> BinaryOp.LT;
+            case GE -> BinaryOp.LE;
+            default -> op;
+        };
+    }
+
+    /**
+     * out[i] = a[i] op b[i] as bool bytes, for float32 operands with any strides. Vectorised when out and a
+     * are unit-stride and b is unit-stride or broadcast (stride 0); one loop per op so the comparison is a
+     * JIT constant. NaN compares as in Java: false for everything but NE.
+     */
+    private static void compareFloat(BinaryOp op, float[] a, int ao, int sa, float[] b, int bo, int sb, byte[] out,
+            int oo, int so, int len) {
+        int i = 0;
+        if (MASK_BYTES != null && so == 1 && sa == 1 && sb <= 1) {
+            int bound = F.loopBound(len);
+            if (sb == 0) {
+                FloatVector s = FloatVector.broadcast(F, b[bo]);
+                switch (op) {
+                    case EQ -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i).compare(VectorOperators.EQ, s), out, oo + i);
+                        }
+                    }
+                    case NE -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i).compare(VectorOperators.NE, s), out, oo + i);
+                        }
+                    }
+                    case LT -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i).compare(VectorOperators.LT, s), out, oo + i);
+                        }
+                    }
+                    case LE -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i).compare(VectorOperators.LE, s), out, oo + i);
+                        }
+                    }
+                    case GT -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i).compare(VectorOperators.GT, s), out, oo + i);
+                        }
+                    }
+                    case GE -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i).compare(VectorOperators.GE, s), out, oo + i);
+                        }
+                    }
+                    default -> throw new IllegalStateException("not a comparison: " + op);
+                }
+            } else {
+                switch (op) {
+                    case EQ -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i)
+                                    .compare(VectorOperators.EQ, FloatVector.fromArray(F, b, bo + i)), out, oo + i);
+                        }
+                    }
+                    case NE -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i)
+                                    .compare(VectorOperators.NE, FloatVector.fromArray(F, b, bo + i)), out, oo + i);
+                        }
+                    }
+                    case LT -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i)
+                                    .compare(VectorOperators.LT, FloatVector.fromArray(F, b, bo + i)), out, oo + i);
+                        }
+                    }
+                    case LE -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i)
+                                    .compare(VectorOperators.LE, FloatVector.fromArray(F, b, bo + i)), out, oo + i);
+                        }
+                    }
+                    case GT -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i)
+                                    .compare(VectorOperators.GT, FloatVector.fromArray(F, b, bo + i)), out, oo + i);
+                        }
+                    }
+                    case GE -> {
+                        for (; i < bound; i += F.length()) {
+                            storeMask(FloatVector.fromArray(F, a, ao + i)
+                                    .compare(VectorOperators.GE, FloatVector.fromArray(F, b, bo + i)), out, oo + i);
+                        }
+                    }
+                    default -> throw new IllegalStateException("not a comparison: " + op);
+                }
+            }
+        }
+        for (; i < len; i++) {
+            out[oo + i * so] = (byte) binaryScalar(op, a[ao + i * sa], b[bo + i * sb]);
+        }
+    }
+
+    /** Set lanes become bool 1, the others 0. */
+    private static void storeMask(VectorMask<Float> mask, byte[] out, int offset) {
+        ByteVector.zero(MASK_BYTES).blend((byte) 1, mask.cast(MASK_BYTES)).intoArray(out, offset);
+    }
+
     // ---- where, copy, fill ----------------------------------------------------------------------
 
     /** cond ? a : b; the values move through long scratch for integer dtypes (exact) and double otherwise. */
@@ -453,6 +590,15 @@ final class ElementwiseKernels {
         int sc = loop.innerStride(1);
         int sa = loop.innerStride(2);
         int sb = loop.innerStride(3);
+        if (a.dtype() == DType.FLOAT32) {
+            float[] o32 = os.floats();
+            byte[] c8 = c;
+            float[] a32 = as.floats();
+            float[] b32 = bs.floats();
+            loop.forEachParallel(() -> (off, len) -> whereFloat(c8, off[1], sc, a32, off[2], sa, b32, off[3], sb, o32,
+                    off[0], len));
+            return out;
+        }
         loop.forEachParallel(() -> {
             if (integral) {
                 long[] x = new long[SCRATCH];
@@ -486,6 +632,48 @@ final class ElementwiseKernels {
             };
         });
         return out;
+    }
+
+    /**
+     * out[i] = c[i] != 0 ? a[i] : b[i] into a contiguous run, for float32 values with any strides; vectorised
+     * when the condition is unit-stride and each value operand is unit-stride or broadcast.
+     */
+    private static void whereFloat(byte[] c, int co, int sc, float[] a, int ao, int sa, float[] b, int bo, int sb,
+            float[] out, int oo, int len) {
+        int i = 0;
+        if (MASK_BYTES != null && sc == 1 && sa <= 1 && sb <= 1) {
+            int bound = F.loopBound(len);
+            if (sa == 1 && sb == 1) {
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, b, bo + i).blend(FloatVector.fromArray(F, a, ao + i), conditionMask(c, co + i))
+                            .intoArray(out, oo + i);
+                }
+            } else if (sa == 1) {
+                FloatVector vb = FloatVector.broadcast(F, b[bo]);
+                for (; i < bound; i += F.length()) {
+                    vb.blend(FloatVector.fromArray(F, a, ao + i), conditionMask(c, co + i)).intoArray(out, oo + i);
+                }
+            } else if (sb == 1) {
+                FloatVector va = FloatVector.broadcast(F, a[ao]);
+                for (; i < bound; i += F.length()) {
+                    FloatVector.fromArray(F, b, bo + i).blend(va, conditionMask(c, co + i)).intoArray(out, oo + i);
+                }
+            } else {
+                FloatVector va = FloatVector.broadcast(F, a[ao]);
+                FloatVector vb = FloatVector.broadcast(F, b[bo]);
+                for (; i < bound; i += F.length()) {
+                    vb.blend(va, conditionMask(c, co + i)).intoArray(out, oo + i);
+                }
+            }
+        }
+        for (; i < len; i++) {
+            out[oo + i] = c[co + i * sc] != 0 ? a[ao + i * sa] : b[bo + i * sb];
+        }
+    }
+
+    /** The lanes whose bool byte is non-zero, as a float mask. */
+    private static VectorMask<Float> conditionMask(byte[] c, int offset) {
+        return ByteVector.fromArray(MASK_BYTES, c, offset).compare(VectorOperators.NE, (byte) 0).cast(F);
     }
 
     /** dst = src elementwise (same shape; src may be broadcast); casts when dtypes differ. */

@@ -191,6 +191,15 @@ class AttentionKernelsTest {
     }
 
     @Test
+    void wideHeadsRunTheFourRowBlocksWithTails() {
+        // 70 queries: blocks of four rows and a tail of two; widths 72 and 67 span several whole vectors of any
+        // species, then a partial one; 70 and 90 keys fill one key block and part of the next.
+        checkAgainstReference(inputs(13, DType.FLOAT32, 1, 2, 70, 70, 72, 67, true, false), 2e-5);
+        checkAgainstReference(inputs(14, DType.FLOAT32, 2, 1, 30, 90, 64, 64, true, false), 2e-5);
+        checkAgainstReference(inputs(15, DType.FLOAT32, 1, 2, 22, 45, 67, 72, false, false), 2e-5);
+    }
+
+    @Test
     void float64PathMatchesReferenceTightly() {
         checkAgainstReference(inputs(7, DType.FLOAT64, 2, 2, 9, 14, 7, 5, true, true), 1e-12);
         checkAgainstReference(inputs(8, DType.FLOAT64, 1, 2, 4, 11, 3, 6, false, false), 1e-12);
@@ -211,6 +220,13 @@ class AttentionKernelsTest {
         assertThat(q.isContiguous()).isFalse();
         assertThat(k.stride(1)).isZero();
         checkAgainstReference(new Inputs(q, k, v, null, gradOut, 0.25, true), 2e-5);
+        // out and dq come in q's layout ([B, T, H, D] in memory), so merging heads back needs no copy;
+        // dk and dv of the broadcast K/V are contiguous.
+        FusedOps.AttentionResult r = FusedOps.attention(q, k, v, null, 0.25, true);
+        Tensor[] grads = FusedOps.attentionBackward(gradOut, q, k, v, null, r, 0.25, true);
+        assertThat(r.output().permute(0, 2, 1, 3).isContiguous()).isTrue();
+        assertThat(grads[0].permute(0, 2, 1, 3).isContiguous()).isTrue();
+        assertThat(grads[1].isContiguous()).isTrue();
     }
 
     @Test

@@ -6,13 +6,15 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
+import java.util.function.BiPredicate;
 import java.util.function.BinaryOperator;
 import org.junit.jupiter.api.Test;
 
 /**
  * The float32 vector paths of binary ops with a broadcast operand on either side (x + bias, bias - x,
- * 2 / x), against a scalar loop, on row lengths that leave a tail after the last full vector. The
- * surefire run with {@code ladon.cpu.vectorBits=128} repeats them with narrow vectors.
+ * 2 / x), of comparisons (bool masks) and of where, against a scalar loop, on row lengths that leave a tail
+ * after the last full vector. The surefire run with {@code ladon.cpu.vectorBits=128} repeats them with
+ * narrow vectors (where comparisons and where take their scalar loops).
  */
 class FloatElementwisePathsTest {
     private record Op(String name, BinaryOperator<Tensor> tensors, BinaryOperator<Float> scalars) {
@@ -51,6 +53,100 @@ class FloatElementwisePathsTest {
                     assertThat(scalarLeft[i]).as("%s 2.5 op x, cols=%d, i=%d", op.name(), cols, i)
                             .isEqualTo(op.scalars().apply(2.5f, x[i]));
                 }
+            }
+        }
+    }
+
+    private record Comparison(String name, BinaryOperator<Tensor> tensors, BiPredicate<Float, Float> scalars) {
+    }
+
+    private static final Comparison[] COMPARISONS = {
+        new Comparison("eq", Tensor::eq, (p, q) -> p.floatValue() == q.floatValue()),
+        new Comparison("ne", Tensor::ne, (p, q) -> p.floatValue() != q.floatValue()),
+        new Comparison("lt", Tensor::lt, (p, q) -> p < q),
+        new Comparison("le", Tensor::le, (p, q) -> p <= q),
+        new Comparison("gt", Tensor::gt, (p, q) -> p > q),
+        new Comparison("ge", Tensor::ge, (p, q) -> p >= q),
+    };
+
+    /** Values rounded to halves, so ties (eq, le, ge) occur, with a NaN on either side. */
+    private static float[] coarse(Generator gen, int n) {
+        float[] v = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n).toFloatArray();
+        for (int i = 0; i < n; i++) {
+            v[i] = Math.round(v[i] * 2) / 2f;
+        }
+        return v;
+    }
+
+    @Test
+    void comparisonsOfFullRowsBroadcastRowsAndScalarsMatchAScalarLoop() {
+        Generator gen = new Generator(22);
+        for (int cols : new int[] {1, 7, 37, 100}) {
+            int rows = 3;
+            float[] x = coarse(gen, rows * cols);
+            float[] y = coarse(gen, rows * cols);
+            float[] row = coarse(gen, cols);
+            x[0] = Float.NaN;
+            y[rows * cols - 1] = Float.NaN;
+            Tensor tx = Tensor.of(x, rows, cols);
+            Tensor ty = Tensor.of(y, rows, cols);
+            Tensor trow = Tensor.of(row, cols);
+            for (Comparison c : COMPARISONS) {
+                float[] both = c.tensors().apply(tx, ty).to(DType.FLOAT32).toFloatArray();
+                float[] right = c.tensors().apply(tx, trow).to(DType.FLOAT32).toFloatArray();
+                float[] left = c.tensors().apply(trow, tx).to(DType.FLOAT32).toFloatArray();
+                float[] scalar = tx.gt(0.5).to(DType.FLOAT32).toFloatArray();
+                float[] scalarLeft = c.tensors().apply(Tensor.of(new float[] {0.5f}), tx).to(DType.FLOAT32).toFloatArray();
+                for (int i = 0; i < rows * cols; i++) {
+                    float r = row[i % cols];
+                    assertThat(both[i]).as("%s x y, cols=%d, i=%d", c.name(), cols, i)
+                            .isEqualTo(c.scalars().test(x[i], y[i]) ? 1f : 0f);
+                    assertThat(right[i]).as("%s x row, cols=%d, i=%d", c.name(), cols, i)
+                            .isEqualTo(c.scalars().test(x[i], r) ? 1f : 0f);
+                    assertThat(left[i]).as("%s row x, cols=%d, i=%d", c.name(), cols, i)
+                            .isEqualTo(c.scalars().test(r, x[i]) ? 1f : 0f);
+                    assertThat(scalar[i]).as("gt 0.5, cols=%d, i=%d", cols, i).isEqualTo(x[i] > 0.5f ? 1f : 0f);
+                    assertThat(scalarLeft[i]).as("%s 0.5 x, cols=%d, i=%d", c.name(), cols, i)
+                            .isEqualTo(c.scalars().test(0.5f, x[i]) ? 1f : 0f);
+                }
+            }
+        }
+    }
+
+    @Test
+    void whereOnFullBroadcastAndStridedOperandsMatchesAScalarLoop() {
+        Generator gen = new Generator(23);
+        for (int cols : new int[] {1, 7, 37, 100}) {
+            int rows = 3;
+            int n = rows * cols;
+            float[] c = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n).toFloatArray();
+            float[] x = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n).toFloatArray();
+            float[] y = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n).toFloatArray();
+            float[] row = Tensor.randn(gen, DType.FLOAT32, Device.CPU, cols).toFloatArray();
+            Tensor cond = Tensor.of(c, rows, cols).gt(0.0);
+            Tensor tx = Tensor.of(x, rows, cols);
+            Tensor ty = Tensor.of(y, rows, cols);
+            Tensor trow = Tensor.of(row, cols);
+            Tensor s = Tensor.of(new float[] {-7f});
+            Tensor t = Tensor.of(new float[] {9f});
+            // the condition read along columns of its transpose: strides (1, rows) instead of (cols, 1)
+            Tensor condT = Tensor.of(c, cols, rows).gt(0.0).mT();
+            float[] both = Tensor.where(cond, tx, ty).toFloatArray();
+            float[] rowElse = Tensor.where(cond, tx, trow).toFloatArray();
+            float[] scalarElse = Tensor.where(cond, tx, s).toFloatArray();
+            float[] scalarThen = Tensor.where(cond, s, ty).toFloatArray();
+            float[] scalars = Tensor.where(cond, s, t).toFloatArray();
+            float[] strided = Tensor.where(condT, tx, ty.mT().contiguous().mT()).toFloatArray();
+            for (int i = 0; i < n; i++) {
+                boolean ci = c[i] > 0;
+                boolean cti = c[(i % cols) * rows + i / cols] > 0;
+                float r = row[i % cols];
+                assertThat(both[i]).as("both, cols=%d, i=%d", cols, i).isEqualTo(ci ? x[i] : y[i]);
+                assertThat(rowElse[i]).as("row else, cols=%d, i=%d", cols, i).isEqualTo(ci ? x[i] : r);
+                assertThat(scalarElse[i]).as("scalar else, cols=%d, i=%d", cols, i).isEqualTo(ci ? x[i] : -7f);
+                assertThat(scalarThen[i]).as("scalar then, cols=%d, i=%d", cols, i).isEqualTo(ci ? -7f : y[i]);
+                assertThat(scalars[i]).as("scalars, cols=%d, i=%d", cols, i).isEqualTo(ci ? -7f : 9f);
+                assertThat(strided[i]).as("strided, cols=%d, i=%d", cols, i).isEqualTo(cti ? x[i] : y[i]);
             }
         }
     }
