@@ -188,12 +188,17 @@ final class NormKernels {
             dwParts[k] = dw;
             dbParts[k] = db;
         });
+        return withWeightGradients(dx, weight, dwParts, dbParts, d);
+    }
+
+    /** [dx, dweight, dbias], the last two summed over the threads' partial sums (null without a weight). */
+    private static Tensor[] withWeightGradients(Tensor dx, Tensor weight, double[][] dwParts, double[][] dbParts, int d) {
         if (weight == null) {
             return new Tensor[] {dx, null, null};
         }
         double[] dw = new double[d];
         double[] db = new double[d];
-        for (int k = 0; k < threads; k++) {
+        for (int k = 0; k < dwParts.length; k++) {
             if (dwParts[k] != null) {
                 for (int i = 0; i < d; i++) {
                     dw[i] += dwParts[k][i];
@@ -439,20 +444,7 @@ final class NormKernels {
             dwParts[k] = dw;
             dbParts[k] = db;
         });
-        if (weight == null) {
-            return new Tensor[] {dx, null, null};
-        }
-        double[] dw = new double[d];
-        double[] db = new double[d];
-        for (int k = 0; k < threads; k++) {
-            if (dwParts[k] != null) {
-                for (int i = 0; i < d; i++) {
-                    dw[i] += dwParts[k][i];
-                    db[i] += dbParts[k][i];
-                }
-            }
-        }
-        return new Tensor[] {dx, Tensor.of(dw, d).to(weight.dtype()), Tensor.of(db, d).to(weight.dtype())};
+        return withWeightGradients(dx, weight, dwParts, dbParts, d);
     }
 
     /** One row of cross-entropy: the loss (0 for an ignored row) to loss[r], log-sum-exp to lse[r]. */
