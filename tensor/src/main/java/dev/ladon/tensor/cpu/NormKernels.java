@@ -1,13 +1,24 @@
 package dev.ladon.tensor.cpu;
 
+import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Fused layer norm, RMS norm and cross-entropy, forward and backward, over the last dim. Rows are
- * independent and split across threads; per-row statistics are accumulated in double, so float32 inputs
- * lose nothing to cancellation in the variance.
+ * independent and split across threads. float64 (and the reference behaviour) runs scalar loops with
+ * per-row statistics in double. float32 runs {@link FloatVector} loops: per-row sums in float vector
+ * accumulators, the variance in two passes (sum of (x - mean)^2, which does not cancel the way
+ * E[x^2] - mean^2 does), and the weight and bias gradients summed in float over blocks of rows, then in
+ * double across blocks.
  */
 final class NormKernels {
+    private static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
+    /** Rows whose dweight and dbias terms are summed in float before they go into the double totals. */
+    private static final int FLUSH_ROWS = 32;
+
     private NormKernels() {
     }
 
@@ -27,6 +38,20 @@ final class NormKernels {
         Tensor y = CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape());
         Tensor mean = CpuBackend.INSTANCE.newTensor(x.dtype(), withoutLast(x.shape()));
         Tensor rstd = CpuBackend.INSTANCE.newTensor(x.dtype(), withoutLast(x.shape()));
+        if (x.dtype() == DType.FLOAT32) {
+            float[] xa = ElementwiseKernels.floats(xc);
+            float[] w = weight == null ? null : weight.contiguous().toFloatArray();
+            float[] b = bias == null ? null : bias.contiguous().toFloatArray();
+            float[] ya = ElementwiseKernels.floats(y);
+            float[] ma = ElementwiseKernels.floats(mean);
+            float[] ra = ElementwiseKernels.floats(rstd);
+            Parallel.forRange(n, Math.max(1, 4096 / Math.max(d, 1)), (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    layerNormRowFloat(xa, xc.offset() + r * d, d, w, b, (float) eps, ya, r * d, ma, ra, r);
+                }
+            });
+            return new Tensor[] {y, mean, rstd};
+        }
         double[] w = weight == null ? null : weight.toDoubleArray();
         double[] b = bias == null ? null : bias.toDoubleArray();
         CpuStorage xs = ElementwiseKernels.storage(xc);
@@ -117,6 +142,9 @@ final class NormKernels {
         int d = x.size(-1);
         int n = rows(x);
         Tensor dx = CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape());
+        if (x.dtype() == DType.FLOAT32) {
+            return normBackwardFloat(gc, xc, weight, mean, rstd, centered, dx, n, d);
+        }
         double[] w = weight == null ? null : weight.toDoubleArray();
         double[] mu = mean == null ? null : mean.toDoubleArray();
         double[] inv = rstd.toDoubleArray();
@@ -160,12 +188,17 @@ final class NormKernels {
             dwParts[k] = dw;
             dbParts[k] = db;
         });
+        return withWeightGradients(dx, weight, dwParts, dbParts, d);
+    }
+
+    /** [dx, dweight, dbias], the last two summed over the threads' partial sums (null without a weight). */
+    private static Tensor[] withWeightGradients(Tensor dx, Tensor weight, double[][] dwParts, double[][] dbParts, int d) {
         if (weight == null) {
             return new Tensor[] {dx, null, null};
         }
         double[] dw = new double[d];
         double[] db = new double[d];
-        for (int k = 0; k < threads; k++) {
+        for (int k = 0; k < dwParts.length; k++) {
             if (dwParts[k] != null) {
                 for (int i = 0; i < d; i++) {
                     dw[i] += dwParts[k][i];
@@ -189,10 +222,16 @@ final class NormKernels {
         CpuStorage os = ElementwiseKernels.storage(loss);
         CpuStorage es = ElementwiseKernels.storage(lse);
         int tStride = target.dim() == 0 ? 0 : target.stride(0);
+        boolean f32 = logits.dtype() == DType.FLOAT32;
         Parallel.forRange(n, Math.max(1, 4096 / Math.max(c, 1)), (r0, r1) -> {
-            double[] row = new double[c];
+            double[] row = f32 ? null : new double[c];
             for (int r = r0; r < r1; r++) {
                 long t = ts.getLong(target.offset() + r * tStride);
+                if (f32) {
+                    crossEntropyRowFloat(ls.floats(), lc.offset() + r * c, c, t, ignoreIndex, smoothing, os.floats(),
+                            es.floats(), r);
+                    continue;
+                }
                 ls.load(lc.offset() + r * c, 1, row, c);
                 double m = Double.NEGATIVE_INFINITY;
                 double sum = 0;
@@ -233,8 +272,9 @@ final class NormKernels {
         long[] t = target.toLongArray();
         CpuStorage ls = ElementwiseKernels.storage(lc);
         CpuStorage gs = ElementwiseKernels.storage(grad);
+        boolean f32 = logits.dtype() == DType.FLOAT32;
         Parallel.forRange(n, Math.max(1, 4096 / Math.max(c, 1)), (r0, r1) -> {
-            double[] row = new double[c];
+            double[] row = f32 ? null : new double[c];
             for (int r = r0; r < r1; r++) {
                 if (t[r] == ignoreIndex) {
                     continue;
@@ -243,9 +283,14 @@ final class NormKernels {
                     throw new IndexOutOfBoundsException("crossEntropyBackward: target " + t[r] + " at row " + r
                             + " is out of range for " + c + " classes (ignore index " + ignoreIndex + ")");
                 }
-                ls.load(lc.offset() + r * c, 1, row, c);
                 double g = gl[gradLoss.numel() == 1 ? 0 : r];
                 double offTarget = smoothing / c;
+                if (f32) {
+                    crossEntropyGradientRowFloat(ls.floats(), lc.offset() + r * c, c, (int) t[r], (float) g,
+                            (float) z[r], (float) offTarget, (float) (1 - smoothing), gs.floats(), r * c);
+                    continue;
+                }
+                ls.load(lc.offset() + r * c, 1, row, c);
                 for (int i = 0; i < c; i++) {
                     row[i] = g * (Math.exp(row[i] - z[r]) - offTarget - (i == t[r] ? 1 - smoothing : 0));
                 }
@@ -253,5 +298,204 @@ final class NormKernels {
             }
         });
         return grad;
+    }
+
+    // ---- float32 rows -----------------------------------------------------------------------------
+
+    private static float sum(float[] a, int off, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            acc = acc.add(FloatVector.fromArray(F, a, off + i));
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += a[off + i];
+        }
+        return s;
+    }
+
+    /** One row of layer norm: y = (x - mean) rstd w + b; mean and rstd go to ma[r] and ra[r]. */
+    private static void layerNormRowFloat(float[] x, int xo, int d, float[] w, float[] b, float eps, float[] y, int yo,
+            float[] ma, float[] ra, int r) {
+        // The corrected two-pass algorithm: the first mean is off by float rounding of the sum; the deviations
+        // from it sum to that error, which corrects the mean and the variance (a constant row gives exactly 0).
+        float guess = sum(x, xo, d) / d;
+        FloatVector vGuess = FloatVector.broadcast(F, guess);
+        FloatVector squares = FloatVector.zero(F);
+        FloatVector deviations = FloatVector.zero(F);
+        int i = 0;
+        int bound = F.loopBound(d);
+        for (; i < bound; i += F.length()) {
+            FloatVector c = FloatVector.fromArray(F, x, xo + i).sub(vGuess);
+            squares = c.fma(c, squares);
+            deviations = deviations.add(c);
+        }
+        float sumSquares = squares.reduceLanes(VectorOperators.ADD);
+        float sumDeviations = deviations.reduceLanes(VectorOperators.ADD);
+        for (; i < d; i++) {
+            float c = x[xo + i] - guess;
+            sumSquares += c * c;
+            sumDeviations += c;
+        }
+        float mu = guess + sumDeviations / d;
+        float var = Math.max(0f, sumSquares - sumDeviations * sumDeviations / d);
+        FloatVector vmu = FloatVector.broadcast(F, mu);
+        float inv = (float) (1.0 / Math.sqrt(var / d + eps));
+        i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i).sub(vmu).mul(inv);
+            if (w != null) {
+                v = v.mul(FloatVector.fromArray(F, w, i));
+            }
+            if (b != null) {
+                v = v.add(FloatVector.fromArray(F, b, i));
+            }
+            v.intoArray(y, yo + i);
+        }
+        for (; i < d; i++) {
+            float v = (x[xo + i] - mu) * inv;
+            if (w != null) {
+                v *= w[i];
+            }
+            if (b != null) {
+                v += b[i];
+            }
+            y[yo + i] = v;
+        }
+        ma[r] = mu;
+        ra[r] = inv;
+    }
+
+    /** float32 {@link #normBackward}: the same formulas over vectors; dw and db summed per block of rows. */
+    private static Tensor[] normBackwardFloat(Tensor gc, Tensor xc, Tensor weight, Tensor mean, Tensor rstd,
+            boolean centered, Tensor dx, int n, int d) {
+        float[] xa = ElementwiseKernels.floats(xc);
+        float[] ga = ElementwiseKernels.floats(gc);
+        float[] da = ElementwiseKernels.floats(dx);
+        float[] w = weight == null ? null : weight.contiguous().toFloatArray();
+        float[] mu = mean == null ? null : mean.contiguous().toFloatArray();
+        float[] inv = rstd.contiguous().toFloatArray();
+        int xo = xc.offset();
+        int go = gc.offset();
+        int threads = Parallel.numThreads();
+        double[][] dwParts = new double[threads][];
+        double[][] dbParts = new double[threads][];
+        java.util.concurrent.atomic.AtomicInteger slot = new java.util.concurrent.atomic.AtomicInteger();
+        Parallel.forRange(n, Math.max(1, 4096 / Math.max(d, 1)), (r0, r1) -> {
+            float[] h = new float[d];
+            float[] dwBlock = new float[d];
+            float[] dbBlock = new float[d];
+            double[] dw = new double[d];
+            double[] db = new double[d];
+            int bound = F.loopBound(d);
+            for (int r = r0; r < r1; r++) {
+                int xr = xo + r * d;
+                int gr = go + r * d;
+                FloatVector m = FloatVector.broadcast(F, centered ? mu[r] : 0f);
+                float s = inv[r];
+                FloatVector sumG = FloatVector.zero(F);
+                FloatVector sumGX = FloatVector.zero(F);
+                int i = 0;
+                for (; i < bound; i += F.length()) {
+                    FloatVector xhat = FloatVector.fromArray(F, xa, xr + i).sub(m).mul(s);
+                    FloatVector gy = FloatVector.fromArray(F, ga, gr + i);
+                    FloatVector g = w == null ? gy : gy.mul(FloatVector.fromArray(F, w, i));
+                    gy.fma(xhat, FloatVector.fromArray(F, dwBlock, i)).intoArray(dwBlock, i);
+                    gy.add(FloatVector.fromArray(F, dbBlock, i)).intoArray(dbBlock, i);
+                    sumG = sumG.add(g);
+                    sumGX = g.fma(xhat, sumGX);
+                    g.intoArray(h, i);
+                }
+                float totalG = sumG.reduceLanes(VectorOperators.ADD);
+                float totalGX = sumGX.reduceLanes(VectorOperators.ADD);
+                for (; i < d; i++) {
+                    float xhat = (xa[xr + i] - (centered ? mu[r] : 0f)) * s;
+                    float gy = ga[gr + i];
+                    float g = w == null ? gy : gy * w[i];
+                    dwBlock[i] += gy * xhat;
+                    dbBlock[i] += gy;
+                    totalG += g;
+                    totalGX += g * xhat;
+                    h[i] = g;
+                }
+                float meanG = centered ? totalG / d : 0f;
+                float meanGX = totalGX / d;
+                FloatVector vMeanG = FloatVector.broadcast(F, meanG);
+                i = 0;
+                for (; i < bound; i += F.length()) {
+                    FloatVector xhat = FloatVector.fromArray(F, xa, xr + i).sub(m).mul(s);
+                    FloatVector.fromArray(F, h, i).sub(vMeanG).sub(xhat.mul(meanGX)).mul(s).intoArray(da, r * d + i);
+                }
+                for (; i < d; i++) {
+                    float xhat = (xa[xr + i] - (centered ? mu[r] : 0f)) * s;
+                    da[r * d + i] = s * (h[i] - meanG - xhat * meanGX);
+                }
+                if ((r - r0) % FLUSH_ROWS == FLUSH_ROWS - 1 || r == r1 - 1) {
+                    for (int j = 0; j < d; j++) {
+                        dw[j] += dwBlock[j];
+                        db[j] += dbBlock[j];
+                    }
+                    java.util.Arrays.fill(dwBlock, 0f);
+                    java.util.Arrays.fill(dbBlock, 0f);
+                }
+            }
+            int k = slot.getAndIncrement();
+            dwParts[k] = dw;
+            dbParts[k] = db;
+        });
+        return withWeightGradients(dx, weight, dwParts, dbParts, d);
+    }
+
+    /** One row of cross-entropy: the loss (0 for an ignored row) to loss[r], log-sum-exp to lse[r]. */
+    private static void crossEntropyRowFloat(float[] z, int zo, int c, long t, int ignoreIndex, double smoothing,
+            float[] loss, float[] lse, int r) {
+        FloatVector vmax = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        int bound = F.loopBound(c);
+        for (; i < bound; i += F.length()) {
+            vmax = vmax.max(FloatVector.fromArray(F, z, zo + i));
+        }
+        float m = vmax.reduceLanes(VectorOperators.MAX);
+        for (; i < c; i++) {
+            m = Math.max(m, z[zo + i]);
+        }
+        FloatVector vm = FloatVector.broadcast(F, m);
+        FloatVector acc = FloatVector.zero(F);
+        i = 0;
+        for (; i < bound; i += F.length()) {
+            acc = acc.add(FloatVector.fromArray(F, z, zo + i).sub(vm).lanewise(VectorOperators.EXP));
+        }
+        double s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < c; i++) {
+            s += Math.exp(z[zo + i] - m);
+        }
+        double logZ = m + Math.log(s);
+        lse[r] = (float) logZ;
+        if (t == ignoreIndex) {
+            loss[r] = 0;
+            return;
+        }
+        if (t < 0 || t >= c) {
+            throw new IndexOutOfBoundsException("crossEntropy: target " + t + " at row " + r + " is out of range for "
+                    + c + " classes (ignore index " + ignoreIndex + ")");
+        }
+        double nll = logZ - z[zo + (int) t];
+        double uniform = smoothing == 0 ? 0 : logZ - sum(z, zo, c) / (double) c;
+        loss[r] = (float) ((1 - smoothing) * nll + smoothing * uniform);
+    }
+
+    /** One row of d(loss)/d(logits): g (softmax - offTarget - onTarget at the target). */
+    private static void crossEntropyGradientRowFloat(float[] z, int zo, int c, int t, float g, float lse,
+            float offTarget, float onTarget, float[] out, int oo) {
+        int i = 0;
+        for (int bound = F.loopBound(c); i < bound; i += F.length()) {
+            FloatVector.fromArray(F, z, zo + i).sub(lse).lanewise(VectorOperators.EXP).sub(offTarget).mul(g)
+                    .intoArray(out, oo + i);
+        }
+        for (; i < c; i++) {
+            out[oo + i] = g * ((float) Math.exp(z[zo + i] - lse) - offTarget);
+        }
+        out[oo + t] = g * ((float) Math.exp(z[zo + t] - lse) - offTarget - onTarget);
     }
 }

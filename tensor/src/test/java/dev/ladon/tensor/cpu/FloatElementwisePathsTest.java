@@ -91,11 +91,11 @@ class FloatElementwisePathsTest {
             Tensor tx = Tensor.of(x, rows, cols);
             Tensor ty = Tensor.of(y, rows, cols);
             Tensor trow = Tensor.of(row, cols);
+            float[] scalar = tx.gt(0.5).to(DType.FLOAT32).toFloatArray();
             for (Comparison c : COMPARISONS) {
                 float[] both = c.tensors().apply(tx, ty).to(DType.FLOAT32).toFloatArray();
                 float[] right = c.tensors().apply(tx, trow).to(DType.FLOAT32).toFloatArray();
                 float[] left = c.tensors().apply(trow, tx).to(DType.FLOAT32).toFloatArray();
-                float[] scalar = tx.gt(0.5).to(DType.FLOAT32).toFloatArray();
                 float[] scalarLeft = c.tensors().apply(Tensor.of(new float[] {0.5f}), tx).to(DType.FLOAT32).toFloatArray();
                 for (int i = 0; i < rows * cols; i++) {
                     float r = row[i % cols];
