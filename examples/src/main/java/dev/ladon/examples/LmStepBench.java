@@ -43,6 +43,9 @@ import java.util.Map;
  * <pre>lm-step cuda model=switchhead-47m ladon_tok_s=.. torch_tok_s=.. ratio=.. ladon_peak_mb=.. torch_peak_mb=..</pre>
  */
 final class LmStepBench {
+    /** Debian's interpreter, which has python3-torch; a python3 earlier on the PATH may lack torch. */
+    private static final String DEBIAN_PYTHON = "/usr/bin/python3";
+
     static final String HELP = """
             lm-step: one training step (forward, cross-entropy, backward, AdamW) against the PyTorch peer
               bin/ladon bench lm-step [--device cpu|cuda[:N]] [--model dense|switchhead | --config NAME] [options]
@@ -63,7 +66,8 @@ final class LmStepBench {
               --attention A      the peer's attention: sdpa (default, torch's fused kernel) or math
               --expert-compute C the peer's SwitchHead experts: masked (default, every expert in one product,
                                  gated) or gathered (only the chosen rows, expert by expert)
-              --python P         interpreter for the peer (default python3)
+              --python P         interpreter for the peer (default /usr/bin/python3 on the CPU, whose Debian
+                                 python3-torch is the CPU peer; python3 with --device cuda)
               --no-peer          time Ladon only
             Optimiser on both sides: AdamW lr 2.5e-4, betas (0.9, 0.999), eps 1e-8, no weight decay, no clipping
             (torch's fused AdamW on a GPU). Result, one line:
@@ -132,7 +136,7 @@ final class LmStepBench {
                 CudaBackend.setMatmulPrecision(precision);
             }
             return measure(base.name(), config, device, batch, steps, warmup, precision, !o.flag("no-peer"),
-                    o.get("python", "python3"), attention, expertCompute);
+                    o.get("python", device.isCpu() ? DEBIAN_PYTHON : "python3"), attention, expertCompute);
         } finally {
             Parallel.setNumThreads(threadsBefore);
             if (precisionBefore != null) {
