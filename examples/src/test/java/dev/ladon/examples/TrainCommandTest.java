@@ -105,9 +105,11 @@ class TrainCommandTest {
         Map<String, Tensor> b = SafeTensors.load(split.resolve(TrainingCheckpoint.MODEL));
         for (String name : a.keySet()) {
             // Adam divides by sqrt(v): where a gradient is near zero, an ulp of difference in it moves the
-            // weight by more than an ulp, so weights get a looser bound than losses.
+            // weight by more than an ulp (up to ~5e-5 after 6 steps here, now that layer norm and
+            // cross-entropy also run vector exp/log, whose intrinsic and fallback differ in the last bit), so
+            // weights get a looser bound than losses. A missed piece of optimizer state moves them by ~lr.
             assertThat(b.get(name).toDoubleArray()).as(name).containsExactly(a.get(name).toDoubleArray(),
-                    org.assertj.core.api.Assertions.within(1e-5));
+                    org.assertj.core.api.Assertions.within(2e-4));
         }
         String last = lastLine(wholeOut);
         assertThat(last).matches("validation perplexity [0-9.]+ \\| bits per byte [0-9.]+");
