@@ -482,7 +482,8 @@ final class ElementwiseKernels {
     /**
      * out[i] = a[i] op b[i] as bool bytes, for float32 operands with any strides. Vectorised when out and a
      * are unit-stride and b is unit-stride or broadcast (stride 0); one loop per op so the comparison is a
-     * JIT constant. NaN compares as in Java: false for everything but NE.
+     * JIT constant (one shared loop taking the comparison as an argument ran 6-7x slower on 16M elements:
+     * the JIT did not treat the argument as a constant). NaN compares as in Java: false for everything but NE.
      */
     private static void compareFloat(BinaryOp op, float[] a, int ao, int sa, float[] b, int bo, int sb, byte[] out,
             int oo, int so, int len) {
