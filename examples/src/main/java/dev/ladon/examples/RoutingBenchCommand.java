@@ -78,22 +78,24 @@ final class RoutingBenchCommand implements Command {
                 tokens, k, tokens * k, din, dout, dtype, Parallel.numThreads());
         Generator gen = new Generator(1234);
         Tensor x = Tensor.randn(gen, dtype, Device.CPU, tokens, din);
-        // The first case would otherwise also time the JIT compiling the kernels (E=4 read 30-54 ms, E=8 12 ms).
-        warmUp(x, dtype, din, dout, expertCounts[0], k, tokens, gen);
+        // The first case runs more untimed calls: it would otherwise also time the JIT compiling the kernels
+        // (E=4 read 30-54 ms, E=8 12 ms).
+        int warmUps = 20;
         for (int e : expertCounts) {
             Tensor w = Tensor.randn(gen, dtype, Device.CPU, e, din, dout).mul(1.0 / Math.sqrt(din));
             Routing r = Routing.random(tokens, k, e, 42 + e);
             Tensor gate = Tensor.rand(gen, dtype, Device.CPU, tokens * k);
             Tensor gradOut = Tensor.randn(gen, dtype, Device.CPU, tokens * k, dout);
-            double fwd = medianMillis(repeats, () -> FusedOps.groupedMatmul(x, w, r.row, r.expert, gate));
-            double bwd = medianMillis(repeats,
+            double fwd = medianMillis(warmUps, repeats, () -> FusedOps.groupedMatmul(x, w, r.row, r.expert, gate));
+            double bwd = medianMillis(warmUps, repeats,
                     () -> FusedOps.groupedMatmulBackward(gradOut, x, w, r.row, r.expert, gate));
+            warmUps = 2;
             double gflops = 2.0 * tokens * k * din * dout / (fwd * 1e6);
             System.out.printf(Locale.ROOT, "routing E=%d k=%d tokens=%d ms=%.2f backward_ms=%.2f (forward %.1f GFLOP/s)%n",
                     e, k, tokens, fwd, bwd, gflops);
             // Every expert for every token: one [tokens, d_in] x [d_in, E*d_out] product.
             Tensor all = w.permute(1, 0, 2).reshape(din, e * dout).contiguous();
-            double dense = medianMillis(repeats, () -> x.matmul(all));
+            double dense = medianMillis(2, repeats, () -> x.matmul(all));
             System.out.printf(Locale.ROOT, "dense-all E=%d tokens=%d ms=%.2f (%.1fx the routed forward)%n", e, tokens,
                     dense, dense / fwd);
         }
@@ -125,21 +127,11 @@ final class RoutingBenchCommand implements Command {
         }
     }
 
-    /** Runs the routed forward and backward untimed until the JIT has compiled their kernels. */
-    private static void warmUp(Tensor x, DType dtype, int din, int dout, int experts, int k, int tokens, Generator gen) {
-        Tensor w = Tensor.randn(gen, dtype, Device.CPU, experts, din, dout);
-        Routing r = Routing.random(tokens, k, experts, 7);
-        Tensor gate = Tensor.rand(gen, dtype, Device.CPU, tokens * k);
-        Tensor gradOut = Tensor.randn(gen, dtype, Device.CPU, tokens * k, dout);
-        for (int i = 0; i < 20; i++) {
-            FusedOps.groupedMatmul(x, w, r.row, r.expert, gate);
-            FusedOps.groupedMatmulBackward(gradOut, x, w, r.row, r.expert, gate);
+    /** Median time of {@code repeats} runs of body, after {@code warmUps} untimed ones. */
+    private static double medianMillis(int warmUps, int repeats, Runnable body) {
+        for (int i = 0; i < warmUps; i++) {
+            body.run();
         }
-    }
-
-    private static double medianMillis(int repeats, Runnable body) {
-        body.run();
-        body.run();
         double[] ms = new double[repeats];
         for (int i = 0; i < repeats; i++) {
             long t0 = System.nanoTime();
