@@ -55,6 +55,8 @@ final class Gemm {
     static final int MR = F.vectorBitSize() >= 512 ? 8 : 4;
     /** Columns of a float micro-tile: two vectors. */
     static final int NR = 2 * F.length();
+    /** MR floats of one column of A, copied into a panel as one vector when A is transposed. */
+    private static final VectorSpecies<Float> A_PANEL_ROW = MR == 8 ? FloatVector.SPECIES_256 : FloatVector.SPECIES_128;
     /** Rows and columns of a double micro-tile: 4 rows of two vectors everywhere. */
     static final int MR_D = 4;
     static final int NR_D = 2 * D.length();
@@ -69,7 +71,10 @@ final class Gemm {
     static final int KC = 1024;
     /** Rows of a packed A block: MC x KC floats is 128 KiB of a 512 KiB L2, next to the B panel. */
     static final int MC = 32;
-    /** Columns of a packed B block: KC x NC floats is 2 MiB, a share of L3. */
+    /**
+     * Columns of a packed B block at full depth: KC x NC floats is 2 MiB, a share of L3. Shallower
+     * products get proportionally wider blocks ({@link GemmPlan#nc}).
+     */
     static final int NC = 512;
 
     private static final ThreadLocal<FloatWorkspace> FLOAT_WORKSPACE = ThreadLocal.withInitial(FloatWorkspace::new);
@@ -166,7 +171,7 @@ final class Gemm {
         int i0 = rowBlock * MC;
         int j0 = plan.firstColumnOf(group);
         int mc = Math.min(MC, plan.m - i0);
-        int nc = Math.min(NC, plan.n - j0);
+        int nc = Math.min(plan.nc, plan.n - j0);
         int panels = (nc + NR - 1) / NR;
         int firstPanel = plan.firstPanel(rowBlock, panels);
         float[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR));
@@ -223,14 +228,25 @@ final class Gemm {
      */
     private static void packA(float[] a, int src, int ars, int acs, int mc, int kc, float[] dst) {
         int fullPanels = mc / MR;
-        // Down the shared dimension with the panel's MR rows side by side: the writes are sequential, and a
-        // transposed A (ars = 1) is read MR neighbours at a time.
-        for (int q = 0; q < fullPanels; q++) {
-            int d = q * MR * kc;
-            int s = src + q * MR * ars;
+        if (ars == 1) {
+            // Transposed A: column p of the block is contiguous, so walk it once and hand each panel its MR
+            // neighbours as one short vector. Going panel by panel instead reads every cache line of A
+            // MR-at-a-time in MC / MR separate sweeps down kc lines, which do not fit in L1.
             for (int p = 0; p < kc; p++) {
-                for (int r = 0; r < MR; r++) {
-                    dst[d + p * MR + r] = a[s + r * ars + p * acs];
+                int s = src + p * acs;
+                for (int q = 0; q < fullPanels; q++) {
+                    FloatVector.fromArray(A_PANEL_ROW, a, s + q * MR).intoArray(dst, q * MR * kc + p * MR);
+                }
+            }
+        } else {
+            // Down the shared dimension with the panel's MR rows side by side: the writes are sequential.
+            for (int q = 0; q < fullPanels; q++) {
+                int d = q * MR * kc;
+                int s = src + q * MR * ars;
+                for (int p = 0; p < kc; p++) {
+                    for (int r = 0; r < MR; r++) {
+                        dst[d + p * MR + r] = a[s + r * ars + p * acs];
+                    }
                 }
             }
         }
@@ -450,7 +466,7 @@ final class Gemm {
         int i0 = rowBlock * MC;
         int j0 = plan.firstColumnOf(group);
         int mc = Math.min(MC, plan.m - i0);
-        int nc = Math.min(NC, plan.n - j0);
+        int nc = Math.min(plan.nc, plan.n - j0);
         int panels = (nc + NR_D - 1) / NR_D;
         int firstPanel = plan.firstPanel(rowBlock, panels);
         double[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR_D));

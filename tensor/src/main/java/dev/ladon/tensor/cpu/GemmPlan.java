@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * How {@link Gemm} cuts one batched product into tasks, and the bookkeeping that lets the threads share
  * packed panels of B.
  *
- * <p>A <em>group</em> is one batch entry's block of NC columns of C. A <em>task</em> is one block of MC
+ * <p>A <em>group</em> is one batch entry's block of {@link #nc} columns of C. A <em>task</em> is one block of MC
  * rows of a group, computed over the whole depth K, so the depth blocks of a C tile always run in order on
  * one thread. Threads take tasks from a shared counter, so a thread slowed down by other work on the
  * machine simply takes fewer; there is no fixed split to wait for.
@@ -41,6 +41,13 @@ final class GemmPlan {
     /** Depth of a block (at most KC; k split into equal blocks so the last is not a short remainder). */
     final int kcMax;
     final int depthBlocks;
+    /**
+     * Columns of a group: NC at full depth, wider when the product is shallower, so that the packed B of
+     * a group stays near KC x NC elements. Each group packs every row block of A once more, so a shallow
+     * product (K = 256 in a Transformer's projections) with NC columns per group would pack A twice or
+     * more for no cache benefit.
+     */
+    final int nc;
     final int rowBlocks;
     final int colBlocks;
     /** Panels of NR columns in a full column block. */
@@ -59,8 +66,12 @@ final class GemmPlan {
         this.depthBlocks = (k + Gemm.KC - 1) / Gemm.KC;
         this.kcMax = (k + depthBlocks - 1) / depthBlocks;
         this.rowBlocks = (m + Gemm.MC - 1) / Gemm.MC;
-        this.colBlocks = (n + Gemm.NC - 1) / Gemm.NC;
-        this.panelsPerGroup = (Math.min(n, Gemm.NC) + nr - 1) / nr;
+        int widest = Math.max(Gemm.NC, (int) ((long) Gemm.KC * Gemm.NC / kcMax) / nr * nr);
+        int columnBlocks = (n + widest - 1) / widest;
+        // Equal groups (in whole panels) rather than full ones and a thin remainder.
+        this.nc = ((n + columnBlocks - 1) / columnBlocks + nr - 1) / nr * nr;
+        this.colBlocks = (n + nc - 1) / nc;
+        this.panelsPerGroup = (Math.min(n, nc) + nr - 1) / nr;
         this.groupElements = depthBlocks * panelsPerGroup * kcMax * nr;
         this.groupsPerWave = Math.max(1, Math.min(groups(), WAVE_ELEMENTS / groupElements));
         long flops = 2L * batch * m * n * k;
@@ -83,7 +94,7 @@ final class GemmPlan {
     }
 
     int firstColumnOf(int group) {
-        return (group % colBlocks) * Gemm.NC;
+        return (group % colBlocks) * nc;
     }
 
     /** Where panel {@code panel} of depth block {@code depth} of the wave's {@code groupInWave}-th group starts. */

@@ -369,46 +369,65 @@ final class ReduceKernels {
     }
 
     /**
-     * Largest element (-inf for none; NaN if any is NaN: the vector max, like Math.max, propagates NaN).
-     * Four accumulators, so consecutive vector maxes (several instructions each, for NaN) overlap.
+     * Largest element (-inf for none; NaN if any is NaN; +0.0 over -0.0), as a chain of {@link Math#max}.
+     *
+     * <p>The vector max with Java's rules (NaN wins, +0.0 beats -0.0) is five instructions on AVX2, which
+     * made this loop slower than NumPy's. A compare and a blend are two, but a NaN never wins a comparison
+     * and a blend keeps whichever zero came first. So the loop also sums the elements, one more add: the
+     * sum is finite unless an element is NaN or infinite (or the sum overflows), and only then, or when the
+     * result is a zero, is the row scanned again with the vector max itself.
      */
     static double maxFloat(float[] a, int off, int n) {
-        FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        FloatVector m1 = m0;
-        FloatVector m2 = m0;
-        FloatVector m3 = m0;
-        int vl = F.length();
-        int i = 0;
-        for (int bound = n - 4 * vl; i <= bound; i += 4 * vl) {
-            m0 = m0.max(FloatVector.fromArray(F, a, off + i));
-            m1 = m1.max(FloatVector.fromArray(F, a, off + i + vl));
-            m2 = m2.max(FloatVector.fromArray(F, a, off + i + 2 * vl));
-            m3 = m3.max(FloatVector.fromArray(F, a, off + i + 3 * vl));
-        }
-        float m = m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) {
-            m = Math.max(m, a[off + i]);
-        }
-        return m;
+        return extremeFloat(a, off, n, true);
     }
 
-    /** Smallest element (+inf for none; NaN if any is NaN). */
+    /** Smallest element (+inf for none; NaN if any is NaN; -0.0 under +0.0): {@link #maxFloat} mirrored. */
     static double minFloat(float[] a, int off, int n) {
-        FloatVector m0 = FloatVector.broadcast(F, Float.POSITIVE_INFINITY);
+        return extremeFloat(a, off, n, false);
+    }
+
+    private static double extremeFloat(float[] a, int off, int n, boolean max) {
+        FloatVector m0 = FloatVector.broadcast(F, max ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY);
         FloatVector m1 = m0;
         FloatVector m2 = m0;
         FloatVector m3 = m0;
+        FloatVector sum = FloatVector.zero(F);
         int vl = F.length();
         int i = 0;
         for (int bound = n - 4 * vl; i <= bound; i += 4 * vl) {
-            m0 = m0.min(FloatVector.fromArray(F, a, off + i));
-            m1 = m1.min(FloatVector.fromArray(F, a, off + i + vl));
-            m2 = m2.min(FloatVector.fromArray(F, a, off + i + 2 * vl));
-            m3 = m3.min(FloatVector.fromArray(F, a, off + i + 3 * vl));
+            FloatVector v0 = FloatVector.fromArray(F, a, off + i);
+            FloatVector v1 = FloatVector.fromArray(F, a, off + i + vl);
+            FloatVector v2 = FloatVector.fromArray(F, a, off + i + 2 * vl);
+            FloatVector v3 = FloatVector.fromArray(F, a, off + i + 3 * vl);
+            m0 = m0.blend(v0, max ? m0.lt(v0) : v0.lt(m0));
+            m1 = m1.blend(v1, max ? m1.lt(v1) : v1.lt(m1));
+            m2 = m2.blend(v2, max ? m2.lt(v2) : v2.lt(m2));
+            m3 = m3.blend(v3, max ? m3.lt(v3) : v3.lt(m3));
+            sum = sum.add(v0.add(v1).add(v2.add(v3)));
         }
-        float m = m0.min(m1).min(m2.min(m3)).reduceLanes(VectorOperators.MIN);
+        float m = max ? m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX)
+                : m0.min(m1).min(m2.min(m3)).reduceLanes(VectorOperators.MIN);
+        float tailSum = 0f;
         for (; i < n; i++) {
-            m = Math.min(m, a[off + i]);
+            m = max ? Math.max(m, a[off + i]) : Math.min(m, a[off + i]);
+            tailSum += a[off + i];
+        }
+        boolean suspect = !Float.isFinite(sum.reduceLanes(VectorOperators.ADD) + tailSum) || m == 0f;
+        return suspect ? extremeFloatExact(a, off, n, max) : m;
+    }
+
+    /** {@link #extremeFloat} with the vector max or min itself: Java's NaN and signed-zero rules in every step. */
+    private static double extremeFloatExact(float[] a, int off, int n, boolean max) {
+        FloatVector m0 = FloatVector.broadcast(F, max ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY);
+        int vl = F.length();
+        int i = 0;
+        for (int bound = n - vl; i <= bound; i += vl) {
+            FloatVector v = FloatVector.fromArray(F, a, off + i);
+            m0 = max ? m0.max(v) : m0.min(v);
+        }
+        float m = m0.reduceLanes(max ? VectorOperators.MAX : VectorOperators.MIN);
+        for (; i < n; i++) {
+            m = max ? Math.max(m, a[off + i]) : Math.min(m, a[off + i]);
         }
         return m;
     }

@@ -86,6 +86,52 @@ class FloatReductionPathsTest {
     }
 
     @Test
+    void maxAndMinFollowJavaRulesForNaNInfinitiesSignedZerosAndHugeValues() {
+        // The fast loop compares and blends, then checks its result; each case here needs the check.
+        int n = 203; // several unrolled vector steps and a tail, whatever the vector width
+        for (int at : new int[] {0, 37, n - 1}) {
+            float[] nan = randomFloats(n, at);
+            nan[at] = Float.NaN;
+            assertMaxAndMinAreMathMaxAndMin(nan, "NaN at " + at);
+            float[] inf = randomFloats(n, at + 1);
+            inf[at] = Float.POSITIVE_INFINITY;
+            inf[(at + 5) % n] = Float.NEGATIVE_INFINITY;
+            assertMaxAndMinAreMathMaxAndMin(inf, "infinities at " + at);
+        }
+        float[] zeros = new float[n];
+        java.util.Arrays.fill(zeros, -0.0f);
+        zeros[150] = 0.0f; // Math.max says +0.0 and Math.min -0.0 whichever comes first
+        assertMaxAndMinAreMathMaxAndMin(zeros, "signed zeros");
+        float[] negativeZeros = randomFloats(n, 9);
+        for (int i = 0; i < n; i++) {
+            negativeZeros[i] = -Math.abs(negativeZeros[i]);
+        }
+        negativeZeros[3] = -0.0f;
+        negativeZeros[99] = 0.0f;
+        assertMaxAndMinAreMathMaxAndMin(negativeZeros, "largest is a zero");
+        float[] huge = new float[n];
+        for (int i = 0; i < n; i++) {
+            huge[i] = 1e38f + ((i * 37) % n) * 1e35f; // finite values whose sum overflows
+        }
+        assertMaxAndMinAreMathMaxAndMin(huge, "huge values");
+    }
+
+    private static void assertMaxAndMinAreMathMaxAndMin(float[] values, String what) {
+        float expectedMax = Float.NEGATIVE_INFINITY;
+        float expectedMin = Float.POSITIVE_INFINITY;
+        for (float v : values) {
+            expectedMax = Math.max(expectedMax, v);
+            expectedMin = Math.min(expectedMin, v);
+        }
+        Tensor x = Tensor.of(values, 1, values.length);
+        // Compared as bits: NaN equals NaN and +0.0 differs from -0.0.
+        assertThat(Float.floatToIntBits(x.max(1, false).toFloatArray()[0])).as(what + ": max")
+                .isEqualTo(Float.floatToIntBits(expectedMax));
+        assertThat(Float.floatToIntBits(x.min(1, false).toFloatArray()[0])).as(what + ": min")
+                .isEqualTo(Float.floatToIntBits(expectedMin));
+    }
+
+    @Test
     void argmaxAndArgminTakeTheFirstBestAndTheFirstNaN() {
         Tensor ties = Tensor.of(new float[] {1, 5, 2, 5, -3, -3}, 1, 6);
         assertThat(ties.argmax(1, false).toLongArray()).containsExactly(1L);

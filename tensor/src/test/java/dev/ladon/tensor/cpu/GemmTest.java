@@ -107,14 +107,36 @@ class GemmTest {
 
     @Test
     void blocksLargerThanTheCacheBlockingAreSummedWhole() {
-        // m > MC, n > NC, k split into two depth blocks.
+        // m > MC, k split into two depth blocks, n wide enough for several column blocks at that depth.
         Generator gen = new Generator(6);
         int m = Gemm.MC + 3;
-        int n = Gemm.NC + Gemm.NR + 1;
+        int n = 2 * Gemm.NC + Gemm.NR + 1;
         int k = Gemm.KC + 5;
+        assertThat(new GemmPlan(1, m, n, k, Gemm.NR).colBlocks).isGreaterThan(1);
         Tensor a = Tensor.randn(gen, DType.FLOAT32, Device.CPU, m, k);
         Tensor b = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n, k).mT();
         assertMatchesReference(a, b, a.matmul(b), "large blocks");
+        Tensor at = Tensor.randn(gen, DType.FLOAT32, Device.CPU, k, m).mT();
+        assertMatchesReference(at, b, at.matmul(b), "large blocks, A transposed");
+    }
+
+    @Test
+    void shallowProductsPackWiderColumnBlocks() {
+        // At depth KC a group is NC columns wide; at a quarter of that depth it may be four times wider, so
+        // A is packed once instead of four times. The results must not depend on the width.
+        GemmPlan deep = new GemmPlan(1, 64, 4 * Gemm.NC, Gemm.KC, Gemm.NR);
+        GemmPlan shallow = new GemmPlan(1, 64, 4 * Gemm.NC, Gemm.KC / 4, Gemm.NR);
+        assertThat(deep.colBlocks).isEqualTo(4);
+        assertThat(shallow.colBlocks).isEqualTo(1);
+        Parallel.setNumThreads(2);
+        Generator gen = new Generator(8);
+        int m = 2 * Gemm.MC + 5;
+        int k = 40;
+        int n = (int) ((long) Gemm.KC * Gemm.NC / k) + 3 * Gemm.NR + 3;
+        assertThat(new GemmPlan(1, m, n, k, Gemm.NR).colBlocks).isEqualTo(2);
+        Tensor at = Tensor.randn(gen, DType.FLOAT32, Device.CPU, k, m).mT();
+        Tensor b = Tensor.randn(gen, DType.FLOAT32, Device.CPU, k, n);
+        assertMatchesReference(at, b, at.matmul(b), "shallow, wide, A transposed");
     }
 
     @Test
