@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicReference;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -55,6 +56,13 @@ final class Gemm {
     static final int MR = F.vectorBitSize() >= 512 ? 8 : 4;
     /** Columns of a float micro-tile: two vectors. */
     static final int NR = 2 * F.length();
+    /** Four floats, the unit of {@link #transpose4x4}. */
+    private static final VectorSpecies<Float> QUAD = FloatVector.SPECIES_128;
+    // Two-vector shuffles: an index of 4 or more picks lane (index - 4) of the second vector.
+    private static final VectorShuffle<Float> INTERLEAVE_LOW = VectorShuffle.fromValues(QUAD, 0, 4, 1, 5);
+    private static final VectorShuffle<Float> INTERLEAVE_HIGH = VectorShuffle.fromValues(QUAD, 2, 6, 3, 7);
+    private static final VectorShuffle<Float> JOIN_LOW = VectorShuffle.fromValues(QUAD, 0, 1, 4, 5);
+    private static final VectorShuffle<Float> JOIN_HIGH = VectorShuffle.fromValues(QUAD, 2, 3, 6, 7);
     /** MR floats of one column of A, copied into a panel as one vector when A is transposed. */
     private static final VectorSpecies<Float> A_PANEL_ROW = MR == 8 ? FloatVector.SPECIES_256 : FloatVector.SPECIES_128;
     /** Rows and columns of a double micro-tile: 4 rows of two vectors everywhere. */
@@ -238,6 +246,23 @@ final class Gemm {
                     FloatVector.fromArray(A_PANEL_ROW, a, s + q * MR).intoArray(dst, q * MR * kc + p * MR);
                 }
             }
+        } else if (MR == 4 && acs == 1) {
+            // Row-major A: four rows, four columns at a time, turned into four panel steps by a 4 x 4
+            // transpose in registers (about 2.5x faster than element by element, which mattered when a
+            // product has few columns to spread the packing over: N = 256 has only 16 B panels).
+            for (int q = 0; q < fullPanels; q++) {
+                int s0 = src + q * MR * ars;
+                int d = q * MR * kc;
+                int p = 0;
+                for (; p + 4 <= kc; p += 4) {
+                    transpose4x4(a, s0 + p, ars, dst, d + p * MR);
+                }
+                for (; p < kc; p++) {
+                    for (int r = 0; r < MR; r++) {
+                        dst[d + p * MR + r] = a[s0 + r * ars + p];
+                    }
+                }
+            }
         } else {
             // Down the shared dimension with the panel's MR rows side by side: the writes are sequential.
             for (int q = 0; q < fullPanels; q++) {
@@ -262,6 +287,47 @@ final class Gemm {
     }
 
     /**
+     * dst[to + 4 c + r] = a[from + r stride + c] for r, c &lt; 4: four rows of four floats written as four
+     * columns. Two rounds of two-vector shuffles: the first interleaves rows 0 and 1 (and 2 and 3) pairwise,
+     * the second joins the halves.
+     */
+    private static void transpose4x4(float[] a, int from, int stride, float[] dst, int to) {
+        FloatVector r0 = FloatVector.fromArray(QUAD, a, from);
+        FloatVector r1 = FloatVector.fromArray(QUAD, a, from + stride);
+        FloatVector r2 = FloatVector.fromArray(QUAD, a, from + 2 * stride);
+        FloatVector r3 = FloatVector.fromArray(QUAD, a, from + 3 * stride);
+        FloatVector low01 = r0.rearrange(INTERLEAVE_LOW, r1);   // r0[0] r1[0] r0[1] r1[1]
+        FloatVector high01 = r0.rearrange(INTERLEAVE_HIGH, r1); // r0[2] r1[2] r0[3] r1[3]
+        FloatVector low23 = r2.rearrange(INTERLEAVE_LOW, r3);
+        FloatVector high23 = r2.rearrange(INTERLEAVE_HIGH, r3);
+        low01.rearrange(JOIN_LOW, low23).intoArray(dst, to);
+        low01.rearrange(JOIN_HIGH, low23).intoArray(dst, to + 4);
+        high01.rearrange(JOIN_LOW, high23).intoArray(dst, to + 8);
+        high01.rearrange(JOIN_HIGH, high23).intoArray(dst, to + 12);
+    }
+
+    /**
+     * {@link #transpose4x4(float[], int, int, float[], int)} into a packed-panel segment: row c of the
+     * result goes to float index to + c rowStride.
+     */
+    private static void transpose4x4(float[] a, int from, int stride, MemorySegment dst, int to, int rowStride) {
+        FloatVector r0 = FloatVector.fromArray(QUAD, a, from);
+        FloatVector r1 = FloatVector.fromArray(QUAD, a, from + stride);
+        FloatVector r2 = FloatVector.fromArray(QUAD, a, from + 2 * stride);
+        FloatVector r3 = FloatVector.fromArray(QUAD, a, from + 3 * stride);
+        FloatVector low01 = r0.rearrange(INTERLEAVE_LOW, r1);
+        FloatVector high01 = r0.rearrange(INTERLEAVE_HIGH, r1);
+        FloatVector low23 = r2.rearrange(INTERLEAVE_LOW, r3);
+        FloatVector high23 = r2.rearrange(INTERLEAVE_HIGH, r3);
+        long row = (long) rowStride * Float.BYTES;
+        long at = (long) to * Float.BYTES;
+        low01.rearrange(JOIN_LOW, low23).intoMemorySegment(dst, at, NATIVE);
+        low01.rearrange(JOIN_HIGH, low23).intoMemorySegment(dst, at + row, NATIVE);
+        high01.rearrange(JOIN_LOW, high23).intoMemorySegment(dst, at + 2 * row, NATIVE);
+        high01.rearrange(JOIN_HIGH, high23).intoMemorySegment(dst, at + 3 * row, NATIVE);
+    }
+
+    /**
      * Packs the kc x cols block of B at src (cols at most NR) into one panel at float index d of dst:
      * B[p, j] goes to d + p NR + j. Columns past cols are zero.
      */
@@ -276,10 +342,17 @@ final class Gemm {
                 FloatVector.fromArray(F, b, row + vl).intoMemorySegment(dst, to + (long) vl * Float.BYTES, NATIVE);
             }
         } else if (cols == NR && brs == 1) {
-            // Transposed B (columns contiguous): walk down each column.
+            // Transposed B (columns contiguous, as W^T in a linear layer): 4 x 4 blocks turned in registers,
+            // then the columns one by one for a depth that is not a multiple of 4.
+            int p4 = kc / 4 * 4;
+            for (int j = 0; j < NR; j += 4) {
+                for (int p = 0; p < p4; p += 4) {
+                    transpose4x4(b, src + j * bcs + p, bcs, dst, d + p * NR + j, NR);
+                }
+            }
             for (int j = 0; j < NR; j++) {
                 int col = src + j * bcs;
-                for (int p = 0; p < kc; p++) {
+                for (int p = p4; p < kc; p++) {
                     dst.setAtIndex(ValueLayout.JAVA_FLOAT, d + p * NR + j, b[col + p]);
                 }
             }
