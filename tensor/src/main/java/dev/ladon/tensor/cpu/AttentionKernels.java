@@ -210,7 +210,7 @@ final class AttentionKernels {
         }
         float newMax = Math.max(rowMax[row], blockMax);
         // What was summed under the old maximum is rescaled to the new one (exp(-inf) = 0 at first).
-        float correction = (float) Math.exp(rowMax[row] - newMax);
+        float correction = FloatMath.exp(rowMax[row] - newMax);
         if (correction != 1f) {
             scaleInPlace(acc, row * dv, dv, correction);
         }
@@ -363,7 +363,7 @@ final class AttentionKernels {
     private static void probabilitiesAndScoreGradients(float[] s, float[] dp, int off, int n, float lse, float delta,
             float scale, float[] pTile, float[] tTile, int offset) {
         for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
-            FloatVector p = FloatVector.fromArray(F, s, off + jj).sub(lse).lanewise(VectorOperators.EXP)
+            FloatVector p = FloatMath.exp(FloatVector.fromArray(F, s, off + jj).sub(lse))
                     .blend(0f, F.indexInRange(jj, n).not());
             p.intoArray(pTile, offset + jj);
             FloatVector.fromArray(F, dp, off + jj).sub(delta).mul(p).mul(scale).intoArray(tTile, offset + jj);
@@ -510,7 +510,7 @@ final class AttentionKernels {
     private static float expShifted(float[] s, int off, int n, float shift) {
         FloatVector sum = FloatVector.zero(F);
         for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
-            FloatVector p = FloatVector.fromArray(F, s, off + jj).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector p = FloatMath.exp(FloatVector.fromArray(F, s, off + jj).sub(shift));
             p = p.blend(0f, F.indexInRange(jj, n).not());
             p.intoArray(s, off + jj);
             sum = sum.add(p);

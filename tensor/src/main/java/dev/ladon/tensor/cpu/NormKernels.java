@@ -464,11 +464,11 @@ final class NormKernels {
         FloatVector acc = FloatVector.zero(F);
         i = 0;
         for (; i < bound; i += F.length()) {
-            acc = acc.add(FloatVector.fromArray(F, z, zo + i).sub(vm).lanewise(VectorOperators.EXP));
+            acc = acc.add(FloatMath.exp(FloatVector.fromArray(F, z, zo + i).sub(vm)));
         }
         double s = acc.reduceLanes(VectorOperators.ADD);
         for (; i < c; i++) {
-            s += Math.exp(z[zo + i] - m);
+            s += FloatMath.exp(z[zo + i] - m);
         }
         double logZ = m + Math.log(s);
         lse[r] = (float) logZ;
@@ -490,12 +490,11 @@ final class NormKernels {
             float offTarget, float onTarget, float[] out, int oo) {
         int i = 0;
         for (int bound = F.loopBound(c); i < bound; i += F.length()) {
-            FloatVector.fromArray(F, z, zo + i).sub(lse).lanewise(VectorOperators.EXP).sub(offTarget).mul(g)
-                    .intoArray(out, oo + i);
+            FloatMath.exp(FloatVector.fromArray(F, z, zo + i).sub(lse)).sub(offTarget).mul(g).intoArray(out, oo + i);
         }
         for (; i < c; i++) {
-            out[oo + i] = g * ((float) Math.exp(z[zo + i] - lse) - offTarget);
+            out[oo + i] = g * (FloatMath.exp(z[zo + i] - lse) - offTarget);
         }
-        out[oo + t] = g * ((float) Math.exp(z[zo + t] - lse) - offTarget - onTarget);
+        out[oo + t] = g * (FloatMath.exp(z[zo + t] - lse) - offTarget - onTarget);
     }
 }

@@ -429,16 +429,16 @@ final class ReduceKernels {
         return best;
     }
 
-    /** sum_i exp(a[i] - m) with vector exp. */
+    /** sum_i exp(a[i] - m), each exp in float by {@link FloatMath} (tail elements too), summed in double. */
     static double sumExpFloat(float[] a, int off, int n, float m) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            acc = acc.add(FloatVector.fromArray(F, a, off + i).sub(m).lanewise(VectorOperators.EXP));
+            acc = acc.add(FloatMath.exp(FloatVector.fromArray(F, a, off + i).sub(m)));
         }
         double s = acc.reduceLanes(VectorOperators.ADD);
         for (; i < n; i++) {
-            s += Math.exp(a[off + i] - m);
+            s += FloatMath.exp(a[off + i] - m);
         }
         return s;
     }
@@ -509,14 +509,14 @@ final class ReduceKernels {
             int blockEnd = Math.min(bound, i + SUM_BLOCK * F.length());
             FloatVector acc = FloatVector.zero(F);
             for (; i < blockEnd; i += F.length()) {
-                FloatVector e = FloatVector.fromArray(F, a, ao + i).sub(m).lanewise(VectorOperators.EXP);
+                FloatVector e = FloatMath.exp(FloatVector.fromArray(F, a, ao + i).sub(m));
                 e.intoArray(o, oo + i);
                 acc = acc.add(e);
             }
             sum += acc.reduceLanes(VectorOperators.ADD);
         }
         for (; i < n; i++) {
-            float e = (float) Math.exp(a[ao + i] - m);
+            float e = FloatMath.exp(a[ao + i] - m);
             o[oo + i] = e;
             sum += e;
         }
@@ -594,10 +594,10 @@ final class ReduceKernels {
         for (i = 0; i < bound; i += vl) {
             FloatVector yv = FloatVector.fromArray(F, y, yo + i);
             FloatVector gv = FloatVector.fromArray(F, g, go + i);
-            (log ? gv.sub(yv.lanewise(VectorOperators.EXP).mul(d)) : yv.mul(gv.sub(d))).intoArray(o, oo + i);
+            (log ? gv.sub(FloatMath.exp(yv).mul(d)) : yv.mul(gv.sub(d))).intoArray(o, oo + i);
         }
         for (; i < n; i++) {
-            o[oo + i] = log ? (float) (g[go + i] - Math.exp(y[yo + i]) * d) : y[yo + i] * (g[go + i] - d);
+            o[oo + i] = log ? g[go + i] - FloatMath.exp(y[yo + i]) * d : y[yo + i] * (g[go + i] - d);
         }
     }
 
