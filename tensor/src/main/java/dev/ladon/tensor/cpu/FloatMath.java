@@ -6,8 +6,9 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * exp, log and tanh of float32 values that give the same bits wherever they run: in a vector loop or in its
- * scalar tail, in the interpreter or after the JIT has compiled the loop, with vectors of any width.
+ * exp, log and tanh of float32 values, and the sum of a vector's lanes, that give the same bits wherever
+ * they run: in a vector loop or in its scalar tail, in the interpreter or after the JIT has compiled the
+ * loop, with vectors of any width.
  *
  * <p>Why Ladon has its own. The JDK's {@code lanewise(EXP)}, {@code LOG} and {@code TANH} run a native
  * routine once C2 has compiled the loop and a portable Java fallback before that, and the two may differ in
@@ -35,10 +36,9 @@ final class FloatMath {
     private static final float LN2_LO = -0x1.05c61p-29f;
     /**
      * 1.5 * 2^23: adding it to a float of magnitude below 2^22 leaves that number rounded to an integer in
-     * the low mantissa bits (the float's bits are then 0x4B400000 + the integer).
+     * the low mantissa bits (the float's bits are then 0x4B400000 + the integer, for integers of either sign).
      */
     private static final float ROUND_TO_INT = 0x1.8p23f;
-    private static final int ROUND_TO_INT_BITS = 0x4B400000;
     /**
      * exp's input is clamped to [EXP_LOW, EXP_HIGH] first: exp(-104) is below half the smallest subnormal (it
      * rounds to 0) and exp(89) is past the largest float (it overflows), so clamping changes no result while it
@@ -46,13 +46,19 @@ final class FloatMath {
      */
     private static final float EXP_LOW = -104f;
     private static final float EXP_HIGH = 89f;
-    /** 1/k! for k = 2..7: the Taylor series of e^r, which for |r| &lt;= ln(2)/2 is within 8e-9 after r^7. */
-    private static final float EXP_C2 = 0.5f;
-    private static final float EXP_C3 = 0x1.555556p-3f;
-    private static final float EXP_C4 = 0x1.555556p-5f;
-    private static final float EXP_C5 = 0x1.111112p-7f;
-    private static final float EXP_C6 = 0x1.6c16c2p-10f;
-    private static final float EXP_C7 = 0x1.a01a02p-13f;
+    /**
+     * e^r = 1 + r + r^2 P(r) on [-ln(2)/2, ln(2)/2] with P of degree 4: the coefficients of least maximum
+     * relative error (Remez exchange), 3.1e-9 before rounding them to float (Taylor's 1/k! needs one term
+     * more for that).
+     */
+    private static final float EXP_C2 = 0x1.fffffcp-2f;
+    private static final float EXP_C3 = 0x1.555492p-3f;
+    private static final float EXP_C4 = 0x1.5558f2p-5f;
+    private static final float EXP_C5 = 0x1.123ap-7f;
+    private static final float EXP_C6 = 0x1.6a2406p-10f;
+    /** The sign and exponent field of a float, and the bits of 1.0f. */
+    private static final int SIGN_AND_EXPONENT = 0xFF800000;
+    private static final int ONE_BITS = 0x3F800000;
 
     private static final float SMALLEST_NORMAL = 0x1p-126f;
     private static final float TWO_TO_23 = 0x1p23f;
@@ -82,10 +88,23 @@ final class FloatMath {
     }
 
     /**
+     * The sum of v's lanes, added one after another from lane 0. {@code reduceLanes(ADD)} leaves the order
+     * open, and the JIT's intrinsic adds in another order than the portable code it replaces (for 8 random
+     * floats the two sums differed in half the cases here), so a sum could change once a loop got compiled.
+     */
+    static float sumLanes(FloatVector v) {
+        float sum = v.lane(0);
+        for (int i = 1; i < v.length(); i++) {
+            sum += v.lane(i);
+        }
+        return sum;
+    }
+
+    /**
      * e^x in every lane. With n = round(x / ln 2) and r = x - n ln 2 (|r| &lt;= ln(2)/2; ln 2 in two parts so
-     * r is exact but for one rounding), e^x = e^r 2^n: e^r from its Taylor polynomial, 2^n written straight
-     * into a float's exponent bits, as two factors so that n down to -150 (subnormal results) and up to 128
-     * (overflow) need no other path.
+     * r is exact but for one rounding), e^x = e^r 2^n: e^r from a polynomial, 2^n written straight into a
+     * float's exponent bits, as 2^h 2^(n - h) with h = floor(n / 2) so that n down to -150 (subnormal
+     * results) and up to 128 (overflow) need no other path.
      */
     static FloatVector exp(FloatVector x) {
         FloatVector c = x.blend(EXP_LOW, x.lt(EXP_LOW));
@@ -94,18 +113,18 @@ final class FloatMath {
         FloatVector n = shifted.sub(ROUND_TO_INT);
         FloatVector r = n.fma(n.broadcast(-LN2_HI), c);
         r = n.fma(n.broadcast(-LN2_LO), r);
-        FloatVector p = r.fma(EXP_C7, EXP_C6);
-        p = p.fma(r, r.broadcast(EXP_C5));
+        FloatVector p = r.fma(EXP_C6, EXP_C5);
         p = p.fma(r, r.broadcast(EXP_C4));
         p = p.fma(r, r.broadcast(EXP_C3));
         p = p.fma(r, r.broadcast(EXP_C2));
         p = p.fma(r, r.broadcast(1f));
         p = p.fma(r, r.broadcast(1f));
-        IntVector k = shifted.reinterpretAsInts().sub(ROUND_TO_INT_BITS);
-        IntVector k1 = k.lanewise(VectorOperators.ASHR, 1);
-        IntVector k2 = k.sub(k1);
-        FloatVector scale1 = k1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        FloatVector scale2 = k2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        // shifted's bits are 0x4B400000 + n, whose high bits shift out: bits << 23 is n << 23, and
+        // bits << 22 with its low 23 bits cleared is h << 23.
+        IntVector bits = shifted.reinterpretAsInts();
+        IntVector half = bits.lanewise(VectorOperators.LSHL, 22).and(SIGN_AND_EXPONENT);
+        FloatVector scale1 = half.add(ONE_BITS).reinterpretAsFloats();
+        FloatVector scale2 = bits.lanewise(VectorOperators.LSHL, 23).sub(half).add(ONE_BITS).reinterpretAsFloats();
         FloatVector y = p.mul(scale1).mul(scale2);
         return y.blend(x, x.test(VectorOperators.IS_NAN));
     }
@@ -121,17 +140,17 @@ final class FloatMath {
         float n = shifted - ROUND_TO_INT;
         float r = Math.fma(n, -LN2_HI, c);
         r = Math.fma(n, -LN2_LO, r);
-        float p = Math.fma(r, EXP_C7, EXP_C6);
-        p = Math.fma(p, r, EXP_C5);
+        float p = Math.fma(r, EXP_C6, EXP_C5);
         p = Math.fma(p, r, EXP_C4);
         p = Math.fma(p, r, EXP_C3);
         p = Math.fma(p, r, EXP_C2);
         p = Math.fma(p, r, 1f);
         p = Math.fma(p, r, 1f);
-        int k = Float.floatToRawIntBits(shifted) - ROUND_TO_INT_BITS;
-        int k1 = k >> 1;
-        int k2 = k - k1;
-        return p * Float.intBitsToFloat((k1 + 127) << 23) * Float.intBitsToFloat((k2 + 127) << 23);
+        int bits = Float.floatToRawIntBits(shifted);
+        int half = (bits << 22) & SIGN_AND_EXPONENT;
+        float scale1 = Float.intBitsToFloat(half + ONE_BITS);
+        float scale2 = Float.intBitsToFloat((bits << 23) - half + ONE_BITS);
+        return p * scale1 * scale2;
     }
 
     /**

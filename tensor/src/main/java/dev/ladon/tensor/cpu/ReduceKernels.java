@@ -434,9 +434,13 @@ final class ReduceKernels {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            acc = acc.add(FloatMath.exp(FloatVector.fromArray(F, a, off + i).sub(m)));
+            // The new vector is the receiver, not the accumulator: C2 does not know a loop-carried vector's
+            // class when it parses the loop, so acc.add(v) needs a type profile to become a vector add. A
+            // helper first compiled at tier 2 has none, and such a loop (m = m.max(v) in a row max) stayed a
+            // virtual call, 3x slower for the rest of the run.
+            acc = FloatMath.exp(FloatVector.fromArray(F, a, off + i).sub(m)).add(acc);
         }
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        double s = FloatMath.sumLanes(acc);
         for (; i < n; i++) {
             s += FloatMath.exp(a[off + i] - m);
         }
@@ -511,9 +515,9 @@ final class ReduceKernels {
             for (; i < blockEnd; i += F.length()) {
                 FloatVector e = FloatMath.exp(FloatVector.fromArray(F, a, ao + i).sub(m));
                 e.intoArray(o, oo + i);
-                acc = acc.add(e);
+                acc = e.add(acc);
             }
-            sum += acc.reduceLanes(VectorOperators.ADD);
+            sum += FloatMath.sumLanes(acc);
         }
         for (; i < n; i++) {
             float e = FloatMath.exp(a[ao + i] - m);
@@ -583,9 +587,9 @@ final class ReduceKernels {
             FloatVector acc = FloatVector.zero(F);
             for (; i < blockEnd; i += vl) {
                 FloatVector gv = FloatVector.fromArray(F, g, go + i);
-                acc = log ? acc.add(gv) : gv.fma(FloatVector.fromArray(F, y, yo + i), acc);
+                acc = log ? gv.add(acc) : gv.fma(FloatVector.fromArray(F, y, yo + i), acc);
             }
-            dot += acc.reduceLanes(VectorOperators.ADD);
+            dot += FloatMath.sumLanes(acc);
         }
         for (; i < n; i++) {
             dot += log ? g[go + i] : (double) g[go + i] * y[yo + i];

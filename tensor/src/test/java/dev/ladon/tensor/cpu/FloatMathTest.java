@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link FloatMath} against {@link Math} (in double, rounded to float), and its vector methods against its
- * scalar methods bit for bit with every vector width. The accuracy sweeps sample a few million inputs:
+ * {@link FloatMath} against {@link Math} (in double, rounded to float), its vector methods against its
+ * scalar methods bit for bit with every vector width, and its sum of lanes against a loop over the lanes. The accuracy sweeps sample a few million inputs:
  * strided over each function's whole range, every float in the windows where the algorithm switches or the
  * result leaves the normal range, and random bit patterns. The bound asserted, 1 ulp from the rounded
  * reference for all three, is the one measured over all 2^32 inputs.
@@ -229,32 +229,67 @@ class FloatMathTest {
     }
 
     /**
-     * The JDK's lanewise EXP gives other bits once C2 has compiled a loop than before (its native routine and
-     * its Java fallback differ in the last bit). FloatMath's results of a first call of a loop (interpreted,
-     * unless an earlier test has compiled FloatMath already) must equal those after 400 more calls, by when
-     * C2 has compiled FloatMath's methods (tens of thousands of calls each).
+     * sumLanes adds lane 0, then lane 1, and so on, at every width: checked on lanes of mixed magnitude,
+     * where another order (the JIT's reduceLanes(ADD) uses one) gives other bits about half the time.
+     */
+    @Test
+    void sumLanesAddsTheLanesInLaneOrderAtEveryWidth() {
+        Random random = new Random(6);
+        float[] x = new float[4096];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (random.nextGaussian() * Math.pow(10, random.nextInt(8)));
+        }
+        for (VectorSpecies<Float> species : SPECIES) {
+            for (int off = 0; off + species.length() <= x.length; off += species.length()) {
+                float expected = 0f;
+                for (int lane = 0; lane < species.length(); lane++) {
+                    expected += x[off + lane];
+                }
+                float actual = FloatMath.sumLanes(FloatVector.fromArray(species, x, off));
+                assertThat(Float.floatToRawIntBits(actual)).as("%s at %d", species, off)
+                        .isEqualTo(Float.floatToRawIntBits(expected));
+            }
+        }
+    }
+
+    /**
+     * The JDK's lanewise EXP and reduceLanes(ADD) give other bits once C2 has compiled a loop than before (the
+     * native routine and the Java fallback differ in the last bit; the sums add in other orders). FloatMath's
+     * results of a first call of a loop (interpreted, unless an earlier test has compiled FloatMath already)
+     * must equal those after 400 more calls, by when C2 has compiled FloatMath's methods (tens of thousands
+     * of calls each).
      */
     @Test
     void theVectorLoopGivesTheSameBitsBeforeAndAfterTheJitCompilesIt() {
         float[] x = Arrays.copyOf(mixedInputs(5), 1001);
+        Random random = new Random(7);
+        float[] finite = new float[x.length];
+        for (int i = 0; i < finite.length; i++) {
+            finite[i] = (float) random.nextGaussian() * 20f;
+        }
         float[] first = new float[x.length];
         float[] later = new float[x.length];
-        expLogTanhLoop(x, first);
+        expLogTanhLoop(x, finite, first);
         for (int run = 0; run < 400; run++) {
-            expLogTanhLoop(x, later);
+            expLogTanhLoop(x, finite, later);
         }
         for (int i = 0; i < x.length; i++) {
-            assertThat(Float.floatToRawIntBits(later[i])).as("x = %s", x[i]).isEqualTo(Float.floatToRawIntBits(first[i]));
+            assertThat(Float.floatToRawIntBits(later[i])).as("i = %d, x = %s", i, x[i])
+                    .isEqualTo(Float.floatToRawIntBits(first[i]));
         }
     }
 
-    /** out = tanh(log(exp(x)) + x) lane by lane, the scalar methods for the tail. */
-    private static void expLogTanhLoop(float[] x, float[] out) {
+    /**
+     * out = tanh(log(exp(x)) + x) lane by lane, the scalar methods for the tail; then out at the first lane
+     * of each vector becomes the sum of that vector's lanes of exp(finite) (values from 1e-26 to 1e26).
+     */
+    private static void expLogTanhLoop(float[] x, float[] finite, float[] out) {
         VectorSpecies<Float> s = CpuSpecies.FLOAT;
         int i = 0;
         for (int bound = s.loopBound(x.length); i < bound; i += s.length()) {
             FloatVector v = FloatVector.fromArray(s, x, i);
             FloatMath.tanh(FloatMath.log(FloatMath.exp(v)).add(v)).intoArray(out, i);
+            out[i] = FloatMath.sumLanes(FloatMath.exp(FloatVector.fromArray(s, finite, i)));
         }
         for (; i < x.length; i++) {
             out[i] = FloatMath.tanh(FloatMath.log(FloatMath.exp(x[i])) + x[i]);
