@@ -192,16 +192,8 @@ final class ElementwiseKernels {
                     FloatVector.fromArray(F, x, xo + i).abs().intoArray(out, oo + i);
                 }
             }
-            case EXP -> {
-                for (; i < bound; i += F.length()) {
-                    FloatMath.exp(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
-                }
-            }
-            case LOG -> {
-                for (; i < bound; i += F.length()) {
-                    FloatMath.log(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
-                }
-            }
+            case EXP -> i = expLanes(x, xo, out, oo, bound);
+            case LOG -> i = logLanes(x, xo, out, oo, bound);
             case SQRT -> {
                 for (; i < bound; i += F.length()) {
                     FloatVector.fromArray(F, x, xo + i).sqrt().intoArray(out, oo + i);
@@ -213,36 +205,15 @@ final class ElementwiseKernels {
                     FloatVector.broadcast(F, 1f).div(v).intoArray(out, oo + i);
                 }
             }
-            case TANH -> {
-                for (; i < bound; i += F.length()) {
-                    FloatMath.tanh(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
-                }
-            }
-            case SIGMOID -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
-                    // 1 / (1 + exp(-x)): exp overflows to +inf for very negative x and the result is then 0.
-                    FloatVector.broadcast(F, 1f).div(FloatMath.exp(v.neg()).add(1f)).intoArray(out, oo + i);
-                }
-            }
+            case TANH -> i = tanhLanes(x, xo, out, oo, bound);
+            case SIGMOID -> i = sigmoidLanes(x, xo, out, oo, bound);
             case RELU -> {
                 for (; i < bound; i += F.length()) {
                     FloatVector.fromArray(F, x, xo + i).max(0f).intoArray(out, oo + i);
                 }
             }
-            case GELU -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
-                    FloatVector inner = v.mul(v).mul(v).mul((float) GELU_A).add(v).mul((float) GELU_C);
-                    FloatMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(out, oo + i);
-                }
-            }
-            case SILU -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
-                    v.div(FloatMath.exp(v.neg()).add(1f)).intoArray(out, oo + i);
-                }
-            }
+            case GELU -> i = geluLanes(x, xo, out, oo, bound);
+            case SILU -> i = siluLanes(x, xo, out, oo, bound);
             case SQUARE -> {
                 for (; i < bound; i += F.length()) {
                     FloatVector v = FloatVector.fromArray(F, x, xo + i);
@@ -259,6 +230,64 @@ final class ElementwiseKernels {
         for (; i < len; i++) {
             out[oo + i] = unaryFloatScalar(op, x[xo + i]);
         }
+    }
+
+    // The ops built on FloatMath have their vector loops in methods of their own. FloatMath's methods are
+    // long once their vector operations are inlined; with several of these loops in unaryFloat, a program
+    // that used several of the ops got unaryFloat compiled past C2's inlining budget, the FloatMath calls
+    // left out of line ran on boxed vectors, and gelu or sigmoid became 2-5x slower.
+
+    private static int expLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatMath.exp(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    private static int logLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatMath.log(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    private static int tanhLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatMath.tanh(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    /** 1 / (1 + exp(-x)): exp overflows to +inf for very negative x and the result is then 0. */
+    private static int sigmoidLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            FloatVector.broadcast(F, 1f).div(FloatMath.exp(v.neg()).add(1f)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    private static int geluLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            FloatVector inner = v.mul(v).mul(v).mul((float) GELU_A).add(v).mul((float) GELU_C);
+            FloatMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    private static int siluLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            v.div(FloatMath.exp(v.neg()).add(1f)).intoArray(out, oo + i);
+        }
+        return i;
     }
 
     /**
