@@ -2,10 +2,8 @@ package dev.ladon.tensor.cpu;
 
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.concurrent.ConcurrentSkipListMap;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -210,7 +208,7 @@ final class AttentionKernels {
         }
         float newMax = Math.max(rowMax[row], blockMax);
         // What was summed under the old maximum is rescaled to the new one (exp(-inf) = 0 at first).
-        float correction = (float) Math.exp(rowMax[row] - newMax);
+        float correction = FloatMath.exp(rowMax[row] - newMax);
         if (correction != 1f) {
             scaleInPlace(acc, row * dv, dv, correction);
         }
@@ -248,8 +246,9 @@ final class AttentionKernels {
         int lseOffset = lse.offset();
         float[] relT = rel == null ? null : packRelTransposed(g, rel);
         int relStride = g.tk + BLOCK_K;
-        // drel sums over batch entries and queries: each thread chunk adds into its own table, summed at the end.
-        List<float[]> relPartials = new ArrayList<>();
+        // drel sums over batch entries and queries: each thread chunk adds into its own table, summed at the end
+        // in the order of the chunks' first (batch, head), whatever thread finished first.
+        ConcurrentSkipListMap<Integer, float[]> relPartials = new ConcurrentSkipListMap<>();
         Parallel.forRange(g.batch * g.heads, 1, (bh0, bh1) -> {
             float[] kt = new float[g.d * BLOCK_K];
             float[] vt = new float[g.dv * BLOCK_K];
@@ -343,14 +342,12 @@ final class AttentionKernels {
                 }
             }
             if (drelPart != null) {
-                synchronized (relPartials) {
-                    relPartials.add(drelPart);
-                }
+                relPartials.put(bh0, drelPart);
             }
         });
         if (drel != null) {
             float[] total = ElementwiseKernels.floats(drel);
-            for (float[] part : relPartials) {
+            for (float[] part : relPartials.values()) {
                 axpy(1f, part, 0, total, 0, total.length);
             }
         }
@@ -363,7 +360,7 @@ final class AttentionKernels {
     private static void probabilitiesAndScoreGradients(float[] s, float[] dp, int off, int n, float lse, float delta,
             float scale, float[] pTile, float[] tTile, int offset) {
         for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
-            FloatVector p = FloatVector.fromArray(F, s, off + jj).sub(lse).lanewise(VectorOperators.EXP)
+            FloatVector p = FloatMath.exp(FloatVector.fromArray(F, s, off + jj).sub(lse))
                     .blend(0f, F.indexInRange(jj, n).not());
             p.intoArray(pTile, offset + jj);
             FloatVector.fromArray(F, dp, off + jj).sub(delta).mul(p).mul(scale).intoArray(tTile, offset + jj);
@@ -510,12 +507,12 @@ final class AttentionKernels {
     private static float expShifted(float[] s, int off, int n, float shift) {
         FloatVector sum = FloatVector.zero(F);
         for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
-            FloatVector p = FloatVector.fromArray(F, s, off + jj).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector p = FloatMath.exp(FloatVector.fromArray(F, s, off + jj).sub(shift));
             p = p.blend(0f, F.indexInRange(jj, n).not());
             p.intoArray(s, off + jj);
-            sum = sum.add(p);
+            sum = p.add(sum);
         }
-        return sum.reduceLanes(VectorOperators.ADD);
+        return FloatMath.sumLanes(sum);
     }
 
     /**
@@ -689,7 +686,7 @@ final class AttentionKernels {
         for (int bound = F.loopBound(n); c < bound; c += F.length()) {
             acc = FloatVector.fromArray(F, x, xOffset + c).fma(FloatVector.fromArray(F, y, yOffset + c), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = FloatMath.sumLanes(acc);
         for (; c < n; c++) {
             sum += x[xOffset + c] * y[yOffset + c];
         }
@@ -774,7 +771,7 @@ final class AttentionKernels {
         Rows dvr = Rows.of(dv);
         Rows rr = rel == null ? null : Rows.ofRel(rel);
         int lseOffset = lse.offset();
-        List<double[]> relPartials = new ArrayList<>();
+        ConcurrentSkipListMap<Integer, double[]> relPartials = new ConcurrentSkipListMap<>();
         Parallel.forRange(g.batch * g.heads, 1, (bh0, bh1) -> {
             double[] drelPart = rel == null ? null : new double[g.heads * g.tk * g.d];
             for (int bh = bh0; bh < bh1; bh++) {
@@ -816,14 +813,12 @@ final class AttentionKernels {
                 }
             }
             if (drelPart != null) {
-                synchronized (relPartials) {
-                    relPartials.add(drelPart);
-                }
+                relPartials.put(bh0, drelPart);
             }
         });
         if (drel != null) {
             double[] total = ElementwiseKernels.storage(drel).doubles();
-            for (double[] part : relPartials) {
+            for (double[] part : relPartials.values()) {
                 for (int x = 0; x < total.length; x++) {
                     total[x] += part[x];
                 }

@@ -20,7 +20,11 @@ import jdk.incubator.vector.VectorSpecies;
  * computed in long and stored back, so int64 stays exact over its whole range (a double holds integers
  * only up to 2^53). Every other case (float64, float32 with odd strides) takes the floating path: a
  * segment is loaded into a double scratch buffer, computed in double and stored back rounded to the
- * output dtype. The path is chosen once per call, never per element. Comparisons of float32 operands and
+ * output dtype (except that a float32 unary op with a vector loop computes each element as a lane of
+ * that loop would, so a strided view gives the bits of its contiguous copy). Transcendental float32 ops
+ * (exp, log, tanh, sigmoid, silu, gelu) use {@link FloatMath}, which gives the same bits in the vector
+ * loops, their scalar tails, and before and after the JIT compiles them. The path is chosen once per call,
+ * never per element. Comparisons of float32 operands and
  * {@code where} on float32 values have their own float loops (vectorised on unit or broadcast strides),
  * since masks built from activations (relu's backward) are on the hot path of training. All are checked
  * against a plain scalar reference in the tests.
@@ -138,7 +142,10 @@ final class ElementwiseKernels {
     static Tensor unary(UnaryOp op, Tensor x, double p) {
         Tensor out = CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape());
         StridedLoop loop = StridedLoop.over(x.shape(), out, x);
-        boolean fast = x.dtype() == DType.FLOAT32 && loop.innerStride(1) == 1 && hasFloatUnary(op);
+        // float32 ops with a vector loop compute in float on every layout, so a strided view gives the bits
+        // of its contiguous copy.
+        boolean f32 = x.dtype() == DType.FLOAT32 && hasFloatUnary(op);
+        boolean fast = f32 && loop.innerStride(1) == 1;
         float[] o32 = fast ? floats(out) : null;
         float[] x32 = fast ? floats(x) : null;
         CpuStorage os = storage(out);
@@ -154,7 +161,7 @@ final class ElementwiseKernels {
                     int n = Math.min(SCRATCH, len - done);
                     xs.load(off[1] + done * loop.innerStride(1), loop.innerStride(1), buf, n);
                     for (int i = 0; i < n; i++) {
-                        buf[i] = unaryScalar(op, buf[i], p);
+                        buf[i] = f32 ? unaryFloatScalar(op, (float) buf[i]) : unaryScalar(op, buf[i], p);
                     }
                     os.store(off[0] + done, 1, buf, n);
                 }
@@ -185,16 +192,8 @@ final class ElementwiseKernels {
                     FloatVector.fromArray(F, x, xo + i).abs().intoArray(out, oo + i);
                 }
             }
-            case EXP -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector.fromArray(F, x, xo + i).lanewise(VectorOperators.EXP).intoArray(out, oo + i);
-                }
-            }
-            case LOG -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector.fromArray(F, x, xo + i).lanewise(VectorOperators.LOG).intoArray(out, oo + i);
-                }
-            }
+            case EXP -> i = expLanes(x, xo, out, oo, bound);
+            case LOG -> i = logLanes(x, xo, out, oo, bound);
             case SQRT -> {
                 for (; i < bound; i += F.length()) {
                     FloatVector.fromArray(F, x, xo + i).sqrt().intoArray(out, oo + i);
@@ -206,36 +205,15 @@ final class ElementwiseKernels {
                     FloatVector.broadcast(F, 1f).div(v).intoArray(out, oo + i);
                 }
             }
-            case TANH -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector.fromArray(F, x, xo + i).lanewise(VectorOperators.TANH).intoArray(out, oo + i);
-                }
-            }
-            case SIGMOID -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
-                    // 1 / (1 + exp(-x)): exp overflows to +inf for very negative x and the result is then 0.
-                    FloatVector.broadcast(F, 1f).div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(out, oo + i);
-                }
-            }
+            case TANH -> i = tanhLanes(x, xo, out, oo, bound);
+            case SIGMOID -> i = sigmoidLanes(x, xo, out, oo, bound);
             case RELU -> {
                 for (; i < bound; i += F.length()) {
                     FloatVector.fromArray(F, x, xo + i).max(0f).intoArray(out, oo + i);
                 }
             }
-            case GELU -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
-                    FloatVector inner = v.mul(v).mul(v).mul((float) GELU_A).add(v).mul((float) GELU_C);
-                    inner.lanewise(VectorOperators.TANH).add(1f).mul(v).mul(0.5f).intoArray(out, oo + i);
-                }
-            }
-            case SILU -> {
-                for (; i < bound; i += F.length()) {
-                    FloatVector v = FloatVector.fromArray(F, x, xo + i);
-                    v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(out, oo + i);
-                }
-            }
+            case GELU -> i = geluLanes(x, xo, out, oo, bound);
+            case SILU -> i = siluLanes(x, xo, out, oo, bound);
             case SQUARE -> {
                 for (; i < bound; i += F.length()) {
                     FloatVector v = FloatVector.fromArray(F, x, xo + i);
@@ -250,8 +228,94 @@ final class ElementwiseKernels {
             default -> throw new IllegalStateException("no float32 vector loop for " + op);
         }
         for (; i < len; i++) {
-            out[oo + i] = (float) unaryScalar(op, x[xo + i], 0);
+            out[oo + i] = unaryFloatScalar(op, x[xo + i]);
         }
+    }
+
+    // The ops built on FloatMath have their vector loops in methods of their own. FloatMath's methods are
+    // long once their vector operations are inlined; with several of these loops in unaryFloat, a program
+    // that used several of the ops got unaryFloat compiled past C2's inlining budget, the FloatMath calls
+    // left out of line ran on boxed vectors, and gelu or sigmoid became 2-5x slower.
+
+    private static int expLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatMath.exp(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    private static int logLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatMath.log(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    private static int tanhLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatMath.tanh(FloatVector.fromArray(F, x, xo + i)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    /** 1 / (1 + exp(-x)): exp overflows to +inf for very negative x and the result is then 0. */
+    private static int sigmoidLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            FloatVector.broadcast(F, 1f).div(FloatMath.exp(v.neg()).add(1f)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    private static int geluLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            FloatVector inner = v.mul(v).mul(v).mul((float) GELU_A).add(v).mul((float) GELU_C);
+            FloatMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    private static int siluLanes(float[] x, int xo, float[] out, int oo, int bound) {
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            v.div(FloatMath.exp(v.neg()).add(1f)).intoArray(out, oo + i);
+        }
+        return i;
+    }
+
+    /**
+     * One element of {@link #unaryFloat}'s vector loops: the same float operations as a lane, so the tail
+     * after the last full vector (which moves with the row length and the thread split) gives the bits a
+     * lane would have given.
+     */
+    static float unaryFloatScalar(UnaryOp op, float x) {
+        return switch (op) {
+            case NEG -> -x;
+            case ABS -> Math.abs(x);
+            case EXP -> FloatMath.exp(x);
+            case LOG -> FloatMath.log(x);
+            // The double square root rounded to float is the correctly rounded float square root.
+            case SQRT -> (float) Math.sqrt(x);
+            case RSQRT -> 1f / (float) Math.sqrt(x);
+            case TANH -> FloatMath.tanh(x);
+            case SIGMOID -> 1f / (FloatMath.exp(-x) + 1f);
+            case RELU -> Math.max(x, 0f);
+            case GELU -> {
+                float inner = (x * x * x * (float) GELU_A + x) * (float) GELU_C;
+                yield (FloatMath.tanh(inner) + 1f) * x * 0.5f;
+            }
+            case SILU -> x / (FloatMath.exp(-x) + 1f);
+            case SQUARE -> x * x;
+            case RECIPROCAL -> 1f / x;
+            default -> throw new IllegalStateException("no float32 loop for " + op);
+        };
     }
 
     // ---- binary ---------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -183,7 +182,7 @@ final class GroupedMatmulKernels {
         for (int bound = F.loopBound(len); i < bound; i += F.length()) {
             acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = FloatMath.sumLanes(acc);
         for (; i < len; i++) {
             sum += a[ao + i] * b[bo + i];
         }

@@ -2,6 +2,7 @@ package dev.ladon.tensor.cpu;
 
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
+import java.util.concurrent.ConcurrentSkipListMap;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -151,10 +152,7 @@ final class NormKernels {
         CpuStorage xs = ElementwiseKernels.storage(xc);
         CpuStorage gs = ElementwiseKernels.storage(gc);
         CpuStorage ds = ElementwiseKernels.storage(dx);
-        int threads = Parallel.numThreads();
-        double[][] dwParts = new double[threads][];
-        double[][] dbParts = new double[threads][];
-        java.util.concurrent.atomic.AtomicInteger slot = new java.util.concurrent.atomic.AtomicInteger();
+        ConcurrentSkipListMap<Integer, double[][]> parts = new ConcurrentSkipListMap<>();
         Parallel.forRange(n, Math.max(1, 4096 / Math.max(d, 1)), (r0, r1) -> {
             double[] xr = new double[d];
             double[] gr = new double[d];
@@ -184,26 +182,27 @@ final class NormKernels {
                 }
                 ds.store(r * d, 1, gr, d);
             }
-            int k = slot.getAndIncrement();
-            dwParts[k] = dw;
-            dbParts[k] = db;
+            parts.put(r0, new double[][] {dw, db});
         });
-        return withWeightGradients(dx, weight, dwParts, dbParts, d);
+        return withWeightGradients(dx, weight, parts, d);
     }
 
-    /** [dx, dweight, dbias], the last two summed over the threads' partial sums (null without a weight). */
-    private static Tensor[] withWeightGradients(Tensor dx, Tensor weight, double[][] dwParts, double[][] dbParts, int d) {
+    /**
+     * [dx, dweight, dbias], the last two summed over the threads' partial sums {dw, db} (null without a
+     * weight). The parts are keyed by their chunk's first row and added in that order, not in the order the
+     * threads finished, so the sums do not change from run to run.
+     */
+    private static Tensor[] withWeightGradients(Tensor dx, Tensor weight, ConcurrentSkipListMap<Integer, double[][]> parts,
+            int d) {
         if (weight == null) {
             return new Tensor[] {dx, null, null};
         }
         double[] dw = new double[d];
         double[] db = new double[d];
-        for (int k = 0; k < dwParts.length; k++) {
-            if (dwParts[k] != null) {
-                for (int i = 0; i < d; i++) {
-                    dw[i] += dwParts[k][i];
-                    db[i] += dbParts[k][i];
-                }
+        for (double[][] part : parts.values()) {
+            for (int i = 0; i < d; i++) {
+                dw[i] += part[0][i];
+                db[i] += part[1][i];
             }
         }
         return new Tensor[] {dx, Tensor.of(dw, d).to(weight.dtype()), Tensor.of(db, d).to(weight.dtype())};
@@ -308,7 +307,7 @@ final class NormKernels {
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
             acc = acc.add(FloatVector.fromArray(F, a, off + i));
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = FloatMath.sumLanes(acc);
         for (; i < n; i++) {
             s += a[off + i];
         }
@@ -331,8 +330,8 @@ final class NormKernels {
             squares = c.fma(c, squares);
             deviations = deviations.add(c);
         }
-        float sumSquares = squares.reduceLanes(VectorOperators.ADD);
-        float sumDeviations = deviations.reduceLanes(VectorOperators.ADD);
+        float sumSquares = FloatMath.sumLanes(squares);
+        float sumDeviations = FloatMath.sumLanes(deviations);
         for (; i < d; i++) {
             float c = x[xo + i] - guess;
             sumSquares += c * c;
@@ -378,10 +377,7 @@ final class NormKernels {
         float[] inv = rstd.contiguous().toFloatArray();
         int xo = xc.offset();
         int go = gc.offset();
-        int threads = Parallel.numThreads();
-        double[][] dwParts = new double[threads][];
-        double[][] dbParts = new double[threads][];
-        java.util.concurrent.atomic.AtomicInteger slot = new java.util.concurrent.atomic.AtomicInteger();
+        ConcurrentSkipListMap<Integer, double[][]> parts = new ConcurrentSkipListMap<>();
         Parallel.forRange(n, Math.max(1, 4096 / Math.max(d, 1)), (r0, r1) -> {
             float[] h = new float[d];
             float[] dwBlock = new float[d];
@@ -407,8 +403,8 @@ final class NormKernels {
                     sumGX = g.fma(xhat, sumGX);
                     g.intoArray(h, i);
                 }
-                float totalG = sumG.reduceLanes(VectorOperators.ADD);
-                float totalGX = sumGX.reduceLanes(VectorOperators.ADD);
+                float totalG = FloatMath.sumLanes(sumG);
+                float totalGX = FloatMath.sumLanes(sumGX);
                 for (; i < d; i++) {
                     float xhat = (xa[xr + i] - (centered ? mu[r] : 0f)) * s;
                     float gy = ga[gr + i];
@@ -440,11 +436,9 @@ final class NormKernels {
                     java.util.Arrays.fill(dbBlock, 0f);
                 }
             }
-            int k = slot.getAndIncrement();
-            dwParts[k] = dw;
-            dbParts[k] = db;
+            parts.put(r0, new double[][] {dw, db});
         });
-        return withWeightGradients(dx, weight, dwParts, dbParts, d);
+        return withWeightGradients(dx, weight, parts, d);
     }
 
     /** One row of cross-entropy: the loss (0 for an ignored row) to loss[r], log-sum-exp to lse[r]. */
@@ -454,7 +448,7 @@ final class NormKernels {
         int i = 0;
         int bound = F.loopBound(c);
         for (; i < bound; i += F.length()) {
-            vmax = vmax.max(FloatVector.fromArray(F, z, zo + i));
+            vmax = FloatVector.fromArray(F, z, zo + i).max(vmax); // receiver: see ReduceKernels.sumExpFloat
         }
         float m = vmax.reduceLanes(VectorOperators.MAX);
         for (; i < c; i++) {
@@ -464,11 +458,11 @@ final class NormKernels {
         FloatVector acc = FloatVector.zero(F);
         i = 0;
         for (; i < bound; i += F.length()) {
-            acc = acc.add(FloatVector.fromArray(F, z, zo + i).sub(vm).lanewise(VectorOperators.EXP));
+            acc = FloatMath.exp(FloatVector.fromArray(F, z, zo + i).sub(vm)).add(acc);
         }
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        double s = FloatMath.sumLanes(acc);
         for (; i < c; i++) {
-            s += Math.exp(z[zo + i] - m);
+            s += FloatMath.exp(z[zo + i] - m);
         }
         double logZ = m + Math.log(s);
         lse[r] = (float) logZ;
@@ -490,12 +484,11 @@ final class NormKernels {
             float offTarget, float onTarget, float[] out, int oo) {
         int i = 0;
         for (int bound = F.loopBound(c); i < bound; i += F.length()) {
-            FloatVector.fromArray(F, z, zo + i).sub(lse).lanewise(VectorOperators.EXP).sub(offTarget).mul(g)
-                    .intoArray(out, oo + i);
+            FloatMath.exp(FloatVector.fromArray(F, z, zo + i).sub(lse)).sub(offTarget).mul(g).intoArray(out, oo + i);
         }
         for (; i < c; i++) {
-            out[oo + i] = g * ((float) Math.exp(z[zo + i] - lse) - offTarget);
+            out[oo + i] = g * (FloatMath.exp(z[zo + i] - lse) - offTarget);
         }
-        out[oo + t] = g * ((float) Math.exp(z[zo + t] - lse) - offTarget - onTarget);
+        out[oo + t] = g * (FloatMath.exp(z[zo + t] - lse) - offTarget - onTarget);
     }
 }

@@ -448,16 +448,20 @@ final class ReduceKernels {
         return best;
     }
 
-    /** sum_i exp(a[i] - m) with vector exp. */
+    /** sum_i exp(a[i] - m), each exp in float by {@link FloatMath} (tail elements too), summed in double. */
     static double sumExpFloat(float[] a, int off, int n, float m) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            acc = acc.add(FloatVector.fromArray(F, a, off + i).sub(m).lanewise(VectorOperators.EXP));
+            // The new vector is the receiver, not the accumulator: C2 does not know a loop-carried vector's
+            // class when it parses the loop, so acc.add(v) needs a type profile to become a vector add. A
+            // helper first compiled at tier 2 has none, and such a loop (m = m.max(v) in a row max) stayed a
+            // virtual call, 3x slower for the rest of the run.
+            acc = FloatMath.exp(FloatVector.fromArray(F, a, off + i).sub(m)).add(acc);
         }
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        double s = FloatMath.sumLanes(acc);
         for (; i < n; i++) {
-            s += Math.exp(a[off + i] - m);
+            s += FloatMath.exp(a[off + i] - m);
         }
         return s;
     }
@@ -528,14 +532,14 @@ final class ReduceKernels {
             int blockEnd = Math.min(bound, i + SUM_BLOCK * F.length());
             FloatVector acc = FloatVector.zero(F);
             for (; i < blockEnd; i += F.length()) {
-                FloatVector e = FloatVector.fromArray(F, a, ao + i).sub(m).lanewise(VectorOperators.EXP);
+                FloatVector e = FloatMath.exp(FloatVector.fromArray(F, a, ao + i).sub(m));
                 e.intoArray(o, oo + i);
-                acc = acc.add(e);
+                acc = e.add(acc);
             }
-            sum += acc.reduceLanes(VectorOperators.ADD);
+            sum += FloatMath.sumLanes(acc);
         }
         for (; i < n; i++) {
-            float e = (float) Math.exp(a[ao + i] - m);
+            float e = FloatMath.exp(a[ao + i] - m);
             o[oo + i] = e;
             sum += e;
         }
@@ -602,9 +606,9 @@ final class ReduceKernels {
             FloatVector acc = FloatVector.zero(F);
             for (; i < blockEnd; i += vl) {
                 FloatVector gv = FloatVector.fromArray(F, g, go + i);
-                acc = log ? acc.add(gv) : gv.fma(FloatVector.fromArray(F, y, yo + i), acc);
+                acc = log ? gv.add(acc) : gv.fma(FloatVector.fromArray(F, y, yo + i), acc);
             }
-            dot += acc.reduceLanes(VectorOperators.ADD);
+            dot += FloatMath.sumLanes(acc);
         }
         for (; i < n; i++) {
             dot += log ? g[go + i] : (double) g[go + i] * y[yo + i];
@@ -613,10 +617,10 @@ final class ReduceKernels {
         for (i = 0; i < bound; i += vl) {
             FloatVector yv = FloatVector.fromArray(F, y, yo + i);
             FloatVector gv = FloatVector.fromArray(F, g, go + i);
-            (log ? gv.sub(yv.lanewise(VectorOperators.EXP).mul(d)) : yv.mul(gv.sub(d))).intoArray(o, oo + i);
+            (log ? gv.sub(FloatMath.exp(yv).mul(d)) : yv.mul(gv.sub(d))).intoArray(o, oo + i);
         }
         for (; i < n; i++) {
-            o[oo + i] = log ? (float) (g[go + i] - Math.exp(y[yo + i]) * d) : y[yo + i] * (g[go + i] - d);
+            o[oo + i] = log ? g[go + i] - FloatMath.exp(y[yo + i]) * d : y[yo + i] * (g[go + i] - d);
         }
     }
 

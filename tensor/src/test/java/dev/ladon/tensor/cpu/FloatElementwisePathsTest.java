@@ -6,15 +6,18 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.backend.UnaryOp;
 import java.util.function.BiPredicate;
 import java.util.function.BinaryOperator;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
 /**
  * The float32 vector paths of binary ops with a broadcast operand on either side (x + bias, bias - x,
  * 2 / x), of comparisons (bool masks) and of where, against a scalar loop, on row lengths that leave a tail
- * after the last full vector. The surefire run with {@code ladon.cpu.vectorBits=128} repeats them with
- * narrow vectors (where comparisons and where take their scalar loops).
+ * after the last full vector, and of the unary ops built on exp, log and tanh, whose every element must
+ * give the bits of the scalar loop. The surefire run with {@code ladon.cpu.vectorBits=128} repeats them
+ * with narrow vectors (where comparisons and where take their scalar loops).
  */
 class FloatElementwisePathsTest {
     private record Op(String name, BinaryOperator<Tensor> tensors, BinaryOperator<Float> scalars) {
@@ -52,6 +55,53 @@ class FloatElementwisePathsTest {
                             .isEqualTo(op.scalars().apply(r, x[i]));
                     assertThat(scalarLeft[i]).as("%s 2.5 op x, cols=%d, i=%d", op.name(), cols, i)
                             .isEqualTo(op.scalars().apply(2.5f, x[i]));
+                }
+            }
+        }
+    }
+
+    private record Unary(UnaryOp op, UnaryOperator<Tensor> tensors) {
+    }
+
+    private static final Unary[] TRANSCENDENTAL = {
+        new Unary(UnaryOp.EXP, Tensor::exp),
+        new Unary(UnaryOp.LOG, Tensor::log),
+        new Unary(UnaryOp.TANH, Tensor::tanh),
+        new Unary(UnaryOp.SIGMOID, Tensor::sigmoid),
+        new Unary(UnaryOp.SILU, Tensor::silu),
+        new Unary(UnaryOp.GELU, Tensor::gelu),
+    };
+
+    /**
+     * exp, log, tanh and the activations built on them give each element the bits of the scalar loop, in a
+     * vector lane as in the tail and on a strided view as on a contiguous tensor: where an element falls
+     * (which moves with the row length, the vector width and the thread split) does not change its result.
+     */
+    @Test
+    void transcendentalOpsGiveTheScalarBitsInLanesTailsAndStridedViews() {
+        Generator gen = new Generator(24);
+        for (int cols : new int[] {1, 7, 37, 100}) {
+            int rows = 3;
+            int n = rows * cols;
+            float[] x = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n).mul(6.0).toFloatArray();
+            x[0] = Float.NaN;
+            x[n - 1] = -0f;
+            Tensor contiguous = Tensor.of(x, rows, cols);
+            float[] columnMajor = new float[n];
+            for (int i = 0; i < n; i++) {
+                columnMajor[(i % cols) * rows + i / cols] = x[i];
+            }
+            // the same [rows, cols] values read with strides (1, rows)
+            Tensor strided = Tensor.of(columnMajor, cols, rows).mT();
+            for (Unary u : TRANSCENDENTAL) {
+                float[] fast = u.tensors().apply(contiguous).toFloatArray();
+                float[] slow = u.tensors().apply(strided).toFloatArray();
+                for (int i = 0; i < n; i++) {
+                    int expected = Float.floatToRawIntBits(ElementwiseKernels.unaryFloatScalar(u.op(), x[i]));
+                    assertThat(Float.floatToRawIntBits(fast[i])).as("%s(%s), cols=%d, i=%d", u.op(), x[i], cols, i)
+                            .isEqualTo(expected);
+                    assertThat(Float.floatToRawIntBits(slow[i])).as("%s(%s) strided, cols=%d, i=%d", u.op(), x[i], cols,
+                            i).isEqualTo(expected);
                 }
             }
         }
