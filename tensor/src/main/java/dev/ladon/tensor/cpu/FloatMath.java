@@ -22,12 +22,16 @@ import jdk.incubator.vector.VectorOperators;
  *
  * <p>Accuracy, measured over all 2^32 float32 inputs: each result is within 1 ulp of {@code (float) Math.f(x)}
  * (the correctly rounded value) and differs from it for 0.3% (exp), 0.6% (log) and 0.2% (tanh) of the finite
- * results; against the exact value the largest error is 0.94 ulp (exp), 0.88 ulp (log) and 1.37 ulp (tanh,
+ * results; against the exact value the largest error is 0.89 ulp (exp), 0.88 ulp (log) and 1.36 ulp (tanh,
  * just above 0.625). {@code FloatMathTest} checks the 1 ulp bound on a few million samples. Special values
- * follow {@link Math}: NaN gives NaN
- * (the input NaN itself), exp(-inf) = 0, exp(+inf) = +inf, results past the float range overflow to +inf,
- * results below it round into the subnormals and to 0 as the exact value would; log(+-0) = -inf, log of a
- * negative number is NaN, log(+inf) = +inf, and subnormal inputs have their logarithm as any other.
+ * follow {@link Math}: NaN gives NaN (the input NaN itself), exp(-inf) = 0, exp(+inf) = +inf, results past
+ * the float range overflow to +inf, results below it round into the subnormals and to 0 as the exact value
+ * would; log(+-0) = -inf, log of a negative number is NaN, log(+inf) = +inf, and subnormal inputs have
+ * their logarithm as any other.
+ *
+ * <p>The vector methods are meant to be inlined into a loop (C2 does so while the loop's compiled method
+ * stays within its inlining budget; a call left out of line passes boxed vectors and runs several times
+ * slower), so each kernel keeps few of them per method.
  */
 final class FloatMath {
     /** 1 / ln 2, and ln 2 split in two: HI the nearest float to ln 2, LO the rest (ln 2 - HI). */
