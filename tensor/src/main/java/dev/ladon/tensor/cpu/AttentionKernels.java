@@ -25,7 +25,7 @@ import jdk.incubator.vector.VectorSpecies;
  * only an operand whose last dim is not contiguous is copied first.
  */
 final class AttentionKernels {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
     /** Keys per block: four vectors, so one query's block of scores sits in four register accumulators. */
     private static final int BLOCK_K = 4 * F.length();
     /** Queries per forward task: enough rows to pay for packing each key block once per task. */

@@ -22,7 +22,7 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Shapes and dtypes are checked by {@code FusedOps}; index values are data and are checked here.
  */
 final class GroupedMatmulKernels {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
 
     private GroupedMatmulKernels() {
     }

@@ -330,9 +330,9 @@ final class ReduceKernels {
                     int blockEnd = Math.min(bound, i + SUM_BLOCK * F.length());
                     FloatVector acc = FloatVector.zero(F);
                     for (; i < blockEnd; i += F.length()) {
-                        acc = acc.add(FloatVector.fromArray(F, a, off + i));
+                        acc = FloatVector.fromArray(F, a, off + i).add(acc);
                     }
-                    s += acc.reduceLanes(VectorOperators.ADD);
+                    s += FloatMath.sumLanes(acc);
                 }
                 for (; i < n; i++) {
                     s += a[off + i];
@@ -399,11 +399,13 @@ final class ReduceKernels {
             FloatVector v1 = FloatVector.fromArray(F, a, off + i + vl);
             FloatVector v2 = FloatVector.fromArray(F, a, off + i + 2 * vl);
             FloatVector v3 = FloatVector.fromArray(F, a, off + i + 3 * vl);
-            m0 = m0.blend(v0, max ? m0.lt(v0) : v0.lt(m0));
-            m1 = m1.blend(v1, max ? m1.lt(v1) : v1.lt(m1));
-            m2 = m2.blend(v2, max ? m2.lt(v2) : v2.lt(m2));
-            m3 = m3.blend(v3, max ? m3.lt(v3) : v3.lt(m3));
-            sum = sum.add(v0.add(v1).add(v2.add(v3)));
+            // The loaded vectors are the receivers: calls on a loop-carried vector were now and then
+            // compiled as virtual calls that stayed slow for the rest of the run.
+            m0 = v0.blend(m0, max ? v0.compare(VectorOperators.LE, m0) : v0.compare(VectorOperators.GE, m0));
+            m1 = v1.blend(m1, max ? v1.compare(VectorOperators.LE, m1) : v1.compare(VectorOperators.GE, m1));
+            m2 = v2.blend(m2, max ? v2.compare(VectorOperators.LE, m2) : v2.compare(VectorOperators.GE, m2));
+            m3 = v3.blend(m3, max ? v3.compare(VectorOperators.LE, m3) : v3.compare(VectorOperators.GE, m3));
+            sum = v0.add(v1).add(v2.add(v3)).add(sum);
         }
         float m = max ? m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX)
                 : m0.min(m1).min(m2.min(m3)).reduceLanes(VectorOperators.MIN);
@@ -423,7 +425,7 @@ final class ReduceKernels {
         int i = 0;
         for (int bound = n - vl; i <= bound; i += vl) {
             FloatVector v = FloatVector.fromArray(F, a, off + i);
-            m0 = max ? m0.max(v) : m0.min(v);
+            m0 = max ? v.max(m0) : v.min(m0);
         }
         float m = m0.reduceLanes(max ? VectorOperators.MAX : VectorOperators.MIN);
         for (; i < n; i++) {
