@@ -2,9 +2,11 @@ package dev.ladon.tensor.cpu;
 
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The CPU backend's one thread pool. Kernels split work into a few coarse chunks (rows, panels, batch
@@ -18,6 +20,12 @@ public final class Parallel {
         void run(int start, int end);
     }
 
+    /**
+     * How long an idle pool thread, or a caller waiting for its chunks, spins before it parks. Kernels come
+     * one after another; waking a parked thread on this VM took from tens of microseconds to most of a
+     * millisecond, and a 512 x 512 product on two threads lasts about 2 ms.
+     */
+    private static final long SPIN_NANOS = 200_000;
     private static volatile int numThreads = initialThreads();
     private static volatile ExecutorService pool = newPool(numThreads);
 
@@ -46,7 +54,24 @@ public final class Parallel {
             t.setDaemon(true);
             return t;
         };
-        return Executors.newFixedThreadPool(Math.max(1, threads - 1), factory);
+        int workers = Math.max(1, threads - 1);
+        return new ThreadPoolExecutor(workers, workers, 0, TimeUnit.MILLISECONDS, new SpinningQueue(), factory);
+    }
+
+    /** A work queue whose take() spins for {@link #SPIN_NANOS} before it blocks. */
+    private static final class SpinningQueue extends LinkedBlockingQueue<Runnable> {
+        @Override
+        public Runnable take() throws InterruptedException {
+            long deadline = System.nanoTime() + SPIN_NANOS;
+            do {
+                Runnable task = poll();
+                if (task != null) {
+                    return task;
+                }
+                Thread.onSpinWait();
+            } while (System.nanoTime() < deadline);
+            return super.take();
+        }
     }
 
     public static int numThreads() {
@@ -87,7 +112,11 @@ public final class Parallel {
             futures[c - 1] = p.submit(() -> body.run(start, end));
         }
         body.run(0, (int) ((long) n / chunks));
+        long deadline = System.nanoTime() + SPIN_NANOS;
         for (Future<?> f : futures) {
+            while (!f.isDone() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
             try {
                 f.get();
             } catch (InterruptedException e) {
