@@ -3,11 +3,11 @@ package dev.ladon.tensor;
 import dev.ladon.tensor.cpu.Parallel;
 
 /** Runs test code with a given CPU thread count and restores the previous one. */
-final class ThreadCount {
+public final class ThreadCount {
     private ThreadCount() {
     }
 
-    static void run(int threads, Runnable body) {
+    public static void run(int threads, Runnable body) {
         int saved = Parallel.numThreads();
         try {
             Parallel.setNumThreads(threads);

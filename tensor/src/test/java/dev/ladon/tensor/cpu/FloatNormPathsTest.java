@@ -8,6 +8,7 @@ import dev.ladon.tensor.Device;
 import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.ThreadCount;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,20 +28,10 @@ class FloatNormPathsTest {
         }
     }
 
-    private static void withThreads(int threads, Runnable body) {
-        int saved = Parallel.numThreads();
-        try {
-            Parallel.setNumThreads(threads);
-            body.run();
-        } finally {
-            Parallel.setNumThreads(saved);
-        }
-    }
-
     @Test
     void layerNormForwardAndBackwardMatchDoubleLoops() {
         Generator gen = new Generator(41);
-        withThreads(3, () -> {
+        ThreadCount.run(3, () -> {
             for (int d : new int[] {1, 7, 37, 100}) {
                 int rows = 1000;
                 float[] x = Tensor.randn(gen, DType.FLOAT32, Device.CPU, rows * d).mul(2).add(3).toFloatArray();
@@ -103,7 +94,7 @@ class FloatNormPathsTest {
     @Test
     void crossEntropyForwardAndBackwardMatchDoubleLoops() {
         Generator gen = new Generator(42);
-        withThreads(3, () -> {
+        ThreadCount.run(3, () -> {
             for (int c : new int[] {1, 7, 37, 100}) {
                 int rows = 600;
                 float[] z = Tensor.randn(gen, DType.FLOAT32, Device.CPU, rows * c).mul(30).toFloatArray();
