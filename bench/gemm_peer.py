@@ -44,10 +44,16 @@ def make_case(kind, args, rng):
     """Returns a no-argument function that runs the case once, on inputs made here (not timed)."""
     if kind == "gemm":
         m, k, n, batch = (int(args[x]) for x in ("m", "k", "n", "batch"))
+        layout = args.get("ab", "nn")
+        if batch > 1 and layout != "nn":
+            raise ValueError("transposed operands are only for batch=1")
         shape_a = (batch, m, k) if batch > 1 else (m, k)
         shape_b = (batch, k, n) if batch > 1 else (k, n)
-        a = rng.standard_normal(shape_a, dtype=np.float32)
-        b = rng.standard_normal(shape_b, dtype=np.float32)
+        # A transposed operand is the .T view of a row-major array, which BLAS reads without a copy.
+        a = rng.standard_normal((k, m), dtype=np.float32).T if layout[0] == "t" else rng.standard_normal(shape_a, dtype=np.float32)
+        b = rng.standard_normal((n, k), dtype=np.float32).T if layout[1] == "t" else rng.standard_normal(shape_b, dtype=np.float32)
+        assert a.shape[-2:] == (m, k) and b.shape[-2:] == (k, n), (a.shape, b.shape)
+        assert (layout[0] == "t") == (not a.flags.c_contiguous) or m == 1 or k == 1
         return lambda: np.matmul(a, b)
     n = int(args["n"])
     op = args["op"]

@@ -43,6 +43,10 @@ final class BenchCommand implements Command {
                   --threads LIST   thread counts to run, comma-separated (default 1,2); Ladon's pool and the
                                    peer's OPENBLAS_NUM_THREADS are both set to each
                   --sizes LIST     square matrix sizes (default 256,512,1024,2048)
+  --shapes LIST    these products instead of the square sizes and the attention batch: MxKxN[:ab],
+                   a and b each n or t (that operand used transposed, as a view), e.g. the lm-step
+                   model's linear layers: 2048x256x256:nt (forward, x @ w^T), 2048x256x256:nn
+                   (input gradient), 256x2048x256:tn (weight gradient)
                   --elements N     elements for the ops cases (default 16777216, a multiple of 4096)
                   --reps N         at least N timed runs (and 0.3 s) per median after warm-up (default 7); each
                                    case is timed in two alternating rounds per side, the better median printed
@@ -76,7 +80,7 @@ final class BenchCommand implements Command {
         if (!List.of("gemm", "ops", "all").contains(suite)) {
             throw new IllegalArgumentException("unknown suite '" + suite + "' (expected gemm, ops, all or lm-step)");
         }
-        Options opts = new Options(rest, "threads", "sizes", "elements", "reps", "python", "no-peer!", "device",
+        Options opts = new Options(rest, "threads", "sizes", "shapes", "elements", "reps", "python", "no-peer!", "device",
                 "precisions", "iters");
         if (opts.positional() != null) {
             throw new IllegalArgumentException("unexpected argument '" + opts.positional() + "' (the suite comes first)");
@@ -119,7 +123,8 @@ final class BenchCommand implements Command {
 
         List<BenchCase> cases = new ArrayList<>();
         if (!suite.equals("ops")) {
-            cases.addAll(BenchCases.gemm(sizes));
+            cases.addAll(opts.has("shapes") ? BenchCases.gemmShapes(List.of(opts.get("shapes", "").split(",")))
+                    : BenchCases.gemm(sizes));
         }
         if (!suite.equals("gemm")) {
             cases.addAll(BenchCases.ops(elements));

@@ -131,6 +131,20 @@ class BenchCommandTest {
     }
 
     @Test
+    void gemmShapesTimeTheGivenProductsWithTheirLayoutsAndRejectBadSpecs() throws Exception {
+        Run run = bench(List.of("bench", "gemm", "--shapes", "33x7x5:tn,9x4x6", "--threads", "1", "--reps", "1",
+                "--no-peer"));
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.lines()).hasSize(2);
+        assertThat(run.lines().get(0)).matches("gemm f32 m=33 k=7 n=5 ab=tn threads=1 ladon_gflops=[0-9.]+ "
+                + "openblas_gflops=- ratio=-");
+        assertThat(run.lines().get(1)).startsWith("gemm f32 m=9 k=4 n=6 ab=nn threads=1 ladon_gflops=");
+        for (String bad : List.of("12x3", "4x4x4:xt", "0x4x4", "4x4x4:nt:nt", "4xx4")) {
+            assertThat(bench(List.of("bench", "gemm", "--shapes", bad, "--no-peer")).exitCode()).as(bad).isEqualTo(2);
+        }
+    }
+
+    @Test
     void theLmStepBenchmarkIsASuiteOfBenchNotACommandOfItsOwn() throws Exception {
         assertThat(Main.commands()).extracting(Command::name).contains("bench").doesNotContain("bench-lm-step");
         assertThat(bench(List.of("bench-lm-step")).exitCode()).isEqualTo(2);

@@ -45,6 +45,53 @@ public final class BenchCases {
         return cases;
     }
 
+    /**
+     * Products of given shapes, written {@code MxKxN} with an optional {@code :ab} suffix saying whether A and
+     * B are used transposed ({@code n} or {@code t} each): {@code 2048x256x1024:nt} is x @ w^T for x [2048, 256]
+     * and a weight w [1024, 256], the forward product of a linear layer. A transposed operand is a view of a
+     * row-major matrix (its {@code mT()}), never a copy, on both sides.
+     */
+    public static List<BenchCase> gemmShapes(List<String> shapes) {
+        List<BenchCase> cases = new ArrayList<>();
+        for (String spec : shapes) {
+            String[] parts = spec.split(":", -1);
+            String[] dims = parts[0].split("x", -1);
+            String layout = parts.length == 2 ? parts[1] : "nn";
+            if (parts.length > 2 || dims.length != 3 || !layout.matches("[nt][nt]")) {
+                throw new IllegalArgumentException("--shapes: expected MxKxN or MxKxN:ab with a and b each n or t, got '"
+                        + spec + "'");
+            }
+            int m = positive(dims[0], spec);
+            int k = positive(dims[1], spec);
+            int n = positive(dims[2], spec);
+            boolean transA = layout.charAt(0) == 't';
+            boolean transB = layout.charAt(1) == 't';
+            String shape = "m=" + m + " k=" + k + " n=" + n + " ab=" + layout;
+            cases.add(new BenchCase("gemm", "f32 " + shape, "gemm " + shape + " batch=1", 2.0 * m * k * n, () -> {
+                Generator gen = new Generator(m + 31L * k + 961L * n);
+                Tensor a = transA ? Tensor.randn(gen, DType.FLOAT32, Device.CPU, k, m).mT()
+                        : Tensor.randn(gen, DType.FLOAT32, Device.CPU, m, k);
+                Tensor b = transB ? Tensor.randn(gen, DType.FLOAT32, Device.CPU, n, k).mT()
+                        : Tensor.randn(gen, DType.FLOAT32, Device.CPU, k, n);
+                return () -> a.matmul(b);
+            }));
+        }
+        return cases;
+    }
+
+    private static int positive(String dim, String spec) {
+        try {
+            int v = Integer.parseInt(dim);
+            if (v > 0) {
+                return v;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new IllegalArgumentException("--shapes: dimensions must be positive integers, got '" + dim + "' in '"
+                + spec + "'");
+    }
+
     /** Elementwise maps and reductions over n float32 elements (n a multiple of 4096). */
     public static List<BenchCase> ops(int n) {
         List<BenchCase> cases = new ArrayList<>();

@@ -8,6 +8,7 @@ import dev.ladon.tensor.Device;
 import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.ThreadCount;
 import dev.ladon.tensor.backend.Backend;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Proxy;
@@ -70,13 +71,22 @@ class RotaryKernelsTest {
 
     @Test
     void rotaryMatchesAScalarLoopAndTheComposedDefaultOnEveryLayout() {
+        // 2 x 3 x 172 rows make four parallel chunks on four threads, starting mid-head (row 258 is position
+        // 86 of a head): the kernel divides out only a chunk's first row index and steps it from there.
+        for (int threads : new int[] {1, 4}) {
+            for (int positions : new int[] {7, 172}) {
+                ThreadCount.run(threads, () -> checkRotaryOnEveryLayout(positions));
+            }
+        }
+    }
+
+    private static void checkRotaryOnEveryLayout(int positions) {
         Generator gen = new Generator(31);
         Backend composed = composed();
         for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
-            for (int half : new int[] {1, 5, 16, 19}) {
-                for (int extra : new int[] {0, 3}) {
+            for (int half : positions > 7 ? new int[] {19} : new int[] {1, 5, 16, 19}) {
+                for (int extra : positions > 7 ? new int[] {3} : new int[] {0, 3}) {
                     int width = 2 * half + extra;
-                    int positions = 7;
                     Tensor x = Tensor.randn(gen, dtype, Device.CPU, 2, 3, positions, width);
                     Tensor cos = Tensor.randn(gen, dtype, Device.CPU, positions, half);
                     Tensor sin = Tensor.randn(gen, dtype, Device.CPU, positions, half);
