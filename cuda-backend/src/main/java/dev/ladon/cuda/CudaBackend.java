@@ -23,7 +23,8 @@ import java.util.function.Consumer;
  * caching allocator ({@link #memoryStats()}); index values are checked on the device (see
  * {@link IndexErrors}).
  *
- * <p>Obtain it with {@code Tensor.backend()} on a CUDA tensor, or {@code Backends.of(Device.cuda(0))}.
+ * <p>Obtain it with {@code Backends.of(Device.cuda(0))} ({@code Tensor.backend()} is a timing wrapper while the
+ * {@code OpProfiler} is on).
  */
 public final class CudaBackend implements Backend {
     /** Threads per block of the elementwise-style kernels: enough warps to hide latency, small enough for many blocks per SM. */

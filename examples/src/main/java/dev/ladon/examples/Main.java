@@ -1,5 +1,6 @@
 package dev.ladon.examples;
 
+import dev.ladon.tensor.OpProfiler;
 import java.util.Arrays;
 import java.util.List;
 
@@ -16,7 +17,31 @@ public final class Main {
     }
 
     public static void main(String[] args) throws Exception {
-        System.exit(run(args));
+        boolean profiling = startProfiler(System.getenv("LADON_PROFILE"));
+        int code = run(args);
+        if (profiling) {
+            System.err.print(OpProfiler.table());
+        }
+        System.exit(code);
+    }
+
+    /**
+     * LADON_PROFILE=ops (or 1) times every op of the command and prints the table when it ends; =shapes keys
+     * the table by op and operand shapes. Unset or empty: no profiling.
+     */
+    static boolean startProfiler(String setting) {
+        if (setting == null || setting.isBlank()) {
+            return false;
+        }
+        switch (setting.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "ops", "1", "true" -> OpProfiler.enable(false);
+            case "shapes" -> OpProfiler.enable(true);
+            default -> {
+                System.err.println("ladon: ignoring LADON_PROFILE='" + setting + "' (expected ops or shapes)");
+                return false;
+            }
+        }
+        return true;
     }
 
     static int run(String[] args) throws Exception {
@@ -52,6 +77,11 @@ public final class Main {
             sb.append(String.format("  %-14s %s%n", c.name(), c.summary()));
         }
         sb.append(String.format("  %-14s %s%n", "test", "run the whole test suite (mvn test)"));
+        sb.append("\nenvironment:\n");
+        sb.append("  LADON_NUM_THREADS=N       CPU threads (default: all cores)\n");
+        sb.append("  LADON_PROFILE=ops|shapes  time every op and print a table of where the time went when the\n");
+        sb.append("                            command ends (shapes: one line per op and operand shapes)\n");
+        sb.append("  LADON_JAVA_OPTS=...       JVM options instead of the launcher's (default -Xmx8g)\n");
         System.out.print(sb);
     }
 }

@@ -302,8 +302,12 @@ public final class Tensor {
         return storage.version();
     }
 
+    /**
+     * The backend this tensor's ops run on. While the {@link OpProfiler} is on, this is a wrapper that times
+     * each call; {@link Backends#of} gives the backend itself (for a cast to a concrete backend class).
+     */
     public Backend backend() {
-        return Backends.of(storage.device());
+        return OpProfiler.dispatch(Backends.of(storage.device()));
     }
 
     /** Row-major contiguous: the layout {@link #contiguous()} produces. */

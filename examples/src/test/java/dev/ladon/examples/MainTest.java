@@ -1,0 +1,33 @@
+package dev.ladon.examples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ladon.tensor.OpProfiler;
+import dev.ladon.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class MainTest {
+    @AfterEach
+    void stopProfiling() {
+        OpProfiler.disable();
+        OpProfiler.reset();
+    }
+
+    @Test
+    void ladonProfileTurnsTheOpProfilerOnByOpOrByShape() {
+        assertThat(Main.startProfiler(null)).isFalse();
+        assertThat(Main.startProfiler(" ")).isFalse();
+        assertThat(Main.startProfiler("everything")).isFalse();
+        assertThat(OpProfiler.isEnabled()).isFalse();
+
+        assertThat(Main.startProfiler("ops")).isTrue();
+        Tensor.rand(2, 3).matmul(Tensor.rand(3, 2));
+        assertThat(OpProfiler.entries()).extracting(OpProfiler.Entry::op).contains("matmul");
+
+        OpProfiler.reset();
+        assertThat(Main.startProfiler("SHAPES")).isTrue();
+        Tensor.rand(2, 3).matmul(Tensor.rand(3, 2));
+        assertThat(OpProfiler.entries()).extracting(OpProfiler.Entry::op).contains("matmul [2, 3] [3, 2]");
+    }
+}
