@@ -1,0 +1,60 @@
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.DoubleSupplier;
+
+/**
+ * Paired comparison of two builds of Ladon on the lm-step training step: each build gets its own class
+ * loader (so its own JIT-compiled code and thread pool) in one JVM, and the two take steps in alternation,
+ * A B, B A, ... On a machine whose speed drifts by tens of percent from one second to the next, two runs
+ * made minutes apart compare the drift; steps taken side by side share it, and the median of the per-pair
+ * ratios B/A is what a change did.
+ *
+ * <p>Usage (see {@code bench/ab/run}): {@code StepAB CLASSPATH_A CLASSPATH_B PAIRS}; each class path lists
+ * one build's tensor, autograd, nn and moe classes and the compiled {@link StepDriver}.
+ */
+public class StepAB {
+    static DoubleSupplier load(String classPath) throws Exception {
+        List<URL> urls = new ArrayList<>();
+        for (String entry : classPath.split(":")) {
+            if (!entry.isBlank()) {
+                urls.add(Path.of(entry).toUri().toURL());
+            }
+        }
+        ClassLoader loader = new URLClassLoader(urls.toArray(URL[]::new), StepAB.class.getClassLoader().getParent());
+        // Backends are found with ServiceLoader through the context loader when the first tensor is made.
+        Thread.currentThread().setContextClassLoader(loader);
+        return (DoubleSupplier) loader.loadClass("StepDriver").getConstructor().newInstance();
+    }
+
+    public static void main(String[] args) throws Exception {
+        DoubleSupplier a = load(args[0]);
+        DoubleSupplier b = load(args[1]);
+        int pairs = Integer.parseInt(args[2]);
+        for (int w = 0; w < 4; w++) {
+            a.getAsDouble();
+            b.getAsDouble();
+        }
+        double[] ta = new double[pairs];
+        double[] tb = new double[pairs];
+        double[] ratio = new double[pairs];
+        for (int p = 0; p < pairs; p++) {
+            if (p % 2 == 0) {
+                ta[p] = a.getAsDouble();
+                tb[p] = b.getAsDouble();
+            } else {
+                tb[p] = b.getAsDouble();
+                ta[p] = a.getAsDouble();
+            }
+            ratio[p] = tb[p] / ta[p];
+        }
+        Arrays.sort(ta);
+        Arrays.sort(tb);
+        Arrays.sort(ratio);
+        System.out.printf("A median %.1f ms | B median %.1f ms | B/A per pair: median %.3f, quartiles %.3f %.3f%n",
+                ta[pairs / 2], tb[pairs / 2], ratio[pairs / 2], ratio[pairs / 4], ratio[3 * pairs / 4]);
+    }
+}
