@@ -124,9 +124,13 @@ public final class FusedOps {
         return q.backend().attentionBackward(gradOutput, q, k, v, rel, saved.output(), saved.logSumExp(), scale, causal);
     }
 
-    private static void checkAttention(Tensor q, Tensor k, Tensor v, Tensor rel, boolean causal) {
-        String shapes = "q " + Shape.str(q.shape()) + ", k " + Shape.str(k.shape()) + ", v " + Shape.str(v.shape())
+    /** The operands' shapes, for an error message. */
+    private static String attentionShapes(Tensor q, Tensor k, Tensor v, Tensor rel) {
+        return "q " + Shape.str(q.shape()) + ", k " + Shape.str(k.shape()) + ", v " + Shape.str(v.shape())
                 + (rel == null ? "" : ", rel " + Shape.str(rel.shape()));
+    }
+
+    private static void checkAttention(Tensor q, Tensor k, Tensor v, Tensor rel, boolean causal) {
         if (rel == null) {
             Tensor.requireSameDevice("attention", q, k, v);
         } else {
@@ -134,7 +138,8 @@ public final class FusedOps {
         }
         Tensor.requireFloating("attention", q);
         if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4) {
-            throw new IllegalArgumentException("attention: expected 4-D [B, H, T, D] tensors, got " + shapes);
+            throw new IllegalArgumentException("attention: expected 4-D [B, H, T, D] tensors, got "
+                    + attentionShapes(q, k, v, rel));
         }
         if (q.dtype() != k.dtype() || q.dtype() != v.dtype()) {
             throw new IllegalArgumentException("attention: dtypes differ: " + q.dtype() + ", " + k.dtype() + ", " + v.dtype());
@@ -143,11 +148,11 @@ public final class FusedOps {
         int[] ks = k.shape();
         int[] vs = v.shape();
         if (qs[0] != ks[0] || qs[0] != vs[0] || qs[1] != ks[1] || qs[1] != vs[1] || qs[3] != ks[3] || ks[2] != vs[2]) {
-            throw new IllegalArgumentException("attention: incompatible shapes: " + shapes);
+            throw new IllegalArgumentException("attention: incompatible shapes: " + attentionShapes(q, k, v, rel));
         }
         if (causal && ks[2] < qs[2]) {
             throw new IllegalArgumentException("attention: causal attention needs at least as many keys as queries: "
-                    + shapes);
+                    + attentionShapes(q, k, v, rel));
         }
         if (rel != null) {
             if (!causal) {
@@ -156,7 +161,7 @@ public final class FusedOps {
             if (rel.dim() != 3 || rel.size(0) != qs[1] || rel.size(1) != ks[2] || rel.size(2) != qs[3]
                     || rel.dtype() != q.dtype()) {
                 throw new IllegalArgumentException("attention: rel must be [H, Tk, D] = [" + qs[1] + ", " + ks[2] + ", "
-                        + qs[3] + "] " + q.dtype() + "; " + shapes);
+                        + qs[3] + "] " + q.dtype() + "; " + attentionShapes(q, k, v, rel));
             }
         }
     }
@@ -174,11 +179,10 @@ public final class FusedOps {
     public static Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
         Tensor.requireSameDevice("rotary", x, cos, sin);
         Tensor.requireFloating("rotary", x);
-        String shapes = "x " + Shape.str(x.shape()) + ", cos " + Shape.str(cos.shape()) + ", sin " + Shape.str(sin.shape());
         if (x.dim() < 2 || cos.dim() != 2 || !Arrays.equals(cos.shape(), sin.shape()) || cos.size(0) != x.size(-2)
                 || 2 * cos.size(1) > x.size(-1)) {
-            throw new IllegalArgumentException("rotary: expected x [..., T, D] and cos, sin [T, n/2] with n <= D; got "
-                    + shapes);
+            throw new IllegalArgumentException("rotary: expected x [..., T, D] and cos, sin [T, n/2] with n <= D; got x "
+                    + Shape.str(x.shape()) + ", cos " + Shape.str(cos.shape()) + ", sin " + Shape.str(sin.shape()));
         }
         if (cos.dtype() != x.dtype() || sin.dtype() != x.dtype()) {
             throw new IllegalArgumentException("rotary: dtypes differ: x " + x.dtype() + ", cos " + cos.dtype() + ", sin "
@@ -212,9 +216,6 @@ public final class FusedOps {
     }
 
     private static void checkGrouped(Tensor x, Tensor weight, Tensor row, Tensor expert, Tensor gate) {
-        String shapes = "x " + Shape.str(x.shape()) + ", weight " + Shape.str(weight.shape()) + ", row "
-                + Shape.str(row.shape()) + ", expert " + Shape.str(expert.shape())
-                + (gate == null ? "" : ", gate " + Shape.str(gate.shape()));
         Tensor.requireFloating("groupedMatmul", x);
         Tensor.requireIndex("groupedMatmul", row);
         Tensor.requireIndex("groupedMatmul", expert);
@@ -227,7 +228,9 @@ public final class FusedOps {
                 || !Arrays.equals(row.shape(), expert.shape())
                 || (gate != null && !Arrays.equals(gate.shape(), row.shape()))) {
             throw new IllegalArgumentException("groupedMatmul: expected x [N, Din], weight [E, Din, Dout], row/expert/gate "
-                    + "[P]; got " + shapes);
+                    + "[P]; got x " + Shape.str(x.shape()) + ", weight " + Shape.str(weight.shape()) + ", row "
+                    + Shape.str(row.shape()) + ", expert " + Shape.str(expert.shape())
+                    + (gate == null ? "" : ", gate " + Shape.str(gate.shape())));
         }
         if (weight.dtype() != x.dtype() || (gate != null && gate.dtype() != x.dtype())) {
             throw new IllegalArgumentException("groupedMatmul: dtypes differ: x " + x.dtype() + ", weight " + weight.dtype()
