@@ -29,6 +29,8 @@ this torch has it (2.0 or newer) unless math is asked for.
 Output: informational lines, then one result line
   torch_ms=<median step> torch_tok_s=<tokens per second> torch_peak_mb=<peak> torch_loss=<last loss>
   torch_params=<count> [torch_check=<loss1>,<loss2>]
+With --interleave the timed steps are asked for one at a time on standard input (after 'ready'), so that
+Ladon can time its own steps between them and both medians come from the same minutes.
 Peak memory is torch.cuda.max_memory_allocated() on a GPU and the process's VmHWM on the CPU.
 torch_check: with --weights, the mean cross-entropy of the file's check.ids in eval mode (no dropout)
 over two consecutive segments, the second with the first's memory, before any training step.
@@ -39,6 +41,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
 
 import torch
@@ -423,6 +426,9 @@ def parse_args(argv=None):
     p.add_argument("--weights", help="Ladon's initial weights, bench.ids and check.ids (safetensors)")
     p.add_argument("--attention", choices=["sdpa", "math"], default="sdpa")
     p.add_argument("--expert-compute", choices=["masked", "gathered"], default="masked")
+    p.add_argument("--interleave", action="store_true",
+                   help="after the warm-up, print 'ready' and run one timed step per 'step' line on standard input "
+                        "(answering step_ms=...), until 'done'; the result line then covers those steps")
     p.add_argument("--self-test", action="store_true")
     return p.parse_args(argv)
 
@@ -467,22 +473,38 @@ def main():
           f"attention {'sdpa' if use_sdpa else 'math'}"
           + (f", experts {a.expert_compute}" if a.variant == "switchhead" else "")
           + f", AdamW {'fused' if fused else 'default'}, matmul {a.precision if cuda else 'fp32'}", flush=True)
-    memory = None
-    times = []
-    loss = None
-    for i in range(a.warmup + a.steps):
+    state = {"memory": None, "loss": None}
+
+    def train_step():
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        logits, next_memory = model(x, memory)
+        logits, next_memory = model(x, state["memory"])
         loss = F.cross_entropy(logits.reshape(-1, a.vocab), y.reshape(-1))
         loss.backward()
         opt.step()
-        memory = next_memory if a.memory > 0 else None
+        state["memory"] = next_memory if a.memory > 0 else None
+        state["loss"] = loss
         if cuda:
             torch.cuda.synchronize(device)
-        dt = time.perf_counter() - t0
-        if i >= a.warmup:
-            times.append(dt)
+        return time.perf_counter() - t0
+
+    for _ in range(a.warmup):
+        train_step()
+    times = []
+    if a.interleave:
+        # Ladon times its steps between ours: one step per "step" line, until "done" or the end of input.
+        print("ready", flush=True)
+        for request in sys.stdin:
+            if request.strip() != "step":
+                break
+            times.append(train_step())
+            print(f"step_ms={times[-1] * 1e3:.3f}", flush=True)
+        if not times:
+            raise SystemExit("no step was asked for")
+    else:
+        for _ in range(a.steps):
+            times.append(train_step())
+    loss = state["loss"]
     step = statistics.median(times)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else peak_resident_mb()
     line = (f"torch_ms={step * 1e3:.3f} torch_tok_s={a.batch * a.context / step:.1f} torch_peak_mb={peak:.0f} "

@@ -32,9 +32,11 @@ import java.util.Map;
  * {@code bin/ladon bench lm-step}: times one training step (forward, cross-entropy, backward, AdamW) of a
  * dense or SwitchHead language model on the CPU or a CUDA device and, in the same run, the same step of the
  * PyTorch peer {@code bench/lm_step_peer.py}, which builds the same architecture and loads Ladon's initial
- * weights. Before a ratio is printed, both sides must report the same parameter count and the same
- * evaluation loss on two check segments (the second with the first's Transformer-XL memory); otherwise the
- * models differ and the ratio is refused.
+ * weights. On the CPU the two take turns, one timed step each (the peer waits for a request per step), so
+ * that both medians come from the same minutes of a machine whose speed drifts; on a GPU the peer runs after
+ * Ladon has released its memory. Before a ratio is printed, both sides must report the same parameter count
+ * and the same evaluation loss on two check segments (the second with the first's Transformer-XL memory);
+ * otherwise the models differ and the ratio is refused.
  *
  * <p>The result is one line. On the CPU (step times, ratio = Ladon's time over the peer's, lower is better;
  * peak = resident-set high-water mark):
@@ -71,7 +73,8 @@ final class LmStepBench {
                                  python3-torch is the CPU peer; python3 with --device cuda)
               --no-peer          time Ladon only
             Optimiser on both sides: AdamW lr 2.5e-4, betas (0.9, 0.999), eps 1e-8, no weight decay, no clipping
-            (torch's fused AdamW on a GPU). Result, one line:
+            (torch's fused AdamW on a GPU). On the CPU the two sides take turns, one timed step each.
+            Result, one line:
               lm-step cpu ladon_ms=.. torch_ms=.. ratio=.. ladon_peak_mb=.. torch_peak_mb=..
                 (ratio = Ladon's step time / torch's; peak = resident memory)
               lm-step cuda model=.. ladon_tok_s=.. torch_tok_s=.. ratio=.. ladon_peak_mb=.. torch_peak_mb=..
@@ -187,7 +190,19 @@ final class LmStepBench {
                 System.gc();
                 gpu.resetPeakMemory();
             }
-            Timing ladon = time(model, optimizer, inputs, targets, warmup, steps, gpu);
+            // On the CPU the peer runs beside Ladon, one step each in turn, so that both medians come from the
+            // same minutes: this machine's speed drifts by tens of percent from one minute to the next.
+            PeerProcess.Session session = null;
+            if (usePeer && gpu == null) {
+                List<String> command = peerCommand(python, config, device, batch, steps, warmup, precision,
+                        memoryTokens, attention, expertCompute, weights);
+                if (command != null) {
+                    List<String> interleaved = new java.util.ArrayList<>(command);
+                    interleaved.add("--interleave");
+                    session = PeerProcess.Session.start(interleaved, PEER_ENVIRONMENT, LmStepBench::echoPeer);
+                }
+            }
+            Timing ladon = time(model, optimizer, inputs, targets, warmup, steps, gpu, session);
             long ladonPeakMb = gpu == null ? peakResidentMb() : gpu.memoryStats().peakAllocatedBytes() >> 20;
             double ladonTokens = batch * t / (ladon.medianMillis() / 1e3);
             System.out.printf(Locale.ROOT, "ladon: median step %.2f ms over %d steps after %d warm-up, %.0f tokens/s, "
@@ -203,9 +218,13 @@ final class LmStepBench {
                     System.gc();
                     gpu.emptyCache();
                 }
-                List<String> command = peerCommand(python, config, device, batch, steps, warmup, precision,
-                        memoryTokens, attention, expertCompute, weights);
-                peer = command == null ? null : runPeer(command);
+                if (gpu == null) {
+                    peer = session == null ? null : peerResult(session.finish("done"));
+                } else {
+                    List<String> command = peerCommand(python, config, device, batch, steps, warmup, precision,
+                            memoryTokens, attention, expertCompute, weights);
+                    peer = command == null ? null : runPeer(command);
+                }
                 if (peer != null) {
                     refusal = compare(parameters, ladonCheck, peer, precision, device);
                 }
@@ -255,9 +274,14 @@ final class LmStepBench {
         return v;
     }
 
-    /** Median step time over {@code steps} after {@code warmup}; each step's Transformer-XL memory feeds the next. */
+    /**
+     * Median step time over {@code steps} after {@code warmup}; each step's Transformer-XL memory feeds the next.
+     * With a ready peer session, each timed step is paired with one of the peer's, Ladon's first in even pairs
+     * and the peer's first in odd ones.
+     */
     private static Timing time(MoeLanguageModel model, AdamW optimizer, Tensor inputs, Tensor targets, int warmup,
-            int steps, CudaBackend gpu) {
+            int steps, CudaBackend gpu, PeerProcess.Session peer) {
+        boolean paired = peer != null && peer.isReady();
         CrossEntropyLoss lossFn = new CrossEntropyLoss();
         model.train();
         List<Tensor> memory = null;
@@ -267,6 +291,10 @@ final class LmStepBench {
         for (int i = 0; i < warmup + steps; i++) {
             if (profiling && i == warmup) {
                 OpProfiler.reset(); // LADON_PROFILE's table then shows the timed steps, not the warm-up
+            }
+            boolean timed = i >= warmup;
+            if (paired && timed && (i - warmup) % 2 == 1) {
+                peer.ask("step", "step_ms=");
             }
             long t0 = System.nanoTime();
             optimizer.zeroGrad();
@@ -278,8 +306,11 @@ final class LmStepBench {
             if (gpu != null) {
                 gpu.synchronize(); // kernels are queued: the step ends when the GPU is done
             }
-            if (i >= warmup) {
+            if (timed) {
                 millis[i - warmup] = (System.nanoTime() - t0) / 1e6;
+                if (paired && (i - warmup) % 2 == 0) {
+                    peer.ask("step", "step_ms=");
+                }
             }
         }
         if (profiling) {
@@ -326,14 +357,22 @@ final class LmStepBench {
                 weights.toString(), "--attention", attention, "--expert-compute", expertCompute);
     }
 
+    /** OpenMP threads that sleep between steps rather than spin: the peer's best CPU setting. */
+    private static final Map<String, String> PEER_ENVIRONMENT = Map.of("OMP_WAIT_POLICY", "PASSIVE");
+
+    private static void echoPeer(String line) {
+        if (!line.startsWith("torch_ms=")) {
+            System.out.println("peer: " + line);
+        }
+    }
+
     /** Runs the peer, showing its lines; returns the fields of its result line, or null (with the reason). */
     private static Map<String, String> runPeer(List<String> command) throws InterruptedException {
-        // OpenMP threads that sleep between steps rather than spin: the peer's best CPU setting.
-        PeerProcess.Result r = PeerProcess.run(command, Map.of("OMP_WAIT_POLICY", "PASSIVE"), line -> {
-            if (!line.startsWith("torch_ms=")) {
-                System.out.println("peer: " + line);
-            }
-        });
+        return peerResult(PeerProcess.run(command, PEER_ENVIRONMENT, LmStepBench::echoPeer));
+    }
+
+    /** The fields of the peer's result line, or null (saying why there is none). */
+    private static Map<String, String> peerResult(PeerProcess.Result r) {
         String last = r.lastLineStartingWith("torch_ms=");
         if (r.exitCode() != 0 || last == null) {
             System.out.println("peer: no result (" + r.explanation() + ")");

@@ -93,6 +93,31 @@ class BenchCommandTest {
     }
 
     @Test
+    void onTheCpuThePeerIsAskedForOneStepPerTimedLadonStep() throws Exception {
+        // A stand-in peer that counts the steps it is asked for and reports the count as its step time.
+        Path fake = dir.resolve("fake-python");
+        Files.writeString(fake, """
+                #!/bin/sh
+                case "$*" in *--interleave*) ;; *) echo "not interleaved"; exit 3 ;; esac
+                echo "torch fake"
+                echo ready
+                n=0
+                while read request; do
+                  [ "$request" = step ] || break
+                  n=$((n + 1))
+                  echo "step_ms=1.0"
+                done
+                echo "torch_ms=$n torch_tok_s=100 torch_peak_mb=7 torch_loss=3.7 torch_params=1 torch_check=3.8,3.8"
+                """);
+        Files.setPosixFilePermissions(fake, PosixFilePermissions.fromString("rwx------"));
+
+        Run run = bench(args("bench", "lm-step", "--model", "dense", "--python", fake.toString())); // 2 steps
+
+        assertThat(run.lines()).contains("peer: torch fake");
+        assertThat(run.last()).matches("lm-step cpu ladon_ms=[0-9.]+ torch_ms=2.00 ratio=- ladon_peak_mb=\\d+ torch_peak_mb=7");
+    }
+
+    @Test
     void lmStepAgainstTheTorchPeerOnTheCpuBuildsTheSameModelsAndPrintsARatio() throws Exception {
         assumeTrue(pythonHasTorch(), PYTHON_WITH_TORCH + " has no torch (Debian: apt-get install python3-torch)");
         for (String[] model : new String[][] {{"--model", "dense"}, {"--model", "switchhead"},

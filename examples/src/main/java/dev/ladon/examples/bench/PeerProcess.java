@@ -3,6 +3,8 @@ package dev.ladon.examples.bench;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -65,6 +67,107 @@ public final class PeerProcess {
             return new Result(p.waitFor(), lines, null);
         } catch (IOException e) {
             return new Result(-1, lines, "could not start " + command.getFirst() + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * A peer that takes requests on its standard input, one line each, so that its timed work can be
+     * interleaved with Ladon's: started with {@link #start}, asked with {@link #ask}, ended with {@link #finish},
+     * which returns everything it printed. Lines other than the awaited answers go to {@code echo}.
+     */
+    public static final class Session {
+        private final Process process;
+        private final Writer requests;
+        private final BufferedReader output;
+        private final Consumer<String> echo;
+        private final List<String> lines = new ArrayList<>();
+        private String failure;
+        private boolean ended;
+
+        private Session(Process process, Consumer<String> echo) {
+            this.process = process;
+            this.requests = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+            this.output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            this.echo = echo;
+        }
+
+        /**
+         * Starts {@code command} and waits for it to print the line {@code ready}; {@link #isReady} says whether it
+         * did (if not, {@link #finish} gives what it printed and why it stopped).
+         */
+        public static Session start(List<String> command, Map<String, String> environment, Consumer<String> echo) {
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+            pb.environment().putAll(environment);
+            Process p;
+            try {
+                p = pb.start();
+            } catch (IOException e) {
+                Session failed = new Session(null, echo);
+                failed.failure = "could not start " + command.getFirst() + ": " + e.getMessage();
+                failed.ended = true;
+                return failed;
+            }
+            Session session = new Session(p, echo);
+            if (session.readUntil("ready") == null) {
+                session.ended = true;
+            }
+            return session;
+        }
+
+        public boolean isReady() {
+            return !ended;
+        }
+
+        /** Sends one request and returns the first line that starts with {@code answerPrefix}, or null if it ended. */
+        public String ask(String request, String answerPrefix) {
+            if (ended) {
+                return null;
+            }
+            try {
+                requests.write(request + "\n");
+                requests.flush();
+            } catch (IOException e) {
+                ended = true;
+                return null;
+            }
+            String answer = readUntil(answerPrefix);
+            if (answer == null) {
+                ended = true;
+            }
+            return answer;
+        }
+
+        /** Sends {@code lastRequest} (if it is still running), closes its input and waits for it to exit. */
+        public Result finish(String lastRequest) throws InterruptedException {
+            if (process == null) {
+                return new Result(-1, lines, failure);
+            }
+            try {
+                if (!ended) {
+                    requests.write(lastRequest + "\n");
+                }
+                requests.close();
+            } catch (IOException e) {
+                // it has exited already; its output says why
+            }
+            readUntil(null);
+            return new Result(process.waitFor(), lines, null);
+        }
+
+        /** Reads lines until one starts with prefix (returned, not echoed) or, with a null prefix, to the end. */
+        private String readUntil(String prefix) {
+            try {
+                for (String line = output.readLine(); line != null; line = output.readLine()) {
+                    lines.add(line);
+                    if (prefix != null && line.startsWith(prefix)) {
+                        return line;
+                    }
+                    echo.accept(line);
+                }
+            } catch (IOException e) {
+                // the end of its output
+            }
+            return null;
         }
     }
 
