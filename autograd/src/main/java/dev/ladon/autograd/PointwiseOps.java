@@ -3,6 +3,7 @@ package dev.ladon.autograd;
 import static dev.ladon.autograd.ReductionOps.sumToShape;
 
 import dev.ladon.tensor.DType;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Tensor;
 
 /**
@@ -132,9 +133,13 @@ final class PointwiseOps {
 
     static Variable relu(Variable x) {
         return Node.record("relu", x.data().relu(), inputs(x), NOTHING, true, (g, s, needs) -> {
-            // g where the output is positive, else 0: one select, where a 0/1 float mask times g takes two passes.
-            Variable zero = Variable.constant(Tensor.zeros(g.dtype(), g.device()));
-            return new Variable[] {Variable.where(s[0].data().gt(0.0), g, zero)};
+            // g where the output is positive, else 0. Under createGraph as a select on a constant mask, so that
+            // it is differentiable in g; otherwise the backend's one-pass kernel.
+            if (GradMode.isEnabled()) {
+                Variable zero = Variable.constant(Tensor.zeros(g.dtype(), g.device()));
+                return new Variable[] {Variable.where(s[0].data().gt(0.0), g, zero)};
+            }
+            return new Variable[] {Variable.constant(FusedOps.reluBackward(g.data(), s[0].data()))};
         });
     }
 

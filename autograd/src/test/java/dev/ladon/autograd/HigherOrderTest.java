@@ -36,6 +36,28 @@ class HigherOrderTest {
     }
 
     @Test
+    void reluGradientIsTheSameSelectOnceAndUnderCreateGraph() {
+        // First order runs the backend's one-pass kernel; under createGraph a select differentiable in the
+        // upstream gradient. Both pass the gradient exactly where the output is positive.
+        float[] xs = {-2f, -0f, 0f, 1.5f, 3f, -0.25f, 7f};
+        float[] up = {0.5f, 2f, -3f, 4f, -5f, 6f, 0.125f};
+        Variable x = Variable.parameter(Tensor.of(xs, 7));
+        Variable y = x.relu();
+        Tensor once = Autograd.grad(y, List.of(x), Variable.constant(Tensor.of(up, 7)), false, false).get(0).data();
+        Variable g = Variable.parameter(Tensor.of(up, 7));
+        Variable viaGraph = Autograd.grad(x.relu(), List.of(x), g, true, true).get(0);
+        for (int i = 0; i < 7; i++) {
+            float expected = xs[i] > 0 ? up[i] : 0f;
+            assertThat(once.toFloatArray()[i]).as("i=%d", i).isEqualTo(expected);
+            assertThat(viaGraph.data().toFloatArray()[i]).as("i=%d", i).isEqualTo(expected);
+        }
+        // d(sum(dL/dx))/dg is the mask itself
+        Variable total = viaGraph.sum();
+        Tensor mask = Autograd.grad(total, List.of(g), ones(total), false, false).get(0).data();
+        assertThat(mask.toFloatArray()).containsExactly(0f, 0f, 0f, 1f, 1f, 0f, 1f);
+    }
+
+    @Test
     void secondDerivativeOfTanhAndSoftmaxComposition() {
         // d2/dx2 tanh(x) = -2 tanh(x) (1 - tanh(x)^2).
         double x0 = 0.3;

@@ -103,6 +103,18 @@ public final class FusedOps {
                 labelSmoothing);
     }
 
+    /** ReLU's backward from its output: grad where output &gt; 0, else 0. */
+    public static Tensor reluBackward(Tensor grad, Tensor output) {
+        Tensor.requireSameDevice("reluBackward", grad, output);
+        Tensor.requireFloating("reluBackward", grad);
+        requireSameShape("reluBackward", grad, output);
+        if (grad.dtype() != output.dtype()) {
+            throw new IllegalArgumentException("reluBackward: dtypes differ: gradient " + grad.dtype() + ", output "
+                    + output.dtype());
+        }
+        return grad.backend().reluBackward(grad, output);
+    }
+
     /** Attention output [B, H, Tq, Dv] and the per-row logsumexp [B, H, Tq] that backward reuses. */
     public record AttentionResult(Tensor output, Tensor logSumExp) {
     }

@@ -93,6 +93,7 @@ class ErrorMessageTest {
             rejects(() -> ints.softmax(0), "softmax", "int64");
             rejects(() -> ints.logSoftmax(0), "logSoftmax", "int64");
             rejects(() -> FusedOps.layerNorm(ints, null, null, 1e-5), "layerNorm", "int64");
+            rejects(() -> FusedOps.reluBackward(ints, ints), "reluBackward", "int64");
         }
 
         @Test
@@ -146,6 +147,14 @@ class ErrorMessageTest {
                     "[3]");
             rejects(() -> Tensor.zeros(3).addInPlace(Tensor.zeros(2, 3)), "addInPlace", "[3]", "[2, 3]");
             rejects(() -> Tensor.zeros(3).copyFrom(Tensor.zeros(2)), "copyFrom", "[3]", "[2]");
+        }
+
+        @Test
+        void fusedBackwardsNameTheirOperands() {
+            rejects(() -> FusedOps.reluBackward(Tensor.zeros(2, 3), Tensor.zeros(3, 2)), "reluBackward", "[2, 3]",
+                    "[3, 2]");
+            rejects(() -> FusedOps.reluBackward(Tensor.zeros(3), Tensor.zeros(DType.FLOAT64, Device.CPU, 3)),
+                    "reluBackward", "float32", "float64");
         }
 
         @Test

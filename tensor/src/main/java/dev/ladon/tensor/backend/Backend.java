@@ -159,6 +159,15 @@ public interface Backend {
         return Tensor.cat(java.util.List.of(r1, r2, x.narrow(last, 2 * half, x.size(last) - 2 * half)), last);
     }
 
+    /**
+     * ReLU's backward from its output: grad where output &gt; 0, else 0 (also where output is NaN). grad and
+     * output share shape and dtype. The default is a comparison and a select, two passes and a mask; a
+     * backend overrides it with one pass.
+     */
+    default Tensor reluBackward(Tensor grad, Tensor output) {
+        return Tensor.where(output.gt(0.0), grad, Tensor.zeros(grad.dtype(), grad.device()));
+    }
+
     // ---- mixture-of-experts routing (used by moe) ------------------------------------------------
 
     /**

@@ -700,6 +700,39 @@ final class ElementwiseKernels {
     }
 
     /**
+     * ReLU's backward in one pass for float32: grad where output &gt; 0, else 0. The select of
+     * {@code where(output > 0, grad, 0)} without the mask in between (that composition reads and writes the
+     * activation-sized tensors twice).
+     */
+    static Tensor reluBackward(Tensor grad, Tensor output) {
+        Tensor out = CpuBackend.INSTANCE.newTensor(DType.FLOAT32, grad.shape());
+        StridedLoop loop = StridedLoop.over(out.shape(), out, grad, output);
+        float[] o = storage(out).floats();
+        float[] g = storage(grad).floats();
+        float[] y = storage(output).floats();
+        int sg = loop.innerStride(1);
+        int sy = loop.innerStride(2);
+        loop.forEachParallel(() -> (off, len) -> reluBackwardFloat(g, off[1], sg, y, off[2], sy, o, off[0], len));
+        return out;
+    }
+
+    /** One contiguous run of {@link #reluBackward}; vectorised where grad and output are unit-stride. */
+    private static void reluBackwardFloat(float[] g, int go, int sg, float[] y, int yo, int sy, float[] out, int oo,
+            int len) {
+        int i = 0;
+        if (sg == 1 && sy == 1) {
+            FloatVector zero = FloatVector.zero(F);
+            for (int bound = F.loopBound(len); i < bound; i += F.length()) {
+                VectorMask<Float> positive = FloatVector.fromArray(F, y, yo + i).compare(VectorOperators.GT, 0f);
+                zero.blend(FloatVector.fromArray(F, g, go + i), positive).intoArray(out, oo + i);
+            }
+        }
+        for (; i < len; i++) {
+            out[oo + i] = y[yo + i * sy] > 0f ? g[go + i * sg] : 0f;
+        }
+    }
+
+    /**
      * out[i] = c[i] != 0 ? a[i] : b[i] into a contiguous run, for float32 values with any strides; vectorised
      * when the condition is unit-stride and each value operand is unit-stride or broadcast.
      */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.backend.UnaryOp;
@@ -199,5 +200,37 @@ class FloatElementwisePathsTest {
                 assertThat(strided[i]).as("strided, cols=%d, i=%d", cols, i).isEqualTo(cti ? x[i] : y[i]);
             }
         }
+    }
+
+    @Test
+    void reluBackwardPassesTheGradientExactlyWhereTheOutputIsPositive() {
+        Generator gen = new Generator(25);
+        float[] special = {Float.NaN, -0f, 0f, -1f, Float.MIN_VALUE, -Float.MIN_VALUE, Float.POSITIVE_INFINITY,
+                Float.NEGATIVE_INFINITY, 2.5f};
+        // 100003 elements split across threads; the others leave tails after the last full vector
+        for (int n : new int[] {1, 7, 33, 1000, 100003}) {
+            float[] y = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n).toFloatArray();
+            float[] g = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n).toFloatArray();
+            for (int i = 0; i < Math.min(n, special.length); i++) {
+                y[i] = special[i];
+                g[(i + 1) % n] = special[i];
+            }
+            float[] fused = FusedOps.reluBackward(Tensor.of(g, n), Tensor.of(y, n)).toFloatArray();
+            for (int i = 0; i < n; i++) {
+                float expected = y[i] > 0f ? g[i] : 0f;
+                assertThat(Float.floatToRawIntBits(fused[i])).as("n=%d i=%d y=%s g=%s", n, i, y[i], g[i])
+                        .isEqualTo(Float.floatToRawIntBits(expected));
+            }
+        }
+        // strided: output and gradient both read along the columns of their transposes
+        int rows = 5;
+        int cols = 37;
+        float[] y = Tensor.randn(gen, DType.FLOAT32, Device.CPU, rows * cols).toFloatArray();
+        float[] g = Tensor.randn(gen, DType.FLOAT32, Device.CPU, rows * cols).toFloatArray();
+        Tensor yT = Tensor.of(y, cols, rows).mT();
+        Tensor gT = Tensor.of(g, cols, rows).mT();
+        float[] strided = FusedOps.reluBackward(gT, yT).toFloatArray();
+        float[] composed = Tensor.where(yT.gt(0.0), gT, Tensor.zeros(DType.FLOAT32, Device.CPU)).toFloatArray();
+        assertThat(strided).containsExactly(composed);
     }
 }
