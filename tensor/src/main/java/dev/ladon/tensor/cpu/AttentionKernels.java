@@ -505,14 +505,31 @@ final class AttentionKernels {
 
     /** s[off + jj] = exp(s[off + jj] - shift) for jj &lt; n (the rest of the block becomes 0); returns their sum. */
     private static float expShifted(float[] s, int off, int n, float shift) {
-        FloatVector sum = FloatVector.zero(F);
         for (int jj = 0; jj < BLOCK_K; jj += F.length()) {
             FloatVector p = FloatMath.exp(FloatVector.fromArray(F, s, off + jj).sub(shift));
             p = p.blend(0f, F.indexInRange(jj, n).not());
             p.intoArray(s, off + jj);
-            sum = p.add(sum);
         }
-        return FloatMath.sumLanes(sum);
+        return blockSum(s, off);
+    }
+
+    /**
+     * The sum of the block s[off ..+ BLOCK_K) in the order of a vector accumulator, block vectors added lane-wise
+     * and then the lanes from 0 (as {@link FloatMath#sumLanes}), but from the stored values: a vector
+     * accumulator here was boxed on the heap in every iteration (5 MB of garbage per attention forward of the
+     * lm-step model) where the JIT compiled this loop into the online-softmax step.
+     */
+    private static float blockSum(float[] s, int off) {
+        int lanes = F.length();
+        float total = 0f;
+        for (int l = 0; l < lanes; l++) {
+            float lane = s[off + l];
+            for (int v = lanes; v < BLOCK_K; v += lanes) {
+                lane += s[off + v + l];
+            }
+            total = l == 0 ? lane : total + lane;
+        }
+        return total;
     }
 
     /**
