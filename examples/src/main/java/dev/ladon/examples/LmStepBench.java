@@ -22,6 +22,7 @@ import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -197,7 +198,7 @@ final class LmStepBench {
                 List<String> command = peerCommand(python, config, device, batch, steps, warmup, precision,
                         memoryTokens, attention, expertCompute, weights);
                 if (command != null) {
-                    List<String> interleaved = new java.util.ArrayList<>(command);
+                    List<String> interleaved = new ArrayList<>(command);
                     interleaved.add("--interleave");
                     session = PeerProcess.Session.start(interleaved, PEER_ENVIRONMENT, LmStepBench::echoPeer);
                 }
