@@ -31,8 +31,8 @@ final class AttentionKernels {
     /** Queries per forward task: enough rows to pay for packing each key block once per task. */
     private static final int BLOCK_Q = 32;
     /**
-     * Query (or key) rows handled together by the register-blocked loops: four rows of four vectors make 16
-     * accumulators, and each vector loaded from a key or value row then feeds four FMAs instead of one.
+     * Query (or key) rows handled together by the register-blocked loops: each vector loaded from a key or
+     * value row then feeds four FMAs instead of one (with two vectors per row: 8 accumulators).
      */
     private static final int ROWS = 4;
 
@@ -438,69 +438,52 @@ final class AttentionKernels {
     /**
      * ROWS consecutive rows against one key block: s[r * BLOCK_K + jj] = scale * sum_c a[r][c] * kt[c, jj] for
      * rows a[r] at {@code offset + r * rowStride}. The same dot products as {@link #scores} without rel, with
-     * each loaded key vector used by four rows.
+     * each loaded key vector used by four rows. The block's four key vectors are done two at a time: 4 rows x
+     * 2 vectors are 8 accumulators, which with the key vectors and a broadcast fit AVX2's 16 registers.
      */
     private static void scoreRows(float[] a, int offset, int rowStride, int width, float[] kt, float scale, float[] s) {
         int lanes = F.length();
+        scoreRowsTwoVectors(a, offset, rowStride, width, kt, 0, scale, s);
+        scoreRowsTwoVectors(a, offset, rowStride, width, kt, 2 * lanes, scale, s);
+    }
+
+    /** {@link #scoreRows} for the block's keys [first, first + 2 lanes). */
+    private static void scoreRowsTwoVectors(float[] a, int offset, int rowStride, int width, float[] kt, int first,
+            float scale, float[] s) {
+        int lanes = F.length();
         FloatVector a00 = FloatVector.zero(F);
         FloatVector a01 = FloatVector.zero(F);
-        FloatVector a02 = FloatVector.zero(F);
-        FloatVector a03 = FloatVector.zero(F);
         FloatVector a10 = FloatVector.zero(F);
         FloatVector a11 = FloatVector.zero(F);
-        FloatVector a12 = FloatVector.zero(F);
-        FloatVector a13 = FloatVector.zero(F);
         FloatVector a20 = FloatVector.zero(F);
         FloatVector a21 = FloatVector.zero(F);
-        FloatVector a22 = FloatVector.zero(F);
-        FloatVector a23 = FloatVector.zero(F);
         FloatVector a30 = FloatVector.zero(F);
         FloatVector a31 = FloatVector.zero(F);
-        FloatVector a32 = FloatVector.zero(F);
-        FloatVector a33 = FloatVector.zero(F);
         for (int c = 0; c < width; c++) {
-            int o = c * BLOCK_K;
+            int o = c * BLOCK_K + first;
             FloatVector k0 = FloatVector.fromArray(F, kt, o);
             FloatVector k1 = FloatVector.fromArray(F, kt, o + lanes);
-            FloatVector k2 = FloatVector.fromArray(F, kt, o + 2 * lanes);
-            FloatVector k3 = FloatVector.fromArray(F, kt, o + 3 * lanes);
             FloatVector q = FloatVector.broadcast(F, a[offset + c]);
             a00 = k0.fma(q, a00);
             a01 = k1.fma(q, a01);
-            a02 = k2.fma(q, a02);
-            a03 = k3.fma(q, a03);
             q = FloatVector.broadcast(F, a[offset + rowStride + c]);
             a10 = k0.fma(q, a10);
             a11 = k1.fma(q, a11);
-            a12 = k2.fma(q, a12);
-            a13 = k3.fma(q, a13);
             q = FloatVector.broadcast(F, a[offset + 2 * rowStride + c]);
             a20 = k0.fma(q, a20);
             a21 = k1.fma(q, a21);
-            a22 = k2.fma(q, a22);
-            a23 = k3.fma(q, a23);
             q = FloatVector.broadcast(F, a[offset + 3 * rowStride + c]);
             a30 = k0.fma(q, a30);
             a31 = k1.fma(q, a31);
-            a32 = k2.fma(q, a32);
-            a33 = k3.fma(q, a33);
         }
-        a00.mul(scale).intoArray(s, 0);
-        a01.mul(scale).intoArray(s, lanes);
-        a02.mul(scale).intoArray(s, 2 * lanes);
-        a03.mul(scale).intoArray(s, 3 * lanes);
-        a10.mul(scale).intoArray(s, BLOCK_K);
-        a11.mul(scale).intoArray(s, BLOCK_K + lanes);
-        a12.mul(scale).intoArray(s, BLOCK_K + 2 * lanes);
-        a13.mul(scale).intoArray(s, BLOCK_K + 3 * lanes);
-        a20.mul(scale).intoArray(s, 2 * BLOCK_K);
-        a21.mul(scale).intoArray(s, 2 * BLOCK_K + lanes);
-        a22.mul(scale).intoArray(s, 2 * BLOCK_K + 2 * lanes);
-        a23.mul(scale).intoArray(s, 2 * BLOCK_K + 3 * lanes);
-        a30.mul(scale).intoArray(s, 3 * BLOCK_K);
-        a31.mul(scale).intoArray(s, 3 * BLOCK_K + lanes);
-        a32.mul(scale).intoArray(s, 3 * BLOCK_K + 2 * lanes);
-        a33.mul(scale).intoArray(s, 3 * BLOCK_K + 3 * lanes);
+        a00.mul(scale).intoArray(s, first);
+        a01.mul(scale).intoArray(s, first + lanes);
+        a10.mul(scale).intoArray(s, BLOCK_K + first);
+        a11.mul(scale).intoArray(s, BLOCK_K + first + lanes);
+        a20.mul(scale).intoArray(s, 2 * BLOCK_K + first);
+        a21.mul(scale).intoArray(s, 2 * BLOCK_K + first + lanes);
+        a30.mul(scale).intoArray(s, 3 * BLOCK_K + first);
+        a31.mul(scale).intoArray(s, 3 * BLOCK_K + first + lanes);
     }
 
     /** s[off + jj] = exp(s[off + jj] - shift) for jj &lt; n (the rest of the block becomes 0); returns their sum. */
@@ -573,7 +556,9 @@ final class AttentionKernels {
     /**
      * {@link #addWeightedRows} for ROWS destination rows at once: destination row r (at
      * {@code dstOffset + r * dstRowStep}) takes the weights at {@code wOffset + r * wRowStep + x * wStride}.
-     * Each row vector loaded feeds four FMAs; 4 rows x 4 vectors are 16 register accumulators.
+     * Each row vector loaded feeds four FMAs; 4 rows x 2 vectors are 8 register accumulators. (With 4 x 4,
+     * 16 accumulators and the row vectors do not fit AVX2's 16 registers: attention backward, where this loop
+     * is half the time, took 7-13% longer on one thread and 4-7% on two, in paired runs.)
      */
     private static void addWeightedRowsToFour(float[] weights, int wOffset, int wRowStep, int wStride, int count,
             float[] rows, int rowOffset, int rowStride, float[] dst, int dstOffset, int dstRowStep, int width) {
@@ -583,67 +568,41 @@ final class AttentionKernels {
         int d2 = dstOffset + 2 * dstRowStep;
         int d3 = dstOffset + 3 * dstRowStep;
         int c = 0;
-        for (; c + 4 * lanes <= width; c += 4 * lanes) {
+        for (; c + 2 * lanes <= width; c += 2 * lanes) {
             FloatVector a00 = FloatVector.fromArray(F, dst, d0 + c);
             FloatVector a01 = FloatVector.fromArray(F, dst, d0 + c + lanes);
-            FloatVector a02 = FloatVector.fromArray(F, dst, d0 + c + 2 * lanes);
-            FloatVector a03 = FloatVector.fromArray(F, dst, d0 + c + 3 * lanes);
             FloatVector a10 = FloatVector.fromArray(F, dst, d1 + c);
             FloatVector a11 = FloatVector.fromArray(F, dst, d1 + c + lanes);
-            FloatVector a12 = FloatVector.fromArray(F, dst, d1 + c + 2 * lanes);
-            FloatVector a13 = FloatVector.fromArray(F, dst, d1 + c + 3 * lanes);
             FloatVector a20 = FloatVector.fromArray(F, dst, d2 + c);
             FloatVector a21 = FloatVector.fromArray(F, dst, d2 + c + lanes);
-            FloatVector a22 = FloatVector.fromArray(F, dst, d2 + c + 2 * lanes);
-            FloatVector a23 = FloatVector.fromArray(F, dst, d2 + c + 3 * lanes);
             FloatVector a30 = FloatVector.fromArray(F, dst, d3 + c);
             FloatVector a31 = FloatVector.fromArray(F, dst, d3 + c + lanes);
-            FloatVector a32 = FloatVector.fromArray(F, dst, d3 + c + 2 * lanes);
-            FloatVector a33 = FloatVector.fromArray(F, dst, d3 + c + 3 * lanes);
             for (int x = 0; x < count; x++) {
                 int o = rowOffset + x * rowStride + c;
                 FloatVector v0 = FloatVector.fromArray(F, rows, o);
                 FloatVector v1 = FloatVector.fromArray(F, rows, o + lanes);
-                FloatVector v2 = FloatVector.fromArray(F, rows, o + 2 * lanes);
-                FloatVector v3 = FloatVector.fromArray(F, rows, o + 3 * lanes);
                 int w = wOffset + x * wStride;
                 FloatVector w0 = FloatVector.broadcast(F, weights[w]);
                 a00 = v0.fma(w0, a00);
                 a01 = v1.fma(w0, a01);
-                a02 = v2.fma(w0, a02);
-                a03 = v3.fma(w0, a03);
                 FloatVector w1 = FloatVector.broadcast(F, weights[w + wRowStep]);
                 a10 = v0.fma(w1, a10);
                 a11 = v1.fma(w1, a11);
-                a12 = v2.fma(w1, a12);
-                a13 = v3.fma(w1, a13);
                 FloatVector w2 = FloatVector.broadcast(F, weights[w + 2 * wRowStep]);
                 a20 = v0.fma(w2, a20);
                 a21 = v1.fma(w2, a21);
-                a22 = v2.fma(w2, a22);
-                a23 = v3.fma(w2, a23);
                 FloatVector w3 = FloatVector.broadcast(F, weights[w + 3 * wRowStep]);
                 a30 = v0.fma(w3, a30);
                 a31 = v1.fma(w3, a31);
-                a32 = v2.fma(w3, a32);
-                a33 = v3.fma(w3, a33);
             }
             a00.intoArray(dst, d0 + c);
             a01.intoArray(dst, d0 + c + lanes);
-            a02.intoArray(dst, d0 + c + 2 * lanes);
-            a03.intoArray(dst, d0 + c + 3 * lanes);
             a10.intoArray(dst, d1 + c);
             a11.intoArray(dst, d1 + c + lanes);
-            a12.intoArray(dst, d1 + c + 2 * lanes);
-            a13.intoArray(dst, d1 + c + 3 * lanes);
             a20.intoArray(dst, d2 + c);
             a21.intoArray(dst, d2 + c + lanes);
-            a22.intoArray(dst, d2 + c + 2 * lanes);
-            a23.intoArray(dst, d2 + c + 3 * lanes);
             a30.intoArray(dst, d3 + c);
             a31.intoArray(dst, d3 + c + lanes);
-            a32.intoArray(dst, d3 + c + 2 * lanes);
-            a33.intoArray(dst, d3 + c + 3 * lanes);
         }
         for (; c + lanes <= width; c += lanes) {
             FloatVector a0 = FloatVector.fromArray(F, dst, d0 + c);
