@@ -182,6 +182,7 @@ final class LmStepBench {
             SafeTensors.save(weights, state);
             ladonCheck = checkLosses(model, checkIds.to(device));
         }
+        PeerProcess.Session session = null;
         try {
             AdamW optimizer = new AdamW(ParamGroup.all(model, 0), LEARNING_RATE);
             Tensor inputs = ids.narrow(1, 0, t).contiguous().to(device);
@@ -193,7 +194,6 @@ final class LmStepBench {
             }
             // On the CPU the peer runs beside Ladon, one step each in turn, so that both medians come from the
             // same minutes: this machine's speed drifts by tens of percent from one minute to the next.
-            PeerProcess.Session session = null;
             if (usePeer && gpu == null) {
                 List<String> command = peerCommand(python, config, device, batch, steps, warmup, precision,
                         memoryTokens, attention, expertCompute, weights);
@@ -233,6 +233,9 @@ final class LmStepBench {
             System.out.println(resultLine(device, label, ladon, ladonTokens, ladonPeakMb, peer, refusal));
             return refusal == null ? 0 : 1;
         } finally {
+            if (session != null) {
+                session.close(); // a no-op after finish; after a failure it stops the peer
+            }
             if (weights != null) {
                 Files.deleteIfExists(weights);
             }

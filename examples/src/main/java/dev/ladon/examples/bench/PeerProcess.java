@@ -75,7 +75,7 @@ public final class PeerProcess {
      * interleaved with Ladon's: started with {@link #start}, asked with {@link #ask}, ended with {@link #finish},
      * which returns everything it printed. Lines other than the awaited answers go to {@code echo}.
      */
-    public static final class Session {
+    public static final class Session implements AutoCloseable {
         private final Process process;
         private final Writer requests;
         private final BufferedReader output;
@@ -152,6 +152,15 @@ public final class PeerProcess {
             }
             readUntil(null);
             return new Result(process.waitFor(), lines, null);
+        }
+
+        /** Stops the peer if it is still running (after {@link #finish} it has exited already). */
+        @Override
+        public void close() {
+            if (process != null && process.isAlive()) {
+                process.destroy();
+            }
+            ended = true;
         }
 
         /** Reads lines until one starts with prefix (returned, not echoed) or, with a null prefix, to the end. */
