@@ -384,10 +384,31 @@ final class AttentionKernels {
         return t;
     }
 
-    /** dst[c * BLOCK_K + jj] = row (b, h, j0 + jj) channel c, for keys [j0, j1); zeros after j1. */
+    /**
+     * dst[c * BLOCK_K + jj] = row (b, h, j0 + jj) channel c, for keys [j0, j1); zeros after j1. Four keys and
+     * four channels at a time are turned in registers ({@link Gemm#transpose4x4}); element by element, this
+     * packing was an eighth of attention backward's time.
+     */
     private static void packTransposed(float[] src, Rows rows, int b, int h, int j0, int j1, int width, float[] dst) {
-        java.util.Arrays.fill(dst, 0f);
-        for (int j = j0; j < j1; j++) {
+        if (j1 - j0 < BLOCK_K) {
+            java.util.Arrays.fill(dst, 0f);
+        }
+        int stride = rows.rowStride();
+        int width4 = width / 4 * 4;
+        int j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            int o = rows.at(b, h, j);
+            int jj = j - j0;
+            for (int c = 0; c < width4; c += 4) {
+                Gemm.transpose4x4(src, o + c, stride, dst, c * BLOCK_K + jj, BLOCK_K);
+            }
+            for (int c = width4; c < width; c++) {
+                for (int r = 0; r < 4; r++) {
+                    dst[c * BLOCK_K + jj + r] = src[o + r * stride + c];
+                }
+            }
+        }
+        for (; j < j1; j++) {
             int o = rows.at(b, h, j);
             int jj = j - j0;
             for (int c = 0; c < width; c++) {

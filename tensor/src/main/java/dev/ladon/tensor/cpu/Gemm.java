@@ -255,7 +255,7 @@ final class Gemm {
                 int d = q * MR * kc;
                 int p = 0;
                 for (; p + 4 <= kc; p += 4) {
-                    transpose4x4(a, s0 + p, ars, dst, d + p * MR);
+                    transpose4x4(a, s0 + p, ars, dst, d + p * MR, MR);
                 }
                 for (; p < kc; p++) {
                     for (int r = 0; r < MR; r++) {
@@ -287,11 +287,11 @@ final class Gemm {
     }
 
     /**
-     * dst[to + 4 c + r] = a[from + r stride + c] for r, c &lt; 4: four rows of four floats written as four
-     * columns. Two rounds of two-vector shuffles: the first interleaves rows 0 and 1 (and 2 and 3) pairwise,
-     * the second joins the halves.
+     * dst[to + c dstStride + r] = a[from + r stride + c] for r, c &lt; 4: four rows of four floats written as
+     * four columns (dstStride 4: one block of 16). Two rounds of two-vector shuffles: the first interleaves
+     * rows 0 and 1 (and 2 and 3) pairwise, the second joins the halves. Also packs attention's key blocks.
      */
-    private static void transpose4x4(float[] a, int from, int stride, float[] dst, int to) {
+    static void transpose4x4(float[] a, int from, int stride, float[] dst, int to, int dstStride) {
         FloatVector r0 = FloatVector.fromArray(QUAD, a, from);
         FloatVector r1 = FloatVector.fromArray(QUAD, a, from + stride);
         FloatVector r2 = FloatVector.fromArray(QUAD, a, from + 2 * stride);
@@ -301,13 +301,13 @@ final class Gemm {
         FloatVector low23 = r2.rearrange(INTERLEAVE_LOW, r3);
         FloatVector high23 = r2.rearrange(INTERLEAVE_HIGH, r3);
         low01.rearrange(JOIN_LOW, low23).intoArray(dst, to);
-        low01.rearrange(JOIN_HIGH, low23).intoArray(dst, to + 4);
-        high01.rearrange(JOIN_LOW, high23).intoArray(dst, to + 8);
-        high01.rearrange(JOIN_HIGH, high23).intoArray(dst, to + 12);
+        low01.rearrange(JOIN_HIGH, low23).intoArray(dst, to + dstStride);
+        high01.rearrange(JOIN_LOW, high23).intoArray(dst, to + 2 * dstStride);
+        high01.rearrange(JOIN_HIGH, high23).intoArray(dst, to + 3 * dstStride);
     }
 
     /**
-     * {@link #transpose4x4(float[], int, int, float[], int)} into a packed-panel segment: row c of the
+     * {@link #transpose4x4(float[], int, int, float[], int, int)} into a packed-panel segment: row c of the
      * result goes to float index to + c rowStride. (One method writing through MemorySegment.ofArray for
      * both made packing A about 10% slower, so the array and segment versions stay separate.)
      */
