@@ -1,0 +1,85 @@
+import java.lang.reflect.Method;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * Paired comparison of two builds of the tensor module on the lm-step model's fused attention (16 x 4 heads,
+ * T = 128, d_h = 64, causal): each build in its own class loader, forward-and-backward calls alternating
+ * between them, as {@link StepAB} does for whole training steps.
+ *
+ * <p>Usage (see {@code bench/ab/run}): {@code AttentionAB TENSOR_CLASSES_A TENSOR_CLASSES_B THREADS ROUNDS}.
+ */
+public class AttentionAB {
+    /** One build's attention, called through reflection on its own classes. */
+    static final class Build {
+        private final Method attention;
+        private final Method backward;
+        private final Object q;
+        private final Object k;
+        private final Object v;
+        private final Object grad;
+
+        Build(String classes, int threads) throws Exception {
+            ClassLoader loader = new URLClassLoader(new URL[] {Path.of(classes).toUri().toURL()},
+                    AttentionAB.class.getClassLoader().getParent());
+            Thread.currentThread().setContextClassLoader(loader);
+            loader.loadClass("dev.ladon.tensor.cpu.Parallel").getMethod("setNumThreads", int.class)
+                    .invoke(null, threads);
+            Class<?> tensor = loader.loadClass("dev.ladon.tensor.Tensor");
+            Class<?> fused = loader.loadClass("dev.ladon.tensor.FusedOps");
+            Method randn = tensor.getMethod("randn", int[].class);
+            Method permute = tensor.getMethod("permute", int[].class);
+            // heads split off a [B, T, H, D] projection, as the model feeds them
+            int[] heads = {0, 2, 1, 3};
+            q = permute.invoke(randn.invoke(null, (Object) new int[] {16, 128, 4, 64}), (Object) heads);
+            k = permute.invoke(randn.invoke(null, (Object) new int[] {16, 128, 4, 64}), (Object) heads);
+            v = permute.invoke(randn.invoke(null, (Object) new int[] {16, 128, 4, 64}), (Object) heads);
+            grad = randn.invoke(null, (Object) new int[] {16, 4, 128, 64});
+            attention = fused.getMethod("attention", tensor, tensor, tensor, tensor, double.class, boolean.class);
+            backward = fused.getMethod("attentionBackward", tensor, tensor, tensor, tensor, tensor,
+                    loader.loadClass("dev.ladon.tensor.FusedOps$AttentionResult"), double.class, boolean.class);
+        }
+
+        /** Milliseconds of one forward and backward, averaged over {@code reps}. */
+        double millis(int reps) throws Exception {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < reps; i++) {
+                Object saved = attention.invoke(null, q, k, v, null, 0.125, true);
+                backward.invoke(null, grad, q, k, v, null, saved, 0.125, true);
+            }
+            return (System.nanoTime() - t0) / 1e6 / reps;
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        int threads = Integer.parseInt(args[2]);
+        int rounds = Integer.parseInt(args[3]);
+        Build a = new Build(args[0], threads);
+        Build b = new Build(args[1], threads);
+        for (int w = 0; w < 10; w++) {
+            a.millis(3);
+            b.millis(3);
+        }
+        double[] ta = new double[rounds];
+        double[] tb = new double[rounds];
+        double[] ratio = new double[rounds];
+        for (int r = 0; r < rounds; r++) {
+            if (r % 2 == 0) {
+                ta[r] = a.millis(5);
+                tb[r] = b.millis(5);
+            } else {
+                tb[r] = b.millis(5);
+                ta[r] = a.millis(5);
+            }
+            ratio[r] = tb[r] / ta[r];
+        }
+        Arrays.sort(ta);
+        Arrays.sort(tb);
+        Arrays.sort(ratio);
+        System.out.printf("attention forward+backward, %d threads: A median %.2f ms | B median %.2f ms | B/A per pair: "
+                + "median %.3f, quartiles %.3f %.3f%n", threads, ta[rounds / 2], tb[rounds / 2], ratio[rounds / 2],
+                ratio[rounds / 4], ratio[3 * rounds / 4]);
+    }
+}
