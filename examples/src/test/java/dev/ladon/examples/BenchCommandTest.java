@@ -93,6 +93,15 @@ class BenchCommandTest {
     }
 
     @Test
+    void aPeerThatCannotStartIsReportedAndLadonIsTimedAlone() throws Exception {
+        Run run = bench(args("bench", "lm-step", "--model", "dense", "--python", dir.resolve("no-python").toString()));
+
+        assertThat(run.exitCode()).isZero();
+        assertThat(run.lines()).anyMatch(l -> l.startsWith("peer: no result (could not start "));
+        assertThat(run.last()).matches("lm-step cpu ladon_ms=[0-9.]+ torch_ms=- ratio=- ladon_peak_mb=\\d+ torch_peak_mb=-");
+    }
+
+    @Test
     void onTheCpuThePeerIsAskedForOneStepPerTimedLadonStep() throws Exception {
         // A stand-in peer that counts the steps it is asked for and reports the count as its step time.
         Path fake = dir.resolve("fake-python");

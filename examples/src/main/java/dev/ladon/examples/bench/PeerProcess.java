@@ -53,21 +53,7 @@ public final class PeerProcess {
      */
     public static Result run(List<String> command, Map<String, String> environment, Consumer<String> echo)
             throws InterruptedException {
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-        pb.environment().putAll(environment);
-        List<String> lines = new ArrayList<>();
-        try {
-            Process p = pb.start();
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line = r.readLine(); line != null; line = r.readLine()) {
-                    lines.add(line);
-                    echo.accept(line);
-                }
-            }
-            return new Result(p.waitFor(), lines, null);
-        } catch (IOException e) {
-            return new Result(-1, lines, "could not start " + command.getFirst() + ": " + e.getMessage());
-        }
+        return Session.launch(command, environment, echo).finish(null);
     }
 
     /**
@@ -86,8 +72,10 @@ public final class PeerProcess {
 
         private Session(Process process, Consumer<String> echo) {
             this.process = process;
-            this.requests = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
-            this.output = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+            this.requests = process == null ? null
+                    : new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
+            this.output = process == null ? null
+                    : new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
             this.echo = echo;
         }
 
@@ -96,22 +84,25 @@ public final class PeerProcess {
          * did (if not, {@link #finish} gives what it printed and why it stopped).
          */
         public static Session start(List<String> command, Map<String, String> environment, Consumer<String> echo) {
+            Session session = launch(command, environment, echo);
+            if (!session.ended && session.readUntil("ready") == null) {
+                session.ended = true;
+            }
+            return session;
+        }
+
+        /** Starts {@code command}; a session that could not start is ended and keeps the reason. */
+        private static Session launch(List<String> command, Map<String, String> environment, Consumer<String> echo) {
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
             pb.environment().putAll(environment);
-            Process p;
             try {
-                p = pb.start();
+                return new Session(pb.start(), echo);
             } catch (IOException e) {
                 Session failed = new Session(null, echo);
                 failed.failure = "could not start " + command.getFirst() + ": " + e.getMessage();
                 failed.ended = true;
                 return failed;
             }
-            Session session = new Session(p, echo);
-            if (session.readUntil("ready") == null) {
-                session.ended = true;
-            }
-            return session;
         }
 
         public boolean isReady() {
@@ -137,13 +128,16 @@ public final class PeerProcess {
             return answer;
         }
 
-        /** Sends {@code lastRequest} (if it is still running), closes its input and waits for it to exit. */
+        /**
+         * Sends {@code lastRequest} (if it is still running and there is one), closes its input, reads the
+         * rest of its output and waits for it to exit.
+         */
         public Result finish(String lastRequest) throws InterruptedException {
             if (process == null) {
                 return new Result(-1, lines, failure);
             }
             try {
-                if (!ended) {
+                if (!ended && lastRequest != null) {
                     requests.write(lastRequest + "\n");
                 }
                 requests.close();
