@@ -48,8 +48,9 @@ final class BenchCommand implements Command {
                    model's linear layers: 2048x256x256:nt (forward, x @ w^T), 2048x256x256:nn
                    (input gradient), 256x2048x256:tn (weight gradient)
                   --elements N     elements for the ops cases (default 16777216, a multiple of 4096)
-                  --reps N         at least N timed runs (and 0.3 s) per median after warm-up (default 7); each
-                                   case is timed in two alternating rounds per side, the better median printed
+                  --reps N         at least N timed runs (and 0.3 s) per median after warm-up (default 7)
+                  --rounds N       alternating rounds per case, Ladon then the peer (default 2); the best
+                                   median of each side is printed (more rounds: steadier on a drifting machine)
                   --python PATH    interpreter for the NumPy peer (default /usr/bin/python3)
                   --no-peer        time Ladon only
                 Lines read: gemm f32 n=1024 threads=1 ladon_gflops=.. openblas_gflops=.. ratio=..
@@ -80,7 +81,8 @@ final class BenchCommand implements Command {
         if (!List.of("gemm", "ops", "all").contains(suite)) {
             throw new IllegalArgumentException("unknown suite '" + suite + "' (expected gemm, ops, all or lm-step)");
         }
-        Options opts = new Options(rest, "threads", "sizes", "shapes", "elements", "reps", "python", "no-peer!", "device",
+        Options opts = new Options(rest, "threads", "sizes", "shapes", "elements", "reps", "rounds", "python", "no-peer!",
+                "device",
                 "precisions", "iters");
         if (opts.positional() != null) {
             throw new IllegalArgumentException("unexpected argument '" + opts.positional() + "' (the suite comes first)");
@@ -90,7 +92,7 @@ final class BenchCommand implements Command {
             if (!suite.equals("gemm") || !device.type().equals("cuda")) {
                 throw new IllegalArgumentException("--device " + device + ": only 'gemm --device cuda[:N]' runs on a GPU");
             }
-            for (String cpuOnly : List.of("threads", "elements", "reps")) {
+            for (String cpuOnly : List.of("threads", "elements", "reps", "rounds")) {
                 if (opts.has(cpuOnly)) {
                     throw new IllegalArgumentException("--" + cpuOnly + " applies to the CPU suites only");
                 }
@@ -118,6 +120,10 @@ final class BenchCommand implements Command {
             throw new IllegalArgumentException("--elements must be a positive multiple of 4096, got " + elements);
         }
         int reps = opts.getInt("reps", 7);
+        int rounds = opts.getInt("rounds", 2);
+        if (reps < 1 || rounds < 1) {
+            throw new IllegalArgumentException("--reps and --rounds must be positive, got " + reps + " and " + rounds);
+        }
         String python = opts.get("python", "/usr/bin/python3");
         boolean usePeer = !opts.flag("no-peer");
 
@@ -143,14 +149,17 @@ final class BenchCommand implements Command {
                 }
                 usePeer &= peer != null; // a missing peer is reported once, then Ladon runs alone
                 for (BenchCase c : cases) {
-                    // Two alternating rounds (Ladon, NumPy, Ladon, NumPy), the better median of each side:
-                    // a burst of other work on a shared machine then rarely lands on one side only.
+                    // Alternating rounds (Ladon, NumPy, Ladon, NumPy, ...), the best median of each side:
+                    // the machine's speed drifts over seconds, and with several rounds each side is
+                    // likely to be timed in at least one of its fast phases.
                     Runnable ladon = c.setup().get();
-                    double ladonMs = Timing.medianMillis(ladon, reps, 1.0);
-                    double peerMs = peer == null ? Double.NaN : peer.medianMillis(c.request());
-                    ladonMs = Math.min(ladonMs, Timing.medianMillis(ladon, reps, 0.2));
-                    if (peer != null) {
-                        peerMs = Math.min(peerMs, peer.medianMillis(c.request()));
+                    double ladonMs = Double.POSITIVE_INFINITY;
+                    double peerMs = peer == null ? Double.NaN : Double.POSITIVE_INFINITY;
+                    for (int round = 0; round < rounds; round++) {
+                        ladonMs = Math.min(ladonMs, Timing.medianMillis(ladon, reps, round == 0 ? 1.0 : 0.2));
+                        if (peer != null) {
+                            peerMs = Math.min(peerMs, peer.medianMillis(c.request()));
+                        }
                     }
                     System.out.println(line(c, threads, ladonMs, peerMs));
                 }

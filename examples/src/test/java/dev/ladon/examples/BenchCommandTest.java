@@ -159,6 +159,8 @@ class BenchCommandTest {
     void optionsOfAnotherDeviceOrSuiteAreRejected() throws Exception {
         assertThat(bench(List.of("bench", "ops", "--device", "cuda")).exitCode()).isEqualTo(2);
         assertThat(bench(List.of("bench", "gemm", "--iters", "3")).exitCode()).isEqualTo(2);
+        assertThat(bench(List.of("bench", "gemm", "--rounds", "0", "--no-peer")).exitCode()).isEqualTo(2);
+        assertThat(bench(List.of("bench", "gemm", "--device", "cuda", "--rounds", "3")).exitCode()).isEqualTo(2);
         assertThat(bench(List.of("bench", "lm-step", "--model", "moa")).exitCode()).isEqualTo(2);
         assertThat(bench(List.of("bench", "lm-step", "--config", "switchall-47m")).exitCode()).isEqualTo(2);
         assertThat(bench(List.of("bench", "lm-step", "--precision", "tf32")).exitCode()).isEqualTo(2);
@@ -167,7 +169,7 @@ class BenchCommandTest {
     @Test
     void gemmShapesTimeTheGivenProductsWithTheirLayoutsAndRejectBadSpecs() throws Exception {
         Run run = bench(List.of("bench", "gemm", "--shapes", "33x7x5:tn,9x4x6", "--threads", "1", "--reps", "1",
-                "--no-peer"));
+                "--rounds", "3", "--no-peer"));
         assertThat(run.exitCode()).isZero();
         assertThat(run.lines()).hasSize(2);
         assertThat(run.lines().get(0)).matches("gemm f32 m=33 k=7 n=5 ab=tn threads=1 ladon_gflops=[0-9.]+ "
