@@ -27,9 +27,10 @@ public final class Parallel {
      */
     private static final long SPIN_NANOS = 200_000;
     /**
-     * Chunks per thread: with one chunk each, a pool thread that woke up late (tens of microseconds to most of
-     * a millisecond here) left the caller waiting for it at the end of every kernel (about 40 ms of a 620 ms
-     * lm-step training step); with several, the threads that are running share out what is left.
+     * Chunks per thread: with one chunk each, the caller waited at the end of every kernel for a pool thread
+     * that had woken up late (about 33 ms of a 620 ms lm-step training step); with several, the threads that
+     * are running share out what is left. The step did not get faster (the late thread's core was mostly busy
+     * with GC and JIT work, see docs/PERFORMANCE.md), but a thread slowed by other work now takes less.
      */
     private static final int CHUNKS_PER_THREAD = 4;
     private static volatile int numThreads = initialThreads();
