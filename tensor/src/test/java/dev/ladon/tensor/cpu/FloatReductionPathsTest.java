@@ -87,12 +87,21 @@ class FloatReductionPathsTest {
 
     @Test
     void maxAndMinFollowJavaRulesForNaNInfinitiesSignedZerosAndHugeValues() {
-        // The fast loop compares and blends, then checks its result; each case here needs the check.
+        // The fast loop compares floats as integers: NaNs of either sign, infinities and zeros of either
+        // sign each land at a different end of that order.
         int n = 203; // several unrolled vector steps and a tail, whatever the vector width
+        float negativeNaN = Float.intBitsToFloat(0xffc00000);
+        float nanWithPayload = Float.intBitsToFloat(0x7f800001);
         for (int at : new int[] {0, 37, n - 1}) {
             float[] nan = randomFloats(n, at);
             nan[at] = Float.NaN;
             assertMaxAndMinAreMathMaxAndMin(nan, "NaN at " + at);
+            float[] negative = randomFloats(n, at + 2);
+            negative[at] = negativeNaN;
+            assertMaxAndMinAreMathMaxAndMin(negative, "NaN with the sign bit set at " + at);
+            float[] payload = randomFloats(n, at + 3);
+            payload[at] = nanWithPayload;
+            assertMaxAndMinAreMathMaxAndMin(payload, "NaN with a payload at " + at);
             float[] inf = randomFloats(n, at + 1);
             inf[at] = Float.POSITIVE_INFINITY;
             inf[(at + 5) % n] = Float.NEGATIVE_INFINITY;
@@ -114,6 +123,16 @@ class FloatReductionPathsTest {
             huge[i] = 1e38f + ((i * 37) % n) * 1e35f; // finite values whose sum overflows
         }
         assertMaxAndMinAreMathMaxAndMin(huge, "huge values");
+        float[] infinities = new float[n];
+        java.util.Arrays.fill(infinities, Float.NEGATIVE_INFINITY);
+        assertMaxAndMinAreMathMaxAndMin(infinities, "only -inf");
+        java.util.Arrays.fill(infinities, Float.POSITIVE_INFINITY);
+        assertMaxAndMinAreMathMaxAndMin(infinities, "only +inf");
+        float[] subnormals = randomFloats(n, 11);
+        for (int i = 0; i < n; i++) {
+            subnormals[i] *= Float.MIN_VALUE * 64; // tiny values of both signs, most of them subnormal
+        }
+        assertMaxAndMinAreMathMaxAndMin(subnormals, "subnormals");
     }
 
     private static void assertMaxAndMinAreMathMaxAndMin(float[] values, String what) {
