@@ -140,4 +140,15 @@ class KernelAllocationTest {
         Tensor sin = randn(24, 6);
         assertAllocatesOnlyOutputs("rotary", () -> FusedOps.rotary(heads, cos, sin), 2L * 24 * 3 * 16);
     }
+
+    @Test
+    void reductions() {
+        Tensor rows = randn(64, 129);
+        assertAllocatesOnlyOutputs("row max", () -> rows.max(1, false), 64);
+        assertAllocatesOnlyOutputs("row min", () -> rows.min(1, false), 64);
+        assertAllocatesOnlyOutputs("row sums", () -> rows.sum(1), 64);
+        Tensor longRows = randn(3, 70_001); // longer than a chunk: reduced in chunks, combined in order
+        assertAllocatesOnlyOutputs("long-row max", () -> longRows.max(1, false), 3);
+        assertAllocatesOnlyOutputs("long-row sums", () -> longRows.sum(1), 3);
+    }
 }
