@@ -4,6 +4,7 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
 import java.util.concurrent.ConcurrentSkipListMap;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -202,11 +203,7 @@ final class AttentionKernels {
             java.util.Arrays.fill(s, off, off + BLOCK_K, 0f);
             return;
         }
-        float blockMax = Float.NEGATIVE_INFINITY;
-        for (int jj = 0; jj < n; jj++) {
-            blockMax = Math.max(blockMax, s[off + jj]);
-        }
-        float newMax = Math.max(rowMax[row], blockMax);
+        float newMax = Math.max(rowMax[row], blockMax(s, off, n));
         // What was summed under the old maximum is rescaled to the new one (exp(-inf) = 0 at first).
         float correction = FloatMath.exp(rowMax[row] - newMax);
         if (correction != 1f) {
@@ -505,6 +502,25 @@ final class AttentionKernels {
         a21.mul(scale).intoArray(s, 2 * BLOCK_K + first + lanes);
         a30.mul(scale).intoArray(s, 3 * BLOCK_K + first);
         a31.mul(scale).intoArray(s, 3 * BLOCK_K + first + lanes);
+    }
+
+    /**
+     * The largest of the block's first n scores s[off ..+ n), from its four vectors (lanes past n read as -inf).
+     * A chain of 64 scalar {@link Math#max} calls, one per key of a 512-bit block, took about as long as the
+     * row's share of the block's products. A NaN score is not always found here, but it still reaches the
+     * output through exp(s - max) in {@link #expShifted}. Written without a loop, so no vector is carried
+     * from one iteration to the next (see {@link #blockSum}).
+     */
+    private static float blockMax(float[] s, int off, int n) {
+        int lanes = F.length();
+        FloatVector m0 = FloatVector.fromArray(F, s, off).blend(Float.NEGATIVE_INFINITY, F.indexInRange(0, n).not());
+        FloatVector m1 = FloatVector.fromArray(F, s, off + lanes)
+                .blend(Float.NEGATIVE_INFINITY, F.indexInRange(lanes, n).not());
+        FloatVector m2 = FloatVector.fromArray(F, s, off + 2 * lanes)
+                .blend(Float.NEGATIVE_INFINITY, F.indexInRange(2 * lanes, n).not());
+        FloatVector m3 = FloatVector.fromArray(F, s, off + 3 * lanes)
+                .blend(Float.NEGATIVE_INFINITY, F.indexInRange(3 * lanes, n).not());
+        return m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
     }
 
     /** s[off + jj] = exp(s[off + jj] - shift) for jj &lt; n (the rest of the block becomes 0); returns their sum. */

@@ -293,4 +293,25 @@ class AttentionKernelsTest {
         Tensor out = FusedOps.attention(t[0], t[1], t[2], t[3], in.scale, true).output();
         return out.mul(in.gradOut).sum().item();
     }
+
+    @Test
+    void aNaNKeyMakesTheRowsThatSeeItNaNAndLeavesTheOthersFinite() {
+        // Causal, 1 x 1 x 100 x 16: key 70 holds a NaN. Queries 0-69 do not see it, 70-99 do. The block max
+        // may skip a NaN score; exp(score - max) must still carry it into the output.
+        Inputs in = inputs(31, DType.FLOAT32, 1, 1, 100, 100, 16, 16, true, false);
+        float[] keys = in.k.toFloatArray();
+        keys[70 * 16 + 3] = Float.NaN;
+        Tensor k = Tensor.of(keys, in.k.shape());
+        float[] out = FusedOps.attention(in.q, k, in.v, null, in.scale, true).output().toFloatArray();
+        for (int i = 0; i < 100; i++) {
+            for (int c = 0; c < 16; c++) {
+                float o = out[i * 16 + c];
+                if (i < 70) {
+                    assertThat(Float.isFinite(o)).as("query %d, channel %d", i, c).isTrue();
+                } else {
+                    assertThat(o).as("query %d, channel %d", i, c).isNaN();
+                }
+            }
+        }
+    }
 }
