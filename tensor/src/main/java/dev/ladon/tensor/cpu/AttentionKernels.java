@@ -36,6 +36,11 @@ final class AttentionKernels {
      * value row then feeds four FMAs instead of one (with two vectors per row: 8 accumulators).
      */
     private static final int ROWS = 4;
+    /**
+     * Whether the register-blocked loops may keep 16 vector accumulators (4 rows x 4 vectors): with 512-bit
+     * vectors there are 32 registers; with AVX2's 16 they would spill (see {@link #addWeightedRowsToFour}).
+     */
+    private static final boolean WIDE_ROWS = F.vectorBitSize() >= 512;
 
     private AttentionKernels() {
     }
@@ -605,6 +610,12 @@ final class AttentionKernels {
         int d2 = dstOffset + 2 * dstRowStep;
         int d3 = dstOffset + 3 * dstRowStep;
         int c = 0;
+        if (WIDE_ROWS) {
+            for (; c + 4 * lanes <= width; c += 4 * lanes) {
+                addWeightedRowsToFourWide(weights, wOffset, wRowStep, wStride, count, rows, rowOffset + c, rowStride, dst,
+                        d0 + c, dstRowStep);
+            }
+        }
         for (; c + 2 * lanes <= width; c += 2 * lanes) {
             FloatVector a00 = FloatVector.fromArray(F, dst, d0 + c);
             FloatVector a01 = FloatVector.fromArray(F, dst, d0 + c + lanes);
@@ -668,6 +679,79 @@ final class AttentionKernels {
                 dst[dstOffset + r * dstRowStep + c] = sum;
             }
         }
+    }
+
+    /**
+     * {@link #addWeightedRowsToFour} over four vectors of channels: 4 rows x 4 vectors are 16 accumulators, so
+     * each weight broadcast feeds four FMAs and each source row is read once rather than once per two
+     * vectors. Only with 512-bit vectors, whose 32 registers hold them (see {@link #WIDE_ROWS}).
+     */
+    private static void addWeightedRowsToFourWide(float[] weights, int wOffset, int wRowStep, int wStride, int count,
+            float[] rows, int rowOffset, int rowStride, float[] dst, int d0, int dstRowStep) {
+        int lanes = F.length();
+        int d1 = d0 + dstRowStep;
+        int d2 = d0 + 2 * dstRowStep;
+        int d3 = d0 + 3 * dstRowStep;
+        FloatVector a00 = FloatVector.fromArray(F, dst, d0);
+        FloatVector a01 = FloatVector.fromArray(F, dst, d0 + lanes);
+        FloatVector a02 = FloatVector.fromArray(F, dst, d0 + 2 * lanes);
+        FloatVector a03 = FloatVector.fromArray(F, dst, d0 + 3 * lanes);
+        FloatVector a10 = FloatVector.fromArray(F, dst, d1);
+        FloatVector a11 = FloatVector.fromArray(F, dst, d1 + lanes);
+        FloatVector a12 = FloatVector.fromArray(F, dst, d1 + 2 * lanes);
+        FloatVector a13 = FloatVector.fromArray(F, dst, d1 + 3 * lanes);
+        FloatVector a20 = FloatVector.fromArray(F, dst, d2);
+        FloatVector a21 = FloatVector.fromArray(F, dst, d2 + lanes);
+        FloatVector a22 = FloatVector.fromArray(F, dst, d2 + 2 * lanes);
+        FloatVector a23 = FloatVector.fromArray(F, dst, d2 + 3 * lanes);
+        FloatVector a30 = FloatVector.fromArray(F, dst, d3);
+        FloatVector a31 = FloatVector.fromArray(F, dst, d3 + lanes);
+        FloatVector a32 = FloatVector.fromArray(F, dst, d3 + 2 * lanes);
+        FloatVector a33 = FloatVector.fromArray(F, dst, d3 + 3 * lanes);
+        for (int x = 0; x < count; x++) {
+            int o = rowOffset + x * rowStride;
+            FloatVector v0 = FloatVector.fromArray(F, rows, o);
+            FloatVector v1 = FloatVector.fromArray(F, rows, o + lanes);
+            FloatVector v2 = FloatVector.fromArray(F, rows, o + 2 * lanes);
+            FloatVector v3 = FloatVector.fromArray(F, rows, o + 3 * lanes);
+            int w = wOffset + x * wStride;
+            FloatVector w0 = FloatVector.broadcast(F, weights[w]);
+            a00 = v0.fma(w0, a00);
+            a01 = v1.fma(w0, a01);
+            a02 = v2.fma(w0, a02);
+            a03 = v3.fma(w0, a03);
+            FloatVector w1 = FloatVector.broadcast(F, weights[w + wRowStep]);
+            a10 = v0.fma(w1, a10);
+            a11 = v1.fma(w1, a11);
+            a12 = v2.fma(w1, a12);
+            a13 = v3.fma(w1, a13);
+            FloatVector w2 = FloatVector.broadcast(F, weights[w + 2 * wRowStep]);
+            a20 = v0.fma(w2, a20);
+            a21 = v1.fma(w2, a21);
+            a22 = v2.fma(w2, a22);
+            a23 = v3.fma(w2, a23);
+            FloatVector w3 = FloatVector.broadcast(F, weights[w + 3 * wRowStep]);
+            a30 = v0.fma(w3, a30);
+            a31 = v1.fma(w3, a31);
+            a32 = v2.fma(w3, a32);
+            a33 = v3.fma(w3, a33);
+        }
+        a00.intoArray(dst, d0);
+        a01.intoArray(dst, d0 + lanes);
+        a02.intoArray(dst, d0 + 2 * lanes);
+        a03.intoArray(dst, d0 + 3 * lanes);
+        a10.intoArray(dst, d1);
+        a11.intoArray(dst, d1 + lanes);
+        a12.intoArray(dst, d1 + 2 * lanes);
+        a13.intoArray(dst, d1 + 3 * lanes);
+        a20.intoArray(dst, d2);
+        a21.intoArray(dst, d2 + lanes);
+        a22.intoArray(dst, d2 + 2 * lanes);
+        a23.intoArray(dst, d2 + 3 * lanes);
+        a30.intoArray(dst, d3);
+        a31.intoArray(dst, d3 + lanes);
+        a32.intoArray(dst, d3 + 2 * lanes);
+        a33.intoArray(dst, d3 + 3 * lanes);
     }
 
     /** y[yOffset ..+n] += a * x[xOffset ..+n]. */
