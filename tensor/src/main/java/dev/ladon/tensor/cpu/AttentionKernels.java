@@ -512,9 +512,9 @@ final class AttentionKernels {
     /**
      * The largest of the block's first n scores s[off ..+ n), from its four vectors (lanes past n read as -inf).
      * A chain of 64 scalar {@link Math#max} calls, one per key of a 512-bit block, took about as long as the
-     * row's share of the block's products. A NaN score is not always found here, but it still reaches the
-     * output through exp(s - max) in {@link #expShifted}. Written without a loop, so no vector is carried
-     * from one iteration to the next (see {@link #blockSum}).
+     * row's share of the block's products. A NaN score wins, as with {@link Math#max} (and would reach the
+     * output through exp(s - max) in {@link #expShifted} in any case). Written without a loop, so no vector
+     * is carried from one iteration to the next (see {@link #blockSum}).
      */
     private static float blockMax(float[] s, int off, int n) {
         int lanes = F.length();
