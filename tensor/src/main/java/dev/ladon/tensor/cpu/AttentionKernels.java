@@ -272,7 +272,6 @@ final class AttentionKernels {
                     packTransposed(va, vr, b, h, j0, j1, g.dv, vt);
                     // Queries before firstQuery see none of these keys.
                     int firstQuery = g.causal ? Math.max(0, j0 - (g.tk - g.tq)) : 0;
-                    int queries = g.tq - firstQuery;
                     int i = firstQuery;
                     if (rel == null) {
                         for (; i + ROWS <= g.tq; i += ROWS) {
@@ -293,20 +292,24 @@ final class AttentionKernels {
                         probabilitiesAndScoreGradients(s, dp, 0, n, la[lseOffset + bh * g.tq + i], delta[i], scale,
                                 pTile, tTile, i * BLOCK_K);
                     }
-                    // dv_j and dk_j sum a tile column over the queries; ROWS keys (columns) at a time.
+                    // dv_j and dk_j sum a tile column over the queries; ROWS keys (columns) at a time, from the
+                    // first query that sees key j (the column is 0 above it: skipping those rows saves a third
+                    // of these sums for causal self-attention).
                     int j = j0;
                     for (; j + ROWS <= j1; j += ROWS) {
-                        int column = firstQuery * BLOCK_K + (j - j0);
-                        addWeightedRowsToFour(pTile, column, 1, BLOCK_K, queries, ga, gr.at(b, h, firstQuery),
+                        int from = firstQueryOf(g, j, firstQuery);
+                        int column = from * BLOCK_K + (j - j0);
+                        addWeightedRowsToFour(pTile, column, 1, BLOCK_K, g.tq - from, ga, gr.at(b, h, from),
                                 gr.rowStride(), dva, dvr.at(b, h, j), dvr.rowStride(), g.dv);
-                        addWeightedRowsToFour(tTile, column, 1, BLOCK_K, queries, qa, qr.at(b, h, firstQuery),
+                        addWeightedRowsToFour(tTile, column, 1, BLOCK_K, g.tq - from, qa, qr.at(b, h, from),
                                 qr.rowStride(), dka, dkr.at(b, h, j), dkr.rowStride(), g.d);
                     }
                     for (; j < j1; j++) {
-                        int column = firstQuery * BLOCK_K + (j - j0);
-                        addWeightedRows(pTile, column, BLOCK_K, queries, ga, gr.at(b, h, firstQuery), gr.rowStride(),
+                        int from = firstQueryOf(g, j, firstQuery);
+                        int column = from * BLOCK_K + (j - j0);
+                        addWeightedRows(pTile, column, BLOCK_K, g.tq - from, ga, gr.at(b, h, from), gr.rowStride(),
                                 dva, dvr.at(b, h, j), g.dv);
-                        addWeightedRows(tTile, column, BLOCK_K, queries, qa, qr.at(b, h, firstQuery), qr.rowStride(),
+                        addWeightedRows(tTile, column, BLOCK_K, g.tq - from, qa, qr.at(b, h, from), qr.rowStride(),
                                 dka, dkr.at(b, h, j), g.d);
                     }
                     // dq_i sums a tile row over the block's keys (T is 0 past each row's visible keys).
@@ -507,6 +510,14 @@ final class AttentionKernels {
         a21.mul(scale).intoArray(s, 2 * BLOCK_K + first + lanes);
         a30.mul(scale).intoArray(s, 3 * BLOCK_K + first);
         a31.mul(scale).intoArray(s, 3 * BLOCK_K + first + lanes);
+    }
+
+    /**
+     * The first query that sees key j (causal: query i sees key j iff j &lt;= i + Tk - Tq), at least the
+     * block's first query {@code atLeast} and at most Tq (then no query does).
+     */
+    private static int firstQueryOf(Geometry g, int j, int atLeast) {
+        return g.causal ? Math.min(g.tq, Math.max(atLeast, j - (g.tk - g.tq))) : atLeast;
     }
 
     /**
