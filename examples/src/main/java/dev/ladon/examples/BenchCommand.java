@@ -49,7 +49,7 @@ final class BenchCommand implements Command {
                    (input gradient), 256x2048x256:tn (weight gradient)
                   --elements N     elements for the ops cases (default 16777216, a multiple of 4096)
                   --reps N         at least N timed runs (and 0.3 s) per median after warm-up (default 7)
-                  --rounds N       alternating rounds per case, Ladon then the peer (default 2); the best
+                  --rounds N       alternating rounds per case, Ladon then the peer (default 4); the best
                                    median of each side is printed (more rounds: steadier on a drifting machine)
                   --python PATH    interpreter for the NumPy peer (default /usr/bin/python3)
                   --no-peer        time Ladon only
@@ -120,7 +120,7 @@ final class BenchCommand implements Command {
             throw new IllegalArgumentException("--elements must be a positive multiple of 4096, got " + elements);
         }
         int reps = opts.getInt("reps", 7);
-        int rounds = opts.getInt("rounds", 2);
+        int rounds = opts.getInt("rounds", 4);
         if (reps < 1 || rounds < 1) {
             throw new IllegalArgumentException("--reps and --rounds must be positive, got " + reps + " and " + rounds);
         }
