@@ -162,7 +162,7 @@ final class AttentionKernels {
                             if (widest <= 0) {
                                 continue;
                             }
-                            scoreRows(qa, qr.at(b, h, i), qr.rowStride(), g.d, kt, scale, s);
+                            scoreRows(qa, qr.at(b, h, i), qr.rowStride(), g.d, kt, scale, s, widest);
                             for (int r = 0; r < ROWS; r++) {
                                 int n = Math.min(j1, g.visibleEnd(i + r)) - j0;
                                 onlineSoftmaxStep(s, r * BLOCK_K, n, i + r - i0, rowMax, rowSum, acc, g.dv);
@@ -275,8 +275,9 @@ final class AttentionKernels {
                     int i = firstQuery;
                     if (rel == null) {
                         for (; i + ROWS <= g.tq; i += ROWS) {
-                            scoreRows(qa, qr.at(b, h, i), qr.rowStride(), g.d, kt, scale, s);
-                            scoreRows(ga, gr.at(b, h, i), gr.rowStride(), g.dv, vt, 1f, dp);
+                            int widest = Math.min(j1, g.visibleEnd(i + ROWS - 1)) - j0;
+                            scoreRows(qa, qr.at(b, h, i), qr.rowStride(), g.d, kt, scale, s, widest);
+                            scoreRows(ga, gr.at(b, h, i), gr.rowStride(), g.dv, vt, 1f, dp, widest);
                             for (int r = 0; r < ROWS; r++) {
                                 int n = Math.min(j1, g.visibleEnd(i + r)) - j0;
                                 probabilitiesAndScoreGradients(s, dp, r * BLOCK_K, n, la[lseOffset + bh * g.tq + i + r],
@@ -462,15 +463,25 @@ final class AttentionKernels {
     }
 
     /**
-     * ROWS consecutive rows against one key block: s[r * BLOCK_K + jj] = scale * sum_c a[r][c] * kt[c, jj] for
-     * rows a[r] at {@code offset + r * rowStride}. The same dot products as {@link #scores} without rel, with
+     * ROWS consecutive rows against the first {@code keys} keys of one key block (the rest of s's rows may be
+     * left as zeros): s[r * BLOCK_K + jj] = scale * sum_c a[r][c] * kt[c, jj] for rows a[r] at
+     * {@code offset + r * rowStride}. The same dot products as {@link #scores} without rel, with
      * each loaded key vector used by four rows. The block's four key vectors are done two at a time: 4 rows x
      * 2 vectors are 8 accumulators, which with the key vectors and a broadcast fit AVX2's 16 registers.
      */
-    private static void scoreRows(float[] a, int offset, int rowStride, int width, float[] kt, float scale, float[] s) {
+    private static void scoreRows(float[] a, int offset, int rowStride, int width, float[] kt, float scale, float[] s,
+            int keys) {
         int lanes = F.length();
         scoreRowsTwoVectors(a, offset, rowStride, width, kt, 0, scale, s);
-        scoreRowsTwoVectors(a, offset, rowStride, width, kt, 2 * lanes, scale, s);
+        if (keys > 2 * lanes) {
+            scoreRowsTwoVectors(a, offset, rowStride, width, kt, 2 * lanes, scale, s);
+        } else {
+            // None of the rows sees the block's second half (a block on the causal diagonal): zeros there,
+            // which the callers mask out, instead of products nobody reads.
+            for (int r = 0; r < ROWS; r++) {
+                java.util.Arrays.fill(s, r * BLOCK_K + 2 * lanes, (r + 1) * BLOCK_K, 0f);
+            }
+        }
     }
 
     /** {@link #scoreRows} for the block's keys [first, first + 2 lanes). */
