@@ -20,6 +20,8 @@ import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.backend.Backends;
 import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -203,12 +205,17 @@ final class LmStepBench {
                     session = PeerProcess.Session.start(interleaved, PEER_ENVIRONMENT, LmStepBench::echoPeer);
                 }
             }
+            Map<String, long[]> collectorsBefore = collectorCounts();
             Timing ladon = time(model, optimizer, inputs, targets, warmup, steps, gpu, session);
             long ladonPeakMb = gpu == null ? peakResidentMb() : gpu.memoryStats().peakAllocatedBytes() >> 20;
             double ladonTokens = batch * t / (ladon.medianMillis() / 1e3);
             System.out.printf(Locale.ROOT, "ladon: median step %.2f ms over %d steps after %d warm-up, %.0f tokens/s, "
                     + "loss %.4f, peak %d MB%n", ladon.medianMillis(), steps, warmup, ladonTokens, ladon.lastLoss(),
                     ladonPeakMb);
+            if (gpu == null) {
+                // On the CPU the peak is the JVM's: how often it collected and how large it let the heap grow.
+                System.out.println("ladon: " + collectorSummary(collectorsBefore));
+            }
             Map<String, String> peer = null;
             String refusal = null;
             if (usePeer) {
@@ -443,6 +450,34 @@ final class LmStepBench {
     }
 
     /** The resident-set high-water mark (VmHWM) in MB, or -1 where /proc is unavailable. */
+    /** Each garbage collector's collection count and accumulated time in ms, by name. */
+    static Map<String, long[]> collectorCounts() {
+        Map<String, long[]> counts = new LinkedHashMap<>();
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            counts.put(gc.getName(), new long[] {gc.getCollectionCount(), gc.getCollectionTime()});
+        }
+        return counts;
+    }
+
+    /**
+     * What the collectors did since {@code before} (warm-up and timed steps), and the heap the JVM has
+     * committed now, e.g. {@code Java heap over the steps: G1 Young Generation 25 in 71 ms, ...; committed
+     * 1132 MB}. A collector's time is its pauses for G1's young and full collections, but concurrent work for
+     * "G1 Concurrent GC".
+     */
+    static String collectorSummary(Map<String, long[]> before) {
+        StringBuilder sb = new StringBuilder("Java heap over the steps:");
+        String separator = " ";
+        for (Map.Entry<String, long[]> now : collectorCounts().entrySet()) {
+            long[] was = before.getOrDefault(now.getKey(), new long[2]);
+            sb.append(separator).append(now.getKey()).append(' ').append(now.getValue()[0] - was[0]).append(" in ")
+                    .append(now.getValue()[1] - was[1]).append(" ms");
+            separator = ", ";
+        }
+        long committedMb = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getCommitted() >> 20;
+        return sb.append("; committed ").append(committedMb).append(" MB").toString();
+    }
+
     static long peakResidentMb() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {

@@ -62,6 +62,7 @@ class BenchCommandTest {
 
         assertThat(run.exitCode()).isZero();
         assertThat(run.last()).matches("lm-step cpu ladon_ms=[0-9.]+ torch_ms=- ratio=- ladon_peak_mb=\\d+ torch_peak_mb=-");
+        assertThat(run.lines()).anyMatch(line -> line.matches("ladon: Java heap over the steps: .+; committed \\d+ MB"));
         // The model built is switchhead-47m with the size options applied, counted independently.
         ModelConfig expected = ModelConfig.named("switchhead-47m").toBuilder().layers(2).dModel(16).heads(2).dHead(8)
                 .dFF(32).vocabSize(40).context(8).build();
@@ -194,5 +195,18 @@ class BenchCommandTest {
         Process p = new ProcessBuilder(PYTHON_WITH_TORCH, "-c", "import torch").redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         return p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0;
+    }
+
+    @Test
+    void collectorSummaryCountsTheCollectionsSinceItsSnapshot() {
+        var before = LmStepBench.collectorCounts();
+        System.gc();
+        String summary = LmStepBench.collectorSummary(before);
+        // Every collector is named with its count and time since the snapshot; the explicit collection is one
+        // of them, so at least one count is positive.
+        for (String name : before.keySet()) {
+            assertThat(summary).containsPattern(Pattern.quote(name) + " \\d+ in \\d+ ms");
+        }
+        assertThat(summary).containsPattern(" [1-9]\\d* in \\d+ ms").containsPattern("; committed \\d+ MB$");
     }
 }
