@@ -449,7 +449,6 @@ final class LmStepBench {
         return String.format(Locale.ROOT, pattern, v);
     }
 
-    /** The resident-set high-water mark (VmHWM) in MB, or -1 where /proc is unavailable. */
     /** Each garbage collector's collection count and accumulated time in ms, by name. */
     static Map<String, long[]> collectorCounts() {
         Map<String, long[]> counts = new LinkedHashMap<>();
@@ -478,6 +477,7 @@ final class LmStepBench {
         return sb.append("; committed ").append(committedMb).append(" MB").toString();
     }
 
+    /** The resident-set high-water mark (VmHWM) in MB, or -1 where /proc is unavailable. */
     static long peakResidentMb() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
