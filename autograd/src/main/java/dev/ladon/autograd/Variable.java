@@ -4,6 +4,7 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 import java.util.List;
 import java.util.function.UnaryOperator;
 
@@ -130,7 +131,9 @@ public final class Variable {
     void accumulateGrad(Tensor g) {
         Tensor cast = g.to(data.dtype());
         // The first gradient is copied: it may be a broadcast view, or shared with another leaf's gradient.
-        grad = grad == null ? cast.copy() : grad.addInPlace(cast);
+        // A leaf's gradient outlives the backward pass (optimizers, accumulation over micro-batches), so it
+        // never takes memory from an open workspace scope.
+        grad = grad == null ? Workspace.outside(cast::copy) : grad.addInPlace(cast);
     }
 
     /**

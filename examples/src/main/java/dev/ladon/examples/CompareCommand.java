@@ -21,6 +21,7 @@ import dev.ladon.nn.data.LanguageModelMetrics;
 import dev.ladon.nn.data.TokenDataset;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
+import dev.ladon.tensor.Workspace;
 import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -248,25 +249,30 @@ final class CompareCommand implements Command {
             // Throughput is timed from step `timedFrom` on, so the JIT compiling the first steps does not count.
             int timedFrom = Math.min(s.steps() - 1, s.steps() / 10);
             long start = System.nanoTime();
+            Workspace workspace = new Workspace("training step");
             for (int step = 0; step < s.steps(); step++) {
                 if (step == timedFrom) {
                     start = System.nanoTime();
                 }
                 optimizer.setLearningRate(schedule.at(step));
-                optimizer.zeroGrad();
-                TokenDataset.Batch b = train.batch(s.seed(), step, s.batch(), s.context());
-                Variable logits = model.forward(b.inputs().to(s.device()), null).logits();
-                Variable lm = lossFn.forward(logits, b.targets().to(s.device()));
-                lm.add(model.auxLoss()).backward();
-                if (s.clip() > 0) {
-                    GradientClipping.clipByGlobalNorm(model.parameters(), s.clip());
+                double loss;
+                try (Workspace.Scope scope = workspace.open()) {
+                    optimizer.zeroGrad();
+                    TokenDataset.Batch b = train.batch(s.seed(), step, s.batch(), s.context());
+                    Variable logits = model.forward(b.inputs().to(s.device()), null).logits();
+                    Variable lm = lossFn.forward(logits, b.targets().to(s.device()));
+                    lm.add(model.auxLoss()).backward();
+                    if (s.clip() > 0) {
+                        GradientClipping.clipByGlobalNorm(model.parameters(), s.clip());
+                    }
+                    optimizer.step();
+                    loss = lm.item();
                 }
-                optimizer.step();
                 double seconds = (System.nanoTime() - start) / 1e9;
                 String rate = step < timedFrom ? "warming up"
                         : String.format(Locale.ROOT, "%,.0f tok/s", (step + 1.0 - timedFrom) * s.batch() * s.context()
                                 / seconds);
-                progress.update(step + 1, String.format(Locale.ROOT, "loss %.3f | %s", lm.item(), rate));
+                progress.update(step + 1, String.format(Locale.ROOT, "loss %.3f | %s", loss, rate));
             }
             double trainSeconds = (System.nanoTime() - start) / 1e9;
             progress.interrupt();

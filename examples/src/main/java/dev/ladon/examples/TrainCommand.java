@@ -24,6 +24,7 @@ import dev.ladon.nn.optim.ParamGroup;
 import dev.ladon.nn.plot.LinePlot;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -239,24 +240,29 @@ final class TrainCommand implements Command {
         ProgressBar progress = new ProgressBar(System.out, firstStep, steps, 10);
         long start = System.nanoTime();
         model.train();
+        // Each step's activations and gradients reuse the memory of the step before.
+        Workspace workspace = new Workspace("training step");
         for (int step = firstStep; step < lastStep; step++) {
             optimizer.setLearningRate(schedule.at(step));
-            optimizer.zeroGrad();
             double loss = 0;
-            for (int micro = 0; micro < accumulate; micro++) {
-                Streams.Segment segment = train.next();
-                if (segment.restarted()) {
-                    memory = null;
+            double norm;
+            try (Workspace.Scope scope = workspace.open()) {
+                optimizer.zeroGrad();
+                for (int micro = 0; micro < accumulate; micro++) {
+                    Streams.Segment segment = train.next();
+                    if (segment.restarted()) {
+                        memory = null;
+                    }
+                    var output = model.forward(segment.inputs(), memory);
+                    Variable l = lossFn.forward(output.logits(), segment.targets());
+                    // The regularisers of the expert layers (zero for a dense model) join the objective.
+                    l.add(model.auxLoss()).div(accumulate).backward();
+                    memory = model.usesMemory() ? scope.keepAll(output.memory()) : null;
+                    loss += l.item() / accumulate;
                 }
-                var output = model.forward(segment.inputs(), memory);
-                Variable l = lossFn.forward(output.logits(), segment.targets());
-                // The regularisers of the expert layers (zero for a dense model) join the objective.
-                l.add(model.auxLoss()).div(accumulate).backward();
-                memory = model.usesMemory() ? output.memory() : null;
-                loss += l.item() / accumulate;
+                norm = clip > 0 ? GradientClipping.clipByGlobalNorm(model.parameters(), clip) : Double.NaN;
+                optimizer.step();
             }
-            double norm = clip > 0 ? GradientClipping.clipByGlobalNorm(model.parameters(), clip) : Double.NaN;
-            optimizer.step();
             trainLoss.add(loss);
             double seconds = (System.nanoTime() - start) / 1e9;
             double tokensPerSecond = (step + 1.0 - firstStep) * accumulate * batch * context / seconds;

@@ -3,6 +3,7 @@ package dev.ladon.nn;
 import dev.ladon.autograd.Variable;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 import java.util.List;
 
 /**
@@ -79,7 +80,9 @@ public final class RelativeMultiHeadAttention extends Module implements Attentio
     private Tensor encoding(int keys, Variable like) {
         if (cachedEncoding == null || cachedEncoding.size(0) != keys || cachedEncoding.dtype() != like.dtype()
                 || !cachedEncoding.device().equals(like.device())) {
-            cachedEncoding = SinusoidalEncoding.relative(keys, dModel, like.dtype(), like.device());
+            // Kept across calls, so made outside any workspace scope of the caller.
+            cachedEncoding = Workspace.outside(() -> SinusoidalEncoding.relative(keys, dModel, like.dtype(),
+                    like.device()));
         }
         return cachedEncoding;
     }

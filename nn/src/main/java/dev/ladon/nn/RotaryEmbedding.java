@@ -8,6 +8,7 @@ import dev.ladon.tensor.Device;
 import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 
 /**
  * Rotary position embedding (Su et al., 2021) in the "rotate-half" layout, on the first
@@ -108,9 +109,10 @@ public final class RotaryEmbedding {
                 sin[p * half + c] = Math.sin(angle);
             }
         }
-        cachedCos = Tensor.of(cos, length, half).to(dtype).to(device);
-        cachedSin = Tensor.of(sin, length, half).to(dtype).to(device);
-        cachedNegativeSin = cachedSin.neg();
+        // The tables outlive a training step's workspace scope, so they are made outside it.
+        cachedCos = Workspace.outside(() -> Tensor.of(cos, length, half).to(dtype).to(device));
+        cachedSin = Workspace.outside(() -> Tensor.of(sin, length, half).to(dtype).to(device));
+        cachedNegativeSin = Workspace.outside(cachedSin::neg);
         cachedLength = length;
         cachedOffset = offset;
     }

@@ -4,6 +4,7 @@ import dev.ladon.nn.Parameter;
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -55,15 +56,21 @@ public abstract class Optimizer {
      */
     protected abstract void update(int index, Parameter param, Tensor grad, double weightDecay);
 
-    /** Applies one update to every parameter that has a gradient. */
+    /**
+     * Applies one update to every parameter that has a gradient. State created here (moments, step counts)
+     * is created outside any open {@link Workspace} scope, since it lives as long as the optimizer.
+     */
     public final void step() {
-        for (int i = 0; i < params.size(); i++) {
-            Parameter p = params.get(i);
-            Tensor grad = p.grad();
-            if (grad != null) {
-                update(i, p, grad, decays.get(i));
+        Workspace.outside(() -> {
+            for (int i = 0; i < params.size(); i++) {
+                Parameter p = params.get(i);
+                Tensor grad = p.grad();
+                if (grad != null) {
+                    update(i, p, grad, decays.get(i));
+                }
             }
-        }
+            return null;
+        });
     }
 
     /** Drops the gradients of every parameter this optimizer updates. */

@@ -1,0 +1,175 @@
+package dev.ladon.tensor;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class WorkspaceTest {
+    /** Large enough to take memory from a scope. */
+    private static final int N = Workspace.MIN_ELEMENTS;
+
+    private static Tensor filled(float value) {
+        return Tensor.full(value, DType.FLOAT32, Device.CPU, N);
+    }
+
+    @Test
+    void aTensorOfTheNextScopeReusesTheMemoryAndReadsAsZeros() {
+        Workspace workspace = new Workspace("test");
+        try (var scope = workspace.open()) {
+            filled(7f);
+        }
+        assertThat(workspace.freeBytes()).isEqualTo(4L * N);
+        try (var scope = workspace.open()) {
+            Tensor z = Tensor.zeros(N);
+            assertThat(workspace.reuses()).isEqualTo(1);
+            assertThat(z.sum().item()).isEqualTo(0.0);
+            assertThat(z.max().item()).isEqualTo(0.0);
+        }
+        assertThat(workspace.allocations()).isEqualTo(1);
+    }
+
+    @Test
+    void aReleasedTensorRefusesToBeReadAndNamesTheWorkspace() {
+        Workspace workspace = new Workspace("training step");
+        Tensor t;
+        try (var scope = workspace.open()) {
+            t = filled(1f);
+            assertThat(t.sum().item()).isEqualTo(N);
+        }
+        assertThat(t.storage().released()).isTrue();
+        assertThatThrownBy(t::sum).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("released").hasMessageContaining("'training step'")
+                .hasMessageContaining("Workspace.outside");
+        Tensor view = t.narrow(0, 0, 2);
+        assertThatThrownBy(view::toFloatArray).isInstanceOf(IllegalStateException.class);
+    }
+
+    @Test
+    void keptAndOutsideTensorsOutliveTheScopeAndTheirMemoryIsNotReused() {
+        Workspace workspace = new Workspace("test");
+        Tensor kept;
+        Tensor outside;
+        try (var scope = workspace.open()) {
+            kept = scope.keep(filled(2f));
+            outside = Workspace.outside(() -> filled(3f));
+            filled(4f);
+        }
+        assertThat(workspace.freeBytes()).as("only the third tensor was released").isEqualTo(4L * N);
+        try (var scope = workspace.open()) {
+            Tensor a = filled(5f);
+            Tensor b = filled(6f);
+            assertThat(workspace.reuses()).isEqualTo(1);
+            assertThat(kept.sum().item()).isEqualTo(2.0 * N);
+            assertThat(outside.sum().item()).isEqualTo(3.0 * N);
+            assertThat(a.sum().item()).isEqualTo(5.0 * N);
+            assertThat(b.sum().item()).isEqualTo(6.0 * N);
+        }
+        assertThat(kept.sum().item()).isEqualTo(2.0 * N);
+    }
+
+    @Test
+    void smallTensorsAndOtherThreadsTensorsAreLeftToTheCollector() throws Exception {
+        Workspace workspace = new Workspace("test");
+        Tensor small;
+        AtomicReference<Tensor> fromOtherThread = new AtomicReference<>();
+        try (var scope = workspace.open()) {
+            small = Tensor.full(1f, DType.FLOAT32, Device.CPU, N - 1);
+            Thread other = new Thread(() -> fromOtherThread.set(filled(8f)));
+            other.start();
+            other.join();
+        }
+        assertThat(workspace.freeBytes()).isZero();
+        assertThat(small.sum().item()).isEqualTo(N - 1.0);
+        assertThat(fromOtherThread.get().sum().item()).isEqualTo(8.0 * N);
+    }
+
+    @Test
+    void theWorkspaceKeepsOnlyWhatItsLastScopeUsed() {
+        Workspace workspace = new Workspace("test");
+        try (var scope = workspace.open()) {
+            filled(1f);
+            Tensor.zeros(2 * N);
+        }
+        assertThat(workspace.freeBytes()).isEqualTo(12L * N);
+        try (var scope = workspace.open()) {
+            filled(1f);
+        }
+        assertThat(workspace.freeBytes()).as("the 2N array went unused and was let go").isEqualTo(4L * N);
+        workspace.clear();
+        assertThat(workspace.freeBytes()).isZero();
+    }
+
+    @Test
+    void everyDtypeIsReusedZeroFilled() {
+        Workspace workspace = new Workspace("test");
+        for (DType dtype : DType.values()) {
+            try (var scope = workspace.open()) {
+                Tensor.full(1, dtype, Device.CPU, N);
+            }
+            try (var scope = workspace.open()) {
+                long before = workspace.reuses();
+                Tensor z = Tensor.zeros(dtype, N);
+                assertThat(workspace.reuses()).as(dtype + " reused").isEqualTo(before + 1);
+                assertThat(z.to(DType.FLOAT64).sum().item()).as(dtype.toString()).isEqualTo(0.0);
+            }
+        }
+    }
+
+    @Test
+    void opsInsideAScopeGiveTheResultsTheyGiveOutside() {
+        Generator g = new Generator(3);
+        Tensor a = Tensor.randn(g, DType.FLOAT32, Device.CPU, 64, 128);
+        Tensor b = Tensor.randn(g, DType.FLOAT32, Device.CPU, 128, 96);
+        float[] expected = a.matmul(b).relu().add(a.matmul(b)).softmax(1).toFloatArray();
+        Workspace workspace = new Workspace("test");
+        for (int i = 0; i < 3; i++) {
+            try (var scope = workspace.open()) {
+                float[] got = a.matmul(b).relu().add(a.matmul(b)).softmax(1).toFloatArray();
+                assertThat(got).as("scope " + i).containsExactly(expected);
+            }
+        }
+        assertThat(workspace.reuses()).isPositive();
+    }
+
+    @Test
+    void scopesNestAcrossWorkspacesAndCloseInnermostFirst() {
+        Workspace outer = new Workspace("outer");
+        Workspace inner = new Workspace("inner");
+        var outerScope = outer.open();
+        assertThatThrownBy(outer::open).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("already open");
+        Tensor a = filled(1f);
+        var innerScope = inner.open();
+        Tensor b = filled(2f);
+        assertThatThrownBy(outerScope::close).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("'inner'");
+        innerScope.close();
+        assertThat(b.storage().released()).isTrue();
+        assertThat(a.sum().item()).as("still in the outer scope").isEqualTo(N);
+        Tensor c = filled(3f);
+        outerScope.close();
+        assertThat(a.storage().released()).isTrue();
+        assertThat(c.storage().released()).isTrue();
+        assertThat(filled(4f).storage().released()).as("no scope open any more").isFalse();
+    }
+
+    @Test
+    void aScopeClosesOnlyOnItsOwnThread() throws Exception {
+        Workspace workspace = new Workspace("test");
+        var scope = workspace.open();
+        AtomicReference<Throwable> error = new AtomicReference<>();
+        Thread other = new Thread(() -> {
+            try {
+                scope.close();
+            } catch (Throwable e) {
+                error.set(e);
+            }
+        });
+        other.start();
+        other.join();
+        assertThat(error.get()).isInstanceOf(IllegalStateException.class).hasMessageContaining("thread");
+        scope.close();
+    }
+}
