@@ -29,7 +29,9 @@ final class Engine {
             Set<Node> capture) {
         Map<Node, Variable> pending = new IdentityHashMap<>();
         Map<Node, Variable> captured = new IdentityHashMap<>();
+        GradientMemory memory = new GradientMemory(createGraph);
         pending.put(root, rootGrad);
+        memory.pending(rootGrad);
         // With createGraph the gradient formulas themselves are recorded, so gradients can be differentiated.
         try (var mode = GradMode.set(createGraph)) {
             for (Node node : topologicalOrder(root)) {
@@ -41,14 +43,21 @@ final class Engine {
                     }
                     continue;
                 }
-                grad = node.runHooks(grad);
+                Variable received = grad;
+                if (node.hasHooks()) {
+                    memory.escaped(received);
+                    grad = node.runHooks(grad);
+                    memory.escaped(grad);
+                }
                 if (capture != null && capture.contains(node)) {
                     captured.put(node, grad);
+                    memory.escaped(grad);
                 }
                 if (node.leaf != null) {
                     if (capture == null) {
                         node.leaf.accumulateGrad(grad.data());
                     }
+                    memory.consumed(received);
                     continue;
                 }
                 Variable[] inputGrads = node.apply(grad);
@@ -57,9 +66,19 @@ final class Engine {
                 }
                 for (int i = 0; i < node.next.length; i++) {
                     if (node.next[i] != null && inputGrads[i] != null) {
-                        pending.merge(node.next[i], inputGrads[i], Variable::add);
+                        Variable earlier = pending.get(node.next[i]);
+                        Variable sum = earlier == null ? inputGrads[i] : earlier.add(inputGrads[i]);
+                        pending.put(node.next[i], sum);
+                        memory.pending(sum);
+                        if (earlier != null) {
+                            memory.pending(inputGrads[i]);
+                            memory.consumed(inputGrads[i]);
+                            memory.consumed(earlier);
+                        }
                     }
                 }
+                // Only now: a formula may have passed its incoming gradient on to an input.
+                memory.consumed(received);
             }
         }
         return captured;

@@ -188,6 +188,10 @@ final class Node {
         return () -> hooks.remove(hook);
     }
 
+    boolean hasHooks() {
+        return hooks != null && !hooks.isEmpty();
+    }
+
     Variable runHooks(Variable grad) {
         if (hooks == null) {
             return grad;

@@ -17,6 +17,8 @@ public abstract class Storage {
     private int version;
     /** The open scope that lent this storage its memory, or null (never lent, kept, or released). */
     Workspace.Scope lender;
+    /** Where this storage came in its lender's sequence (see {@link Workspace.Scope#mark()}). */
+    long lendSequence;
     private String releasedBy;
 
     protected Storage(DType dtype, int size) {

@@ -56,14 +56,19 @@ public final class Workspace {
     private static final ThreadLocal<Scope> CURRENT = new ThreadLocal<>();
 
     private final String name;
-    /** Free memory by dtype and element count, ready for the next scope. */
+    /** Free memory by dtype and element count: what this scope released early, then what the last one used. */
     private final Map<Key, ArrayDeque<Object>> free = new HashMap<>();
+    /** What the last scope used and the open one has not taken yet; let go when the open scope closes. */
+    private final Map<Key, ArrayDeque<Object>> leftover = new HashMap<>();
     private long freeBytes;
     private Scope open;
     private long reuses;
     private long allocations;
 
     private record Key(DType dtype, int size) {
+        long bytes() {
+            return (long) size * dtype.byteSize();
+        }
     }
 
     /** @param name shown in the error raised when a released tensor is used, e.g. {@code "training step"} */
@@ -88,6 +93,8 @@ public final class Workspace {
         }
         open = new Scope(CURRENT.get());
         CURRENT.set(open);
+        leftover.putAll(free);
+        free.clear();
         return open;
     }
 
@@ -108,6 +115,11 @@ public final class Workspace {
         }
     }
 
+    /** The innermost scope open on the calling thread, or null (none, or inside {@link #outside}). */
+    public static Scope current() {
+        return CURRENT.get();
+    }
+
     /** Bytes of memory held free for the next scope. */
     public synchronized long freeBytes() {
         return freeBytes;
@@ -126,6 +138,7 @@ public final class Workspace {
     /** Drops the free memory, for the collector to take back (a long pause between steps, say). */
     public synchronized void clear() {
         free.clear();
+        leftover.clear();
         freeBytes = 0;
     }
 
@@ -152,30 +165,43 @@ public final class Workspace {
     /** The closing of {@code scope}: its storages' memory becomes the free memory. */
     private synchronized void closed(Scope scope) {
         // What the last scope did not use is let go, so the workspace follows the step's current sizes.
-        free.clear();
-        freeBytes = 0;
+        leftover.forEach((key, list) -> freeBytes -= list.size() * key.bytes());
+        leftover.clear();
         for (Storage s : scope.lent) {
-            if (s.lender != scope) {
-                continue; // kept
+            if (s.lender == scope) { // not kept, not released early
+                release(s);
             }
-            Object memory = s.releaseMemory(this);
-            s.lender = null;
-            free.computeIfAbsent(new Key(s.dtype(), s.size()), k -> new ArrayDeque<>()).add(memory);
-            freeBytes += (long) s.size() * s.dtype().byteSize();
         }
         open = null;
     }
 
+    /** Takes {@code s}'s memory back into the free lists. */
+    private synchronized void release(Storage s) {
+        Object memory = s.releaseMemory(this);
+        s.lender = null;
+        Key key = new Key(s.dtype(), s.size());
+        free.computeIfAbsent(key, k -> new ArrayDeque<>()).add(memory);
+        freeBytes += key.bytes();
+    }
+
     private synchronized Object take(Storage storage) {
-        ArrayDeque<Object> list = free.get(new Key(storage.dtype(), storage.size()));
-        Object memory = list == null ? null : list.poll();
+        Key key = new Key(storage.dtype(), storage.size());
+        Object memory = poll(free, key);
+        if (memory == null) {
+            memory = poll(leftover, key);
+        }
         if (memory == null) {
             allocations++;
         } else {
             reuses++;
-            freeBytes -= (long) storage.size() * storage.dtype().byteSize();
+            freeBytes -= key.bytes();
         }
         return memory;
+    }
+
+    private static Object poll(Map<Key, ArrayDeque<Object>> lists, Key key) {
+        ArrayDeque<Object> list = lists.get(key);
+        return list == null ? null : list.poll();
     }
 
     /** One repetition's use of the workspace; close it (try-with-resources) to release its tensors. */
@@ -184,6 +210,8 @@ public final class Workspace {
         private final Scope enclosing;
         private final List<Storage> lent = new ArrayList<>();
         private boolean closed;
+        /** How many storages this scope has lent memory to: the sequence number of the next. */
+        private long lentCount;
 
         private Scope(Scope enclosing) {
             this.enclosing = enclosing;
@@ -196,7 +224,31 @@ public final class Workspace {
         private Object lend(Storage storage) {
             lent.add(storage);
             storage.lender = this;
+            storage.lendSequence = lentCount++;
             return take(storage);
+        }
+
+        /** A point in the sequence of tensors this scope lends memory to, for {@link #releaseIfLentSince}. */
+        public long mark() {
+            return lentCount;
+        }
+
+        /**
+         * Releases {@code tensor} now, before the scope closes, if this scope lent its memory after
+         * {@code mark} and it was not kept: later tensors of the scope may then take the memory, and the
+         * tensor (with every view of its storage) refuses to be used, as after {@link #close}. For code that
+         * knows nothing else refers to a tensor it created: the autograd engine releases the gradients it
+         * passes between nodes once they are consumed, so a backward pass reuses its own memory.
+         *
+         * @return whether the tensor was released
+         */
+        public boolean releaseIfLentSince(Tensor tensor, long mark) {
+            Storage s = tensor.storage();
+            if (s.lender != this || s.lendSequence < mark || closed) {
+                return false;
+            }
+            release(s);
+            return true;
         }
 
         /**

@@ -134,6 +134,27 @@ class WorkspaceTest {
     }
 
     @Test
+    void aTensorReleasedEarlyServesALaterTensorOfTheSameScope() {
+        Workspace workspace = new Workspace("test");
+        try (var scope = workspace.open()) {
+            Tensor before = filled(1f);
+            long mark = scope.mark();
+            Tensor kept = scope.keep(filled(2f));
+            Tensor done = filled(3f);
+            assertThat(scope.releaseIfLentSince(before, mark)).as("lent before the mark").isFalse();
+            assertThat(scope.releaseIfLentSince(kept, mark)).as("kept").isFalse();
+            assertThat(scope.releaseIfLentSince(Tensor.zeros(N - 1), mark)).as("never lent").isFalse();
+            assertThat(scope.releaseIfLentSince(done, mark)).isTrue();
+            assertThatThrownBy(done::sum).isInstanceOf(IllegalStateException.class);
+            Tensor next = Tensor.zeros(N);
+            assertThat(workspace.reuses()).isEqualTo(1);
+            assertThat(next.sum().item()).as("zero-filled").isEqualTo(0.0);
+            assertThat(before.sum().item()).isEqualTo(N);
+        }
+        assertThat(workspace.freeBytes()).as("before and next; the kept tensor is the collector's").isEqualTo(8L * N);
+    }
+
+    @Test
     void scopesNestAcrossWorkspacesAndCloseInnermostFirst() {
         Workspace outer = new Workspace("outer");
         Workspace inner = new Workspace("inner");
