@@ -81,7 +81,7 @@ public final class Main {
         sb.append("  LADON_NUM_THREADS=N       CPU threads (default: all cores)\n");
         sb.append("  LADON_PROFILE=ops|shapes  time every op and print a table of where the time went when the\n");
         sb.append("                            command ends (shapes: one line per op and operand shapes)\n");
-        sb.append("  LADON_JAVA_OPTS=...       JVM options instead of the launcher's (default -Xmx8g)\n");
+        sb.append("  LADON_JAVA_OPTS=...       JVM options instead of the launcher's (default -Xmx8g -XX:+UseSerialGC)\n");
         System.out.print(sb);
     }
 }
