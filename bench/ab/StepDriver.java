@@ -8,12 +8,14 @@ import dev.ladon.nn.optim.ParamGroup;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 import java.util.function.DoubleSupplier;
 
 /**
  * The CPU model of {@code bin/ladon bench lm-step} (vocabulary 256, d=256, 4 layers, 4 heads of 64, d_ff 1024,
  * T=128, batch 16, RoPE) with its AdamW; each {@link #getAsDouble} runs one training step and returns its
- * milliseconds. Compiled against one build of Ladon and loaded once per build by {@link StepAB}.
+ * milliseconds. Each step runs in a {@link Workspace} scope, as in the bench and in training. Compiled against
+ * one build of Ladon (one that has the Workspace) and loaded once per build by {@link StepAB}.
  */
 public class StepDriver implements DoubleSupplier {
     private final MoeLanguageModel model;
@@ -21,6 +23,7 @@ public class StepDriver implements DoubleSupplier {
     private final Tensor inputs;
     private final Tensor targets;
     private final CrossEntropyLoss lossFn = new CrossEntropyLoss();
+    private final Workspace workspace = new Workspace("step");
 
     public StepDriver() {
         ModelConfig config = ModelConfig.builder("lm-step-small", ModelConfig.Variant.DENSE)
@@ -37,10 +40,12 @@ public class StepDriver implements DoubleSupplier {
     @Override
     public double getAsDouble() {
         long t0 = System.nanoTime();
-        optimizer.zeroGrad();
-        Variable loss = lossFn.forward(model.forward(inputs, null).logits(), targets);
-        loss.backward();
-        optimizer.step();
+        try (Workspace.Scope scope = workspace.open()) {
+            optimizer.zeroGrad();
+            Variable loss = lossFn.forward(model.forward(inputs, null).logits(), targets);
+            loss.backward();
+            optimizer.step();
+        }
         return (System.nanoTime() - t0) / 1e6;
     }
 }

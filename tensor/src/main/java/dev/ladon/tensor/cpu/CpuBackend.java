@@ -27,6 +27,18 @@ public final class CpuBackend implements Backend {
     }
 
     /**
+     * A new contiguous CPU tensor for a kernel that writes every one of its elements: memory reused from a
+     * {@link dev.ladon.tensor.Workspace} scope keeps its old values instead of being zero-filled first.
+     */
+    Tensor newOutput(DType dtype, int... shape) {
+        return newTensor(dtype, shape, false);
+    }
+
+    private Tensor newTensor(DType dtype, int[] shape, boolean zeroFilled) {
+        return Tensor.wrap(new CpuStorage(dtype, Shape.numel(shape), zeroFilled), shape);
+    }
+
+    /**
      * A new zero-filled CPU tensor of {@code shape} (same rank as {@code like}) whose dims lie in memory in the
      * order of like's dims (PyTorch's preserve_format). When like is a permutation of a dense tensor, such as
      * heads split off a projection ([B, T, H, D] seen as [B, H, T, D]), the result is the same permutation of
@@ -34,16 +46,25 @@ public final class CpuBackend implements Backend {
      * like (broadcast, sliced) gives a contiguous result.
      */
     Tensor newTensorLike(DType dtype, int[] shape, Tensor like) {
+        return newTensorLike(dtype, shape, like, true);
+    }
+
+    /** {@link #newTensorLike} for a kernel that writes every element (see {@link #newOutput}). */
+    Tensor newOutputLike(DType dtype, int[] shape, Tensor like) {
+        return newTensorLike(dtype, shape, like, false);
+    }
+
+    private Tensor newTensorLike(DType dtype, int[] shape, Tensor like, boolean zeroFilled) {
         int rank = shape.length;
         if (like.dim() != rank) {
-            return newTensor(dtype, shape);
+            return newTensor(dtype, shape, zeroFilled);
         }
         // Dims outermost first: size-1 dims (their strides mean nothing), then the others by decreasing stride.
         java.util.List<Integer> order = new java.util.ArrayList<>();
         java.util.List<Integer> spread = new java.util.ArrayList<>();
         for (int d = 0; d < rank; d++) {
             if (like.size(d) == 1 && shape[d] != 1) {
-                return newTensor(dtype, shape);
+                return newTensor(dtype, shape, zeroFilled);
             }
             (like.size(d) == 1 ? order : spread).add(d);
         }
@@ -53,7 +74,7 @@ public final class CpuBackend implements Backend {
         for (int i = rank - 1; i >= order.size() - spread.size(); i--) {
             int d = order.get(i);
             if (like.stride(d) != dense) {
-                return newTensor(dtype, shape);
+                return newTensor(dtype, shape, zeroFilled);
             }
             dense *= like.size(d);
         }
@@ -63,7 +84,7 @@ public final class CpuBackend implements Backend {
             strides[order.get(i)] = step;
             step *= shape[order.get(i)];
         }
-        return Tensor.asStrided(new CpuStorage(dtype, Shape.numel(shape)), shape, strides, 0);
+        return Tensor.asStrided(new CpuStorage(dtype, Shape.numel(shape), zeroFilled), shape, strides, 0);
     }
 
     @Override

@@ -18,9 +18,17 @@ public final class CpuStorage extends Storage {
 
     /** A zero-filled storage; within a {@link dev.ladon.tensor.Workspace} scope its memory may be reused. */
     CpuStorage(DType dtype, int size) {
+        this(dtype, size, true);
+    }
+
+    /**
+     * A storage whose memory, when a workspace scope lends it, is zero-filled only if {@code zeroFilled}:
+     * a kernel that writes every element of its output spares the fill (new memory is zero either way).
+     */
+    CpuStorage(DType dtype, int size, boolean zeroFilled) {
         super(dtype, size);
         Object reused = memoryFromWorkspace();
-        if (reused != null) {
+        if (reused != null && zeroFilled) {
             zeroFill(reused, size);
         }
         this.array = reused != null ? reused : newArray(dtype, size);

@@ -140,7 +140,7 @@ final class ElementwiseKernels {
     // ---- unary ----------------------------------------------------------------------------------
 
     static Tensor unary(UnaryOp op, Tensor x, double p) {
-        Tensor out = CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape());
+        Tensor out = CpuBackend.INSTANCE.newOutput(x.dtype(), x.shape());
         StridedLoop loop = StridedLoop.over(x.shape(), out, x);
         // float32 ops with a vector loop compute in float on every layout, so a strided view gives the bits
         // of its contiguous copy.
@@ -321,7 +321,7 @@ final class ElementwiseKernels {
     // ---- binary ---------------------------------------------------------------------------------
 
     static Tensor binary(BinaryOp op, Tensor a, Tensor b, DType resultType) {
-        Tensor out = CpuBackend.INSTANCE.newTensor(resultType, a.shape());
+        Tensor out = CpuBackend.INSTANCE.newOutput(resultType, a.shape());
         apply(op, out, a, b);
         return out;
     }
@@ -705,7 +705,7 @@ final class ElementwiseKernels {
      * activation-sized tensors twice).
      */
     static Tensor reluBackward(Tensor grad, Tensor output) {
-        Tensor out = CpuBackend.INSTANCE.newTensor(DType.FLOAT32, grad.shape());
+        Tensor out = CpuBackend.INSTANCE.newOutput(DType.FLOAT32, grad.shape());
         StridedLoop loop = StridedLoop.over(out.shape(), out, grad, output);
         float[] o = storage(out).floats();
         float[] g = storage(grad).floats();

@@ -21,7 +21,9 @@ final class MatmulKernels {
         int n = b.size(-1);
         int[] outShape = a.shape();
         outShape[rank - 1] = n;
-        Tensor out = CpuBackend.INSTANCE.newTensor(a.dtype(), outShape);
+        // The GEMM overwrites C in its first depth block; with k = 0 there is none, and C is zeros.
+        Tensor out = k == 0 ? CpuBackend.INSTANCE.newTensor(a.dtype(), outShape)
+                : CpuBackend.INSTANCE.newOutput(a.dtype(), outShape);
         if (out.numel() == 0) {
             return out;
         }

@@ -36,7 +36,7 @@ final class NormKernels {
         Tensor xc = x.contiguous();
         int d = x.size(-1);
         int n = rows(x);
-        Tensor y = CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape());
+        Tensor y = CpuBackend.INSTANCE.newOutput(x.dtype(), x.shape());
         Tensor mean = CpuBackend.INSTANCE.newTensor(x.dtype(), withoutLast(x.shape()));
         Tensor rstd = CpuBackend.INSTANCE.newTensor(x.dtype(), withoutLast(x.shape()));
         if (x.dtype() == DType.FLOAT32) {
@@ -101,7 +101,7 @@ final class NormKernels {
         Tensor xc = x.contiguous();
         int d = x.size(-1);
         int n = rows(x);
-        Tensor y = CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape());
+        Tensor y = CpuBackend.INSTANCE.newOutput(x.dtype(), x.shape());
         Tensor rstd = CpuBackend.INSTANCE.newTensor(x.dtype(), withoutLast(x.shape()));
         double[] w = weight == null ? null : weight.toDoubleArray();
         CpuStorage xs = ElementwiseKernels.storage(xc);
@@ -142,7 +142,7 @@ final class NormKernels {
         Tensor gc = gradY.contiguous();
         int d = x.size(-1);
         int n = rows(x);
-        Tensor dx = CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape());
+        Tensor dx = CpuBackend.INSTANCE.newOutput(x.dtype(), x.shape());
         if (x.dtype() == DType.FLOAT32) {
             return normBackwardFloat(gc, xc, weight, mean, rstd, centered, dx, n, d);
         }

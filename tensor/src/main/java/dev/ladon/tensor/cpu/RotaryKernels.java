@@ -31,7 +31,7 @@ final class RotaryKernels {
         int positions = shape[rank - 2];
         int half = c.size(1);
         // Laid out like x: heads split off a projection come back through their permute without a copy.
-        Tensor out = CpuBackend.INSTANCE.newTensorLike(src.dtype(), shape, src);
+        Tensor out = CpuBackend.INSTANCE.newOutputLike(src.dtype(), shape, src);
         int rows = width == 0 ? 0 : out.numel() / width;
         // Where row r of src and of out start: r is split over the leading dims (all but the last).
         int[] strides = src.strides();
