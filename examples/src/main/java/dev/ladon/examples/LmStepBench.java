@@ -96,8 +96,8 @@ final class LmStepBench {
     private LmStepBench() {
     }
 
-    /** One side's timing. */
-    private record Timing(double medianMillis, double lastLoss) {
+    /** One side's timing; workspaceBytes: what the steps' workspace holds between steps (CPU tensors). */
+    private record Timing(double medianMillis, double lastLoss, long workspaceBytes) {
     }
 
     static int run(String[] args) throws Exception {
@@ -215,7 +215,8 @@ final class LmStepBench {
                     ladonPeakMb);
             if (gpu == null) {
                 // On the CPU the peak is the JVM's: how often it collected and how large it let the heap grow.
-                System.out.println("ladon: " + collectorSummary(collectorsBefore));
+                System.out.println("ladon: " + collectorSummary(collectorsBefore) + "; the step's workspace holds "
+                        + (ladon.workspaceBytes() >> 20) + " MB between steps");
             }
             Map<String, String> peer = null;
             String refusal = null;
@@ -338,7 +339,7 @@ final class LmStepBench {
             System.err.println("lm-step: the op profile below covers the " + steps + " timed steps");
         }
         Arrays.sort(millis);
-        return new Timing(millis[steps / 2], lastLoss);
+        return new Timing(millis[steps / 2], lastLoss, workspace.freeBytes());
     }
 
     /** Eval-mode losses of two consecutive segments of ids [B, 2T + 1], the second with the first's memory. */

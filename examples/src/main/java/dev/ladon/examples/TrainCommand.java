@@ -435,16 +435,20 @@ final class TrainCommand implements Command {
         long tokens = 0;
         long bytes = 0;
         List<Tensor> memory = null;
+        // Each segment reuses the memory of the one before, as training steps do.
+        Workspace workspace = new Workspace("evaluation");
         try (var ng = GradMode.noGrad()) {
             for (Streams.Segment s : validation.all()) {
-                var out = model.forward(s.inputs(), memory);
-                long n = s.targets().numel();
-                total += lossFn.forward(out.logits(), s.targets()).item() * n;
-                tokens += n;
-                for (long id : s.targets().toLongArray()) {
-                    bytes += tokenizer instanceof BpeTokenizer bpe ? bpe.tokenBytes((int) id).length : 1;
+                try (Workspace.Scope scope = workspace.open()) {
+                    var out = model.forward(s.inputs(), memory);
+                    long n = s.targets().numel();
+                    total += lossFn.forward(out.logits(), s.targets()).item() * n;
+                    tokens += n;
+                    for (long id : s.targets().toLongArray()) {
+                        bytes += tokenizer instanceof BpeTokenizer bpe ? bpe.tokenBytes((int) id).length : 1;
+                    }
+                    memory = model.usesMemory() ? scope.keepAll(out.memory()) : null;
                 }
-                memory = model.usesMemory() ? out.memory() : null;
             }
         }
         return new Evaluation(total, tokens, bytes);

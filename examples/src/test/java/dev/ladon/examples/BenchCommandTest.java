@@ -62,7 +62,8 @@ class BenchCommandTest {
 
         assertThat(run.exitCode()).isZero();
         assertThat(run.last()).matches("lm-step cpu ladon_ms=[0-9.]+ torch_ms=- ratio=- ladon_peak_mb=\\d+ torch_peak_mb=-");
-        assertThat(run.lines()).anyMatch(line -> line.matches("ladon: Java heap over the steps: .+; committed \\d+ MB"));
+        assertThat(run.lines()).anyMatch(line -> line.matches("ladon: Java heap over the steps: .+; committed \\d+ MB; "
+                + "the step's workspace holds \\d+ MB between steps"));
         // The model built is switchhead-47m with the size options applied, counted independently.
         ModelConfig expected = ModelConfig.named("switchhead-47m").toBuilder().layers(2).dModel(16).heads(2).dHead(8)
                 .dFF(32).vocabSize(40).context(8).build();
