@@ -22,7 +22,7 @@ import java.util.function.Supplier;
  * for (int step = 0; step < steps; step++) {
  *     try (Workspace.Scope scope = workspace.open()) {
  *         optimizer.zeroGrad();
- *         Variable loss = lossFn.forward(model.forward(x).logits(), y);
+ *         Variable loss = lossFn.forward(model.forward(x), y);
  *         loss.backward();
  *         optimizer.step();
  *         log(loss.item());                // read what you need before the scope closes
@@ -41,7 +41,11 @@ import java.util.function.Supplier;
  *   <li>A tensor that must outlive the scope is created {@linkplain #outside outside} it (Ladon does this for
  *       leaf gradients, optimizer state and the caches of layers), or handed over with {@link Scope#keep},
  *       after which the garbage collector owns it as usual.</li>
- *   <li>Reused memory is zero-filled again, so a new tensor reads as zeros as it does without a scope.</li>
+ *   <li>Reused memory is zero-filled again, so a new tensor reads as zeros as it does without a scope
+ *       (a kernel that writes every element of its output skips the fill).</li>
+ *   <li>Memory can also come back before the scope closes, through {@link Scope#releaseIfLentSince}: the
+ *       autograd engine gives back each gradient it passes between nodes once it is consumed, so a
+ *       backward pass reuses its own memory.</li>
  * </ul>
  *
  * <p>The workspace keeps, between scopes, exactly the memory its last scope used: a scope whose tensors
@@ -56,7 +60,10 @@ public final class Workspace {
     private static final ThreadLocal<Scope> CURRENT = new ThreadLocal<>();
 
     private final String name;
-    /** Free memory by dtype and element count: what this scope released early, then what the last one used. */
+    /**
+     * Free memory by dtype and element count: between scopes, what the last scope used; while a scope is
+     * open, what it released early.
+     */
     private final Map<Key, ArrayDeque<Object>> free = new HashMap<>();
     /** What the last scope used and the open one has not taken yet; let go when the open scope closes. */
     private final Map<Key, ArrayDeque<Object>> leftover = new HashMap<>();
