@@ -4,6 +4,7 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -198,17 +199,22 @@ public abstract class Module {
         return training;
     }
 
-    /** Moves every parameter and buffer to {@code device}; gradients are dropped. */
+    /**
+     * Moves every parameter and buffer to {@code device}; gradients are dropped. The new tensors are made
+     * outside any open {@link Workspace} scope: they belong to the module.
+     */
     public final Module to(Device device) {
-        for (Parameter p : parameters()) {
-            if (!p.data().device().equals(device)) {
-                p.replace(p.data().to(device));
+        return Workspace.outside(() -> {
+            for (Parameter p : parameters()) {
+                if (!p.data().device().equals(device)) {
+                    p.replace(p.data().to(device));
+                }
             }
-        }
-        for (Buffer b : namedBuffers().values()) {
-            b.set(b.tensor().to(device));
-        }
-        return this;
+            for (Buffer b : namedBuffers().values()) {
+                b.set(b.tensor().to(device));
+            }
+            return this;
+        });
     }
 
     /** Converts every floating parameter and buffer to {@code dtype} (e.g. float64 for gradient checks). */
@@ -217,17 +223,19 @@ public abstract class Module {
             throw new IllegalArgumentException(getClass().getSimpleName() + ".to: parameters need a floating dtype, got "
                     + dtype);
         }
-        for (Parameter p : parameters()) {
-            if (p.data().dtype() != dtype) {
-                p.replace(p.data().to(dtype));
+        return Workspace.outside(() -> {
+            for (Parameter p : parameters()) {
+                if (p.data().dtype() != dtype) {
+                    p.replace(p.data().to(dtype));
+                }
             }
-        }
-        for (Buffer b : namedBuffers().values()) {
-            if (b.tensor().dtype().isFloating()) {
-                b.set(b.tensor().to(dtype));
+            for (Buffer b : namedBuffers().values()) {
+                if (b.tensor().dtype().isFloating()) {
+                    b.set(b.tensor().to(dtype));
+                }
             }
-        }
-        return this;
+            return this;
+        });
     }
 
     // ---- state dict ------------------------------------------------------------------------------
@@ -274,14 +282,18 @@ public abstract class Module {
         for (var e : bufs.entrySet()) {
             checkShape(e.getKey(), e.getValue().tensor().shape(), state.get(e.getKey()));
         }
-        for (var e : params.entrySet()) {
-            Tensor target = e.getValue().data();
-            target.copyFrom(state.get(e.getKey()).to(target.device()).to(target.dtype()));
-        }
-        for (var e : bufs.entrySet()) {
-            Tensor target = e.getValue().tensor();
-            e.getValue().set(state.get(e.getKey()).to(target.device()).to(target.dtype()).copy());
-        }
+        // Buffers get new tensors, which belong to the module: made outside any open workspace scope.
+        Workspace.outside(() -> {
+            for (var e : params.entrySet()) {
+                Tensor target = e.getValue().data();
+                target.copyFrom(state.get(e.getKey()).to(target.device()).to(target.dtype()));
+            }
+            for (var e : bufs.entrySet()) {
+                Tensor target = e.getValue().tensor();
+                e.getValue().set(state.get(e.getKey()).to(target.device()).to(target.dtype()).copy());
+            }
+            return null;
+        });
     }
 
     private void checkShape(String name, int[] expected, Tensor given) {

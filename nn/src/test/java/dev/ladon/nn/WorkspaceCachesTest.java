@@ -10,7 +10,10 @@ import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.Workspace;
 import org.junit.jupiter.api.Test;
 
-/** Layers that cache tensors between calls make them outside the caller's workspace scope. */
+/**
+ * Tensors a module keeps (caches of layers, parameters and buffers set by {@code to} or a state dict) are made
+ * outside the caller's workspace scope.
+ */
 class WorkspaceCachesTest {
     @Test
     void rotaryTablesOutliveTheScopeTheyWereFirstMadeIn() {
@@ -47,5 +50,18 @@ class WorkspaceCachesTest {
                 assertThat(fresh.forward(x, x).data().toFloatArray()).as("call " + i).containsExactly(expected);
             }
         }
+    }
+
+    @Test
+    void parametersConvertedOrLoadedInsideAScopeOutliveIt() {
+        Linear layer = new Linear(64, 64, true);
+        Linear source = new Linear(64, 64, true);
+        Workspace workspace = new Workspace("test");
+        try (var scope = workspace.open()) {
+            layer.to(DType.FLOAT64);
+            layer.loadStateDict(source.stateDict());
+        }
+        assertThat(layer.namedParameters().get("weight").data().toDoubleArray())
+                .containsExactly(source.namedParameters().get("weight").data().to(DType.FLOAT64).toDoubleArray());
     }
 }

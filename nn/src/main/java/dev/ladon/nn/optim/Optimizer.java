@@ -157,7 +157,9 @@ public abstract class Optimizer {
                 throw new IllegalArgumentException(getClass().getSimpleName() + ".loadStateDict: '" + key + "' has shape "
                         + Shape.str(value.shape()) + " but parameter " + index + " is " + Shape.str(p.shape()));
             }
-            Tensor copy = perElement ? value.to(p.data().device()).to(p.data().dtype()).copy() : value.copy();
+            // The optimizer's own state: made outside any open workspace scope.
+            Tensor copy = Workspace.outside(() -> perElement ? value.to(p.data().device()).to(p.data().dtype()).copy()
+                    : value.copy());
             loaded.computeIfAbsent(index, i -> new LinkedHashMap<>()).put(parts[2], copy);
         }
         state.clear();
