@@ -6,6 +6,7 @@ import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 import java.util.Arrays;
 
 /**
@@ -69,12 +70,16 @@ public record TokenSampler(double temperature, int topK) {
         model.eval();
         Device device = model.embedding().weight().data().device();
         int[] tokens = Arrays.copyOf(prompt, prompt.length + count);
+        // Once the window is full, each token's forward reuses the memory of the one before.
+        Workspace workspace = new Workspace("generate");
         try (var ng = GradMode.noGrad()) {
             for (int n = prompt.length; n < tokens.length; n++) {
-                int start = Math.max(0, n - window);
-                Tensor ids = Tensor.of(Arrays.copyOfRange(tokens, start, n), 1, n - start).to(device);
-                Tensor logits = model.forward(ids).data();
-                tokens[n] = next(logits.select(0, 0).select(0, n - start - 1), gen);
+                try (Workspace.Scope scope = workspace.open()) {
+                    int start = Math.max(0, n - window);
+                    Tensor ids = Tensor.of(Arrays.copyOfRange(tokens, start, n), 1, n - start).to(device);
+                    Tensor logits = model.forward(ids).data();
+                    tokens[n] = next(logits.select(0, 0).select(0, n - start - 1), gen);
+                }
             }
         }
         return Arrays.copyOfRange(tokens, prompt.length, tokens.length);
