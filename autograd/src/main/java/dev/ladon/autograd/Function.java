@@ -35,7 +35,9 @@ public abstract class Function {
     /**
      * Given dL/d(output) (shaped like the output), returns dL/d(input) for each input, in order, each
      * shaped like its input; null for inputs that need no gradient ({@link FunctionContext#needsInputGrad})
-     * (null for an input that does need one counts as a zero gradient).
+     * (null for an input that does need one counts as a zero gradient). Returning {@code gradOutput} itself,
+     * or a view of it, is fine; keeping it elsewhere is not: inside a {@link dev.ladon.tensor.Workspace}
+     * scope the engine gives a gradient's memory back once every node it went to has run.
      */
     protected abstract Tensor[] backward(FunctionContext ctx, Tensor gradOutput);
 
