@@ -4,6 +4,7 @@ import static dev.ladon.autograd.ReductionOps.sumToShape;
 
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.FusedOps;
+import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
 
 /**
@@ -132,15 +133,32 @@ final class PointwiseOps {
     }
 
     static Variable relu(Variable x) {
-        return Node.record("relu", x.data().relu(), inputs(x), NOTHING, true, (g, s, needs) -> {
-            // g where the output is positive, else 0. Under createGraph as a select on a constant mask, so that
-            // it is differentiable in g; otherwise the backend's one-pass kernel.
-            if (GradMode.isEnabled()) {
-                Variable zero = Variable.constant(Tensor.zeros(g.dtype(), g.device()));
-                return new Variable[] {Variable.where(s[0].data().gt(0.0), g, zero)};
-            }
-            return new Variable[] {Variable.constant(FusedOps.reluBackward(g.data(), s[0].data()))};
-        });
+        return Node.record("relu", x.data().relu(), inputs(x), NOTHING, true, PointwiseOps::reluBackward);
+    }
+
+    /**
+     * relu written into x's storage. Only the output is saved, so the op is safe for a value no other op
+     * saved (a node that did refuses to run backward, as after any in-place change); it spares a new
+     * activation-sized tensor.
+     */
+    static Variable reluInPlace(Variable x) {
+        if (x.isLeaf() && x.requiresGrad()) {
+            throw new IllegalStateException("reluInPlace: a leaf that requires grad (" + x.dtype() + " "
+                    + Shape.str(x.shape()) + ") cannot be changed in place; use relu()");
+        }
+        return Node.record("reluInPlace", x.data().reluInPlace(), inputs(x), NOTHING, true,
+                PointwiseOps::reluBackward);
+    }
+
+    /** g where the saved output is positive, else 0. */
+    private static Variable[] reluBackward(Variable g, Variable[] s, boolean[] needs) {
+        // Under createGraph as a select on a constant mask, so that it is differentiable in g; otherwise the
+        // backend's one-pass kernel.
+        if (GradMode.isEnabled()) {
+            Variable zero = Variable.constant(Tensor.zeros(g.dtype(), g.device()));
+            return new Variable[] {Variable.where(s[0].data().gt(0.0), g, zero)};
+        }
+        return new Variable[] {Variable.constant(FusedOps.reluBackward(g.data(), s[0].data()))};
     }
 
     private static final double GELU_C = Math.sqrt(2.0 / Math.PI);

@@ -299,6 +299,17 @@ public final class Variable {
         return PointwiseOps.relu(this);
     }
 
+    /**
+     * ReLU written into this value's storage (PyTorch's {@code relu_}), for a value nothing else uses, such
+     * as a linear layer's output right before its activation: it spares an activation-sized tensor. This
+     * variable then holds the new values too. Backward refuses to run if another op saved the old values.
+     *
+     * @throws IllegalStateException on a leaf that requires grad
+     */
+    public Variable reluInPlace() {
+        return PointwiseOps.reluInPlace(this);
+    }
+
     /** GELU, tanh approximation (as {@link Tensor#gelu()}). */
     public Variable gelu() {
         return PointwiseOps.gelu(this);

@@ -258,6 +258,27 @@ class EngineTest {
     }
 
     @Test
+    void reluInPlaceGivesReluAndItsGradientAndRefusesWhereTheOldValuesWereSaved() {
+        Variable x0 = Variable.parameter(randn(15, 4, 5));
+        x0.mul(2.0).relu().mul(x0).sum().backward();
+        Variable x = Variable.parameter(randn(15, 4, 5));
+        Variable h = x.mul(2.0);
+        Variable r = h.reluInPlace();
+        assertThat(r.data().toDoubleArray()).containsExactly(x.data().mul(2.0).relu().toDoubleArray());
+        assertThat(h.data().toDoubleArray()).as("h holds the new values too").containsExactly(r.data().toDoubleArray());
+        r.mul(x).sum().backward();
+        assertThat(x.grad().toDoubleArray()).containsExactly(x0.grad().toDoubleArray());
+
+        // exp saves its output h; overwriting it in place must stop the backward, naming exp.
+        Variable y = Variable.parameter(randn(16, 3)).exp();
+        Variable loss = y.sum().add(y.reluInPlace().sum());
+        assertThatThrownBy(loss::backward).isInstanceOf(IllegalStateException.class).hasMessageContaining("exp")
+                .hasMessageContaining("in-place");
+        assertThatThrownBy(() -> Variable.parameter(randn(17, 3)).reluInPlace())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("leaf");
+    }
+
+    @Test
     void inPlaceChangeOfATensorNobodySavedIsFine() {
         // add saves nothing, so changing its inputs afterwards does not affect its gradient.
         Variable x = Variable.parameter(randn(9, 3));

@@ -27,7 +27,8 @@ public final class FeedForward extends Module implements FeedForwardLayer {
     @Override
     public Variable forward(Variable x) {
         Variable h = up.forward(x);
-        h = activation == Activation.RELU ? h.relu() : h.gelu();
+        // The linear layer keeps its input, not its output, so ReLU may overwrite the output.
+        h = activation == Activation.RELU ? h.reluInPlace() : h.gelu();
         return down.forward(dropout.forward(h));
     }
 

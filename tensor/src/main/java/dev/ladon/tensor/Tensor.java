@@ -1006,6 +1006,11 @@ public final class Tensor {
         return expand(target);
     }
 
+    /** this = relu(this), the same values {@link #relu()} gives (NaN stays NaN), written in place. */
+    public Tensor reluInPlace() {
+        return inPlace("reluInPlace", BinaryOp.MAXIMUM, full(0.0, dtype(), device()));
+    }
+
     /** this += other (other broadcasts to this shape). */
     public Tensor addInPlace(Tensor other) {
         return inPlace("addInPlace", BinaryOp.ADD, other);

@@ -524,4 +524,30 @@ class ElementwiseTest {
                 .hasMessageContaining("copyFrom");
         assertThat(Elements.read(base)).containsOnly(0.0);
     }
+
+    @Test
+    void reluInPlaceWritesTheValuesOfReluAndBumpsTheVersion() {
+        float[] values = new float[4099];
+        Random r = new Random(5);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (float) r.nextGaussian();
+        }
+        values[0] = Float.NaN;
+        values[1] = -0.0f;
+        values[2] = Float.NEGATIVE_INFINITY;
+        values[3] = Float.POSITIVE_INFINITY;
+        values[4098] = Float.NaN; // in the scalar tail
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            Tensor x = Tensor.of(values, values.length).to(dtype);
+            Tensor expected = x.relu();
+            int version = x.storage().version();
+            assertThat(x.reluInPlace().toDoubleArray()).as(dtype.toString()).containsExactly(expected.toDoubleArray());
+            assertThat(x.storage().version()).isEqualTo(version + 1);
+        }
+        Tensor strided = Tensor.of(values, 4099).narrow(0, 0, 4096).view(64, 64).transpose(0, 1);
+        Tensor expected = strided.relu();
+        assertThat(strided.reluInPlace().toDoubleArray()).containsExactly(expected.toDoubleArray());
+        assertThatThrownBy(() -> Tensor.ones(3).expand(4, 3).reluInPlace()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("reluInPlace");
+    }
 }

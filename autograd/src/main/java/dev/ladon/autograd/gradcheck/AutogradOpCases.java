@@ -82,6 +82,9 @@ public final class AutogradOpCases implements GradcheckCaseProvider {
         c.add(unary("tanh", Variable::tanh, strided(2, 3)));
         c.add(unary("sigmoid", Variable::sigmoid, strided(2, 3)));
         c.add(unary("relu", Variable::relu, strided(3, 3)));
+        // In place on an intermediate (the inputs themselves must stay as gradcheck made them).
+        c.add(GradcheckCase.of("reluInPlace on an intermediate", v -> in(v, 0).mul(1.5).reluInPlace(), strided(3, 3))
+                .covering("reluInPlace"));
         c.add(unary("gelu", Variable::gelu, transposed(3, 3)));
         c.add(unary("silu", Variable::silu, transposed(3, 3)));
         c.add(unary("sin", Variable::sin, randn(4)));
