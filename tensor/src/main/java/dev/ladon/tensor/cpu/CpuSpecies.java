@@ -15,6 +15,7 @@ import jdk.incubator.vector.VectorSpecies;
 final class CpuSpecies {
     static final VectorSpecies<Float> FLOAT = VectorSpecies.of(float.class, shape());
     static final VectorSpecies<Double> DOUBLE = VectorSpecies.of(double.class, shape());
+    static final VectorSpecies<Long> LONG = VectorSpecies.of(long.class, shape());
 
     private CpuSpecies() {
     }

@@ -4,9 +4,28 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Philox;
 import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.backend.RandomDistribution;
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 
 /** Fills from Ladon's Philox stream; element i uses block (seed, offset + i), so chunks are independent. */
 final class RandomKernels {
+    private static final VectorSpecies<Long> L = CpuSpecies.LONG;
+    private static final VectorSpecies<Double> D = CpuSpecies.DOUBLE;
+    /** Floats as many as the double lanes (half the bits), the target of the double-to-float conversion. */
+    private static final VectorSpecies<Float> F_OF_D = D.vectorBitSize() >= 128
+            ? VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2)) : null;
+    private static final long LOW32 = 0xFFFFFFFFL;
+    // Philox 4x32-10's multipliers and key increments (Philox.block has the scalar form).
+    private static final long M0 = 0xD2511F53L;
+    private static final long M1 = 0xCD9E8D57L;
+    private static final int W0 = 0x9E3779B9;
+    private static final int W1 = 0xBB67AE85;
+
     private RandomKernels() {
     }
 
@@ -30,9 +49,17 @@ final class RandomKernels {
         CpuStorage s = ElementwiseKernels.storage(dst);
         boolean f64 = dst.dtype() == DType.FLOAT64;
         int base = dst.offset();
+        // Uniform float32 (dropout masks, uniform initialisers) draws many numbers per training step: vector lanes
+        // run the Philox rounds of neighbouring elements side by side.
+        boolean vectorUniform = !f64 && dist == RandomDistribution.UNIFORM && F_OF_D != null && b > a
+                && Double.isFinite(a) && Double.isFinite(b);
         Parallel.forRange(dst.numel(), 1 << 14, (i0, i1) -> {
+            int i = i0;
+            if (vectorUniform) {
+                i = uniformFloat(s.floats(), base, seed, offset, i0, i1, a, b);
+            }
             int[] words = new int[4];
-            for (int i = i0; i < i1; i++) {
+            for (; i < i1; i++) {
                 Philox.block(seed, offset + i, words);
                 double v = switch (dist) {
                     case UNIFORM -> a + (b - a) * (f64 ? Philox.uniform53(words) : Philox.uniform24(words));
@@ -44,5 +71,54 @@ final class RandomKernels {
                 s.setDouble(base + i, v);
             }
         });
+    }
+
+    /**
+     * Elements [i0, i) of a float32 uniform fill over [a, b), for the largest i &lt;= i1 that whole vectors
+     * reach; returns that i. Each lane computes exactly what the scalar loop does: the block of its counter,
+     * word 0's top 24 bits as u, a + (b - a) u in double, rounded to float, held below b.
+     */
+    private static int uniformFloat(float[] out, int base, long seed, long offset, int i0, int i1, double a,
+            double b) {
+        int lanes = L.length();
+        int bound = i0 + (i1 - i0) / lanes * lanes;
+        LongVector laneIndex = LongVector.zero(L).addIndex(1);
+        long key0 = seed & LOW32;
+        long key1 = (seed >>> 32) & LOW32;
+        double width = b - a;
+        float high = (float) b;
+        float belowB = high >= b ? Math.nextDown(high) : high;
+        for (int i = i0; i < bound; i += lanes) {
+            LongVector counter = laneIndex.add(offset + i);
+            // The four 32-bit words of each lane's block, each in the low half of a long lane.
+            LongVector c0 = counter.and(LOW32);
+            LongVector c1 = counter.lanewise(VectorOperators.LSHR, 32);
+            LongVector c2 = LongVector.zero(L);
+            LongVector c3 = LongVector.zero(L);
+            int k0 = (int) key0;
+            int k1 = (int) key1;
+            for (int round = 0; round < 10; round++) {
+                LongVector p0 = c0.mul(M0); // 32 x 32 -> 64 bits, exact in a long lane
+                LongVector p1 = c2.mul(M1);
+                LongVector n0 = p1.lanewise(VectorOperators.LSHR, 32).lanewise(VectorOperators.XOR, c1)
+                        .lanewise(VectorOperators.XOR, k0 & LOW32);
+                LongVector n2 = p0.lanewise(VectorOperators.LSHR, 32).lanewise(VectorOperators.XOR, c3)
+                        .lanewise(VectorOperators.XOR, k1 & LOW32);
+                c1 = p1.and(LOW32);
+                c3 = p0.and(LOW32);
+                c0 = n0;
+                c2 = n2;
+                k0 += W0;
+                k1 += W1;
+            }
+            DoubleVector u = (DoubleVector) c0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.L2D, 0);
+            DoubleVector v = u.mul(0x1p-24).mul(width).add(a);
+            FloatVector f = (FloatVector) v.convertShape(VectorOperators.D2F, F_OF_D, 0);
+            // Where rounding to float reached b, the largest float below it (see belowHigh).
+            DoubleVector stored = (DoubleVector) f.convertShape(VectorOperators.F2D, D, 0);
+            VectorMask<Float> reached = stored.compare(VectorOperators.GE, b).cast(F_OF_D);
+            f.blend(belowB, reached).intoArray(out, base + i);
+        }
+        return bound;
     }
 }
