@@ -65,10 +65,19 @@ final class ReduceKernels {
             return out;
         }
         boolean leading = isLeading(reduced, dims.length);
+        boolean floatSum = (op == ReduceOp.SUM || op == ReduceOp.MEAN) && x.dtype() == DType.FLOAT32 && x.isContiguous();
         // With few columns (a full reduction has one) the row path's vector lanes are the faster way.
-        if (leading && x.isContiguous() && (op == ReduceOp.SUM || op == ReduceOp.MEAN) && x.dtype() == DType.FLOAT32
-                && rows >= F.length()) {
+        if (leading && floatSum && rows >= F.length()) {
             columnSum(x, out, reduceCount, rows, op == ReduceOp.MEAN);
+            return out;
+        }
+        // One run of reduced dims between kept ones, with at least a vector of kept elements inside it (the
+        // sum over the experts of a [B, T, experts, d] tensor): x is [outer, reduceCount, inner], and each
+        // outer slice is a column sum. The row path would first copy the reduced dims last, into rows of a
+        // few elements each.
+        int inner = innerSize(shape, reduced);
+        if (floatSum && inner >= F.length() && isOneRun(reduced)) {
+            middleSum(x, out, rows / inner, reduceCount, inner, op == ReduceOp.MEAN);
             return out;
         }
         // Move reduced dims last and make rows contiguous.
@@ -87,6 +96,33 @@ final class ReduceKernels {
         Tensor rowsView = x.permute(order).contiguous();
         reduceRows(op, rowsView, out, rows, reduceCount);
         return out;
+    }
+
+    /** Elements of the kept dims after the last reduced one. */
+    private static int innerSize(int[] shape, boolean[] reduced) {
+        int inner = 1;
+        for (int d = shape.length - 1; d >= 0 && !reduced[d]; d--) {
+            inner *= shape[d];
+        }
+        return inner;
+    }
+
+    /** Whether the reduced dims are consecutive. */
+    private static boolean isOneRun(boolean[] reduced) {
+        int first = -1;
+        int last = -1;
+        for (int d = 0; d < reduced.length; d++) {
+            if (reduced[d]) {
+                first = first < 0 ? d : first;
+                last = d;
+            }
+        }
+        for (int d = first; d <= last; d++) {
+            if (!reduced[d]) {
+                return false;
+            }
+        }
+        return first >= 0;
     }
 
     private static boolean isLeading(boolean[] reduced, int count) {
@@ -118,54 +154,76 @@ final class ReduceKernels {
     private static void columnSum(Tensor x, Tensor out, int reduceCount, int cols, boolean mean) {
         float[] xs = ElementwiseKernels.floats(x);
         float[] os = ElementwiseKernels.floats(out);
-        int base = x.offset();
         float scale = mean ? 1f / reduceCount : 1f;
-        // Split columns across threads; each thread sums its columns over all rows into float vectors,
-        // four rows per pass over its accumulators (a quarter of the accumulator loads and stores), and
-        // moves the float sums into double every SUM_BLOCK rows.
-        Parallel.forRange(cols, 256, (c0, c1) -> {
-            int width = c1 - c0;
-            int bound = F.loopBound(width);
-            int vl = F.length();
-            float[] acc = new float[width];
-            double[] total = new double[width];
-            for (int i0 = 0; i0 < reduceCount; i0 += SUM_BLOCK) {
-                int i1 = Math.min(reduceCount, i0 + SUM_BLOCK);
-                int i = i0;
-                for (; i + 4 <= i1; i += 4) {
-                    int r0 = base + i * cols + c0;
-                    int r1 = r0 + cols;
-                    int r2 = r1 + cols;
-                    int r3 = r2 + cols;
-                    int c = 0;
-                    for (; c < bound; c += vl) {
-                        FloatVector pair01 = FloatVector.fromArray(F, xs, r0 + c).add(FloatVector.fromArray(F, xs, r1 + c));
-                        FloatVector pair23 = FloatVector.fromArray(F, xs, r2 + c).add(FloatVector.fromArray(F, xs, r3 + c));
-                        FloatVector.fromArray(F, acc, c).add(pair01.add(pair23)).intoArray(acc, c);
-                    }
-                    for (; c < width; c++) {
-                        acc[c] += (xs[r0 + c] + xs[r1 + c]) + (xs[r2 + c] + xs[r3 + c]);
-                    }
+        // Split columns across threads; each sums its columns over all rows.
+        Parallel.forRange(cols, 256, (c0, c1) -> sumColumns(xs, x.offset(), reduceCount, cols, c0, c1, os,
+                out.offset(), scale, new float[c1 - c0], new double[c1 - c0]));
+    }
+
+    /** out[o, j] = sum_i x[o, i, j] for contiguous x viewed as [outer, reduceCount, inner]. */
+    private static void middleSum(Tensor x, Tensor out, int outer, int reduceCount, int inner, boolean mean) {
+        float[] xs = ElementwiseKernels.floats(x);
+        float[] os = ElementwiseKernels.floats(out);
+        float scale = mean ? 1f / reduceCount : 1f;
+        int slice = reduceCount * inner;
+        Parallel.forRange(outer, Math.max(1, (1 << 14) / slice), (o0, o1) -> {
+            float[] acc = new float[inner];
+            double[] total = new double[inner];
+            for (int o = o0; o < o1; o++) {
+                sumColumns(xs, x.offset() + o * slice, reduceCount, inner, 0, inner, os, out.offset() + o * inner, scale,
+                        acc, total);
+            }
+        });
+    }
+
+    /**
+     * Columns [c0, c1) of the [reduceCount, cols] block at xs[base]: summed into float vectors, four rows per
+     * pass over the accumulators (a quarter of the accumulator loads and stores), the float sums moved into
+     * double every SUM_BLOCK rows; os[outBase + c] gets column c's sum times scale. acc and total are
+     * zero-filled scratch of at least c1 - c0 elements, and are zero again on return.
+     */
+    private static void sumColumns(float[] xs, int base, int reduceCount, int cols, int c0, int c1, float[] os,
+            int outBase, float scale, float[] acc, double[] total) {
+        int width = c1 - c0;
+        int bound = F.loopBound(width);
+        int vl = F.length();
+        for (int i0 = 0; i0 < reduceCount; i0 += SUM_BLOCK) {
+            int i1 = Math.min(reduceCount, i0 + SUM_BLOCK);
+            int i = i0;
+            for (; i + 4 <= i1; i += 4) {
+                int r0 = base + i * cols + c0;
+                int r1 = r0 + cols;
+                int r2 = r1 + cols;
+                int r3 = r2 + cols;
+                int c = 0;
+                for (; c < bound; c += vl) {
+                    FloatVector pair01 = FloatVector.fromArray(F, xs, r0 + c).add(FloatVector.fromArray(F, xs, r1 + c));
+                    FloatVector pair23 = FloatVector.fromArray(F, xs, r2 + c).add(FloatVector.fromArray(F, xs, r3 + c));
+                    FloatVector.fromArray(F, acc, c).add(pair01.add(pair23)).intoArray(acc, c);
                 }
-                for (; i < i1; i++) {
-                    int row = base + i * cols + c0;
-                    int c = 0;
-                    for (; c < bound; c += vl) {
-                        FloatVector.fromArray(F, acc, c).add(FloatVector.fromArray(F, xs, row + c)).intoArray(acc, c);
-                    }
-                    for (; c < width; c++) {
-                        acc[c] += xs[row + c];
-                    }
+                for (; c < width; c++) {
+                    acc[c] += (xs[r0 + c] + xs[r1 + c]) + (xs[r2 + c] + xs[r3 + c]);
                 }
-                for (int c = 0; c < width; c++) {
-                    total[c] += acc[c];
-                    acc[c] = 0;
+            }
+            for (; i < i1; i++) {
+                int row = base + i * cols + c0;
+                int c = 0;
+                for (; c < bound; c += vl) {
+                    FloatVector.fromArray(F, acc, c).add(FloatVector.fromArray(F, xs, row + c)).intoArray(acc, c);
+                }
+                for (; c < width; c++) {
+                    acc[c] += xs[row + c];
                 }
             }
             for (int c = 0; c < width; c++) {
-                os[out.offset() + c0 + c] = (float) (total[c] * scale);
+                total[c] += acc[c];
+                acc[c] = 0;
             }
-        });
+        }
+        for (int c = 0; c < width; c++) {
+            os[outBase + c0 + c] = (float) (total[c] * scale);
+            total[c] = 0;
+        }
     }
 
     /** Each of {@code rows} output elements reduces a contiguous run of {@code n} elements of x. */

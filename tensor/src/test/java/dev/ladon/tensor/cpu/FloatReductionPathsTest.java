@@ -180,6 +180,57 @@ class FloatReductionPathsTest {
     }
 
     @Test
+    void sumsOverAMiddleRunOfDimsMatchADoubleLoop() {
+        // [outer..., reduced..., inner...] with the inner block a vector or more: the sum over the experts of a
+        // [B, T, experts, d] tensor. Also inner blocks with a tail, several reduced dims, keepDim, and mean.
+        int[][] shapes = {{8, 64, 4, 128}, {8, 128, 2, 2, 32}, {3, 5, 7, 19}, {2, 300, 33}, {4, 3, 2, 5, 17}};
+        int[][] dims = {{2}, {3}, {1, 2}, {1}, {1, 2}};
+        for (int threads : new int[] {1, 2}) {
+            Parallel.setNumThreads(threads);
+            for (int k = 0; k < shapes.length; k++) {
+                int[] shape = shapes[k];
+                int n = 1;
+                for (int d : shape) {
+                    n *= d;
+                }
+                float[] values = randomFloats(n, k + 17);
+                Tensor x = Tensor.of(values, shape);
+                int first = dims[k][0];
+                int last = dims[k][dims[k].length - 1];
+                int outer = 1;
+                int reduce = 1;
+                int inner = 1;
+                for (int d = 0; d < shape.length; d++) {
+                    if (d < first) {
+                        outer *= shape[d];
+                    } else if (d <= last) {
+                        reduce *= shape[d];
+                    } else {
+                        inner *= shape[d];
+                    }
+                }
+                float[] sums = x.sum(dims[k], false).toFloatArray();
+                float[] kept = x.sum(dims[k], true).toFloatArray();
+                float[] means = x.mean(dims[k], false).toFloatArray();
+                assertThat(sums.length).isEqualTo(outer * inner);
+                for (int o = 0; o < outer; o++) {
+                    for (int j = 0; j < inner; j++) {
+                        double expected = 0;
+                        for (int i = 0; i < reduce; i++) {
+                            expected += values[(o * reduce + i) * inner + j];
+                        }
+                        int at = o * inner + j;
+                        assertThat((double) sums[at]).as("shape %d, o=%d j=%d", k, o, j)
+                                .isCloseTo(expected, within(1e-5 * reduce));
+                        assertThat(kept[at]).isEqualTo(sums[at]);
+                        assertThat((double) means[at]).isCloseTo(expected / reduce, within(1e-5));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void softmaxRowsMatchADoubleLoop() {
         for (int n : new int[] {1, 5, 33, 3000}) {
             float[] values = randomFloats(3 * n, n + 100);
