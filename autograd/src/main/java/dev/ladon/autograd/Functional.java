@@ -129,7 +129,7 @@ public final class Functional {
         if (p == 1) {
             return x.mul(0.0);
         }
-        Tensor keep = Tensor.bernoulli(1 - p, generator, x.dtype(), x.device(), x.shape()).div(1 - p);
+        Tensor keep = Tensor.dropoutMask(p, generator, x.dtype(), x.device(), x.shape());
         return x.mul(Variable.constant(keep));
     }
 

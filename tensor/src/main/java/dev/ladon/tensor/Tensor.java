@@ -232,6 +232,26 @@ public final class Tensor {
         return u.to(DType.INT64).add(of(new long[] {low}).to(device));
     }
 
+    /**
+     * The mask inverted dropout multiplies by: 1 / (1 - p) with probability 1 - p, else 0. The same numbers,
+     * and the same draws from gen, as {@code bernoulli(1 - p, gen, dtype, device, shape).div(1 - p)}, made in
+     * one pass where the backend can.
+     *
+     * @throws IllegalArgumentException unless 0 &lt;= p &lt; 1 and dtype is floating
+     */
+    public static Tensor dropoutMask(double p, Generator gen, DType dtype, Device device, int... shape) {
+        if (!(p >= 0 && p < 1)) {
+            throw new IllegalArgumentException("dropoutMask: p must be in [0, 1), got " + p);
+        }
+        if (!dtype.isFloating()) {
+            throw new IllegalArgumentException("dropoutMask: the mask needs a floating dtype, got " + dtype);
+        }
+        Tensor t = empty(dtype, device, shape);
+        long start = gen.advance(t.numel());
+        t.backend().dropoutMask(t, gen.seed(), start, 1 - p);
+        return t;
+    }
+
     /** 1.0 with probability p, else 0.0 (a dropout keep-mask when p is the keep probability). */
     public static Tensor bernoulli(double p, Generator gen, DType dtype, Device device, int... shape) {
         if (!(p >= 0 && p <= 1)) {

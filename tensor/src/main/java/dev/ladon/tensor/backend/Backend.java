@@ -160,6 +160,18 @@ public interface Backend {
     }
 
     /**
+     * Inverted dropout's mask: element i of dst is 1 / keep where the uniform draw of block (seed, offset + i)
+     * is below keep, else 0, all in dst's floating dtype: exactly uniform [0, 1) into dst's dtype, then
+     * {@code lt(keep)}, {@code to(dtype)} and {@code div(keep)}. The default composes those four passes; a
+     * backend overrides it with one.
+     */
+    default void dropoutMask(Tensor dst, long seed, long offset, double keep) {
+        Tensor u = Tensor.empty(dst.dtype(), dst.device(), dst.shape());
+        random(u, RandomDistribution.UNIFORM, seed, offset, 0, 1);
+        copy(dst, u.lt(keep).to(dst.dtype()).div(keep));
+    }
+
+    /**
      * ReLU's backward from its output: grad where output &gt; 0, else 0 (also where output is NaN). grad and
      * output share shape and dtype. The default is a comparison and a select, two passes and a mask; a
      * backend overrides it with one pass.

@@ -134,6 +134,16 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void dropoutMask(Tensor dst, long seed, long offset, double keep) {
+        // (A keep probability that rounds to 0 in float32 gives NaN through the composition; leave it to that.)
+        if (dst.dtype() == DType.FLOAT32 && dst.isContiguous() && RandomKernels.hasVectorPath() && (float) keep > 0) {
+            RandomKernels.dropoutMask(dst, seed, offset, keep);
+        } else {
+            Backend.super.dropoutMask(dst, seed, offset, keep);
+        }
+    }
+
+    @Override
     public Tensor unary(UnaryOp op, Tensor x, double parameter) {
         return ElementwiseKernels.unary(op, x, parameter);
     }

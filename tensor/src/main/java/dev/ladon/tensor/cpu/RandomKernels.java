@@ -73,6 +73,10 @@ final class RandomKernels {
         });
     }
 
+    static boolean hasVectorPath() {
+        return F_OF_D != null;
+    }
+
     /**
      * Elements [i0, i) of a float32 uniform fill over [a, b), for the largest i &lt;= i1 that whole vectors
      * reach; returns that i. Each lane computes exactly what the scalar loop does: the block of its counter,
@@ -83,36 +87,12 @@ final class RandomKernels {
         int lanes = L.length();
         int bound = i0 + (i1 - i0) / lanes * lanes;
         LongVector laneIndex = LongVector.zero(L).addIndex(1);
-        long key0 = seed & LOW32;
-        long key1 = (seed >>> 32) & LOW32;
         double width = b - a;
         float high = (float) b;
         float belowB = high >= b ? Math.nextDown(high) : high;
         for (int i = i0; i < bound; i += lanes) {
-            LongVector counter = laneIndex.add(offset + i);
-            // The four 32-bit words of each lane's block, each in the low half of a long lane.
-            LongVector c0 = counter.and(LOW32);
-            LongVector c1 = counter.lanewise(VectorOperators.LSHR, 32);
-            LongVector c2 = LongVector.zero(L);
-            LongVector c3 = LongVector.zero(L);
-            int k0 = (int) key0;
-            int k1 = (int) key1;
-            for (int round = 0; round < 10; round++) {
-                LongVector p0 = c0.mul(M0); // 32 x 32 -> 64 bits, exact in a long lane
-                LongVector p1 = c2.mul(M1);
-                LongVector n0 = p1.lanewise(VectorOperators.LSHR, 32).lanewise(VectorOperators.XOR, c1)
-                        .lanewise(VectorOperators.XOR, k0 & LOW32);
-                LongVector n2 = p0.lanewise(VectorOperators.LSHR, 32).lanewise(VectorOperators.XOR, c3)
-                        .lanewise(VectorOperators.XOR, k1 & LOW32);
-                c1 = p1.and(LOW32);
-                c3 = p0.and(LOW32);
-                c0 = n0;
-                c2 = n2;
-                k0 += W0;
-                k1 += W1;
-            }
-            DoubleVector u = (DoubleVector) c0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.L2D, 0);
-            DoubleVector v = u.mul(0x1p-24).mul(width).add(a);
+            DoubleVector u = draw24(laneIndex.add(offset + i), seed);
+            DoubleVector v = u.mul(width).add(a);
             FloatVector f = (FloatVector) v.convertShape(VectorOperators.D2F, F_OF_D, 0);
             // Where rounding to float reached b, the largest float below it (see belowHigh).
             DoubleVector stored = (DoubleVector) f.convertShape(VectorOperators.F2D, D, 0);
@@ -120,5 +100,63 @@ final class RandomKernels {
             f.blend(belowB, reached).intoArray(out, base + i);
         }
         return bound;
+    }
+
+    /**
+     * Backend.dropoutMask for contiguous float32: 1 / keep in float where the draw (as a float32 uniform
+     * [0, 1) fill makes it) is below keep in float, else 0, as the composition of rand, lt, to and div gives.
+     */
+    static void dropoutMask(Tensor dst, long seed, long offset, double keep) {
+        float[] out = ElementwiseKernels.floats(dst);
+        int base = dst.offset();
+        float keepF = (float) keep;
+        float scale = 1f / keepF;
+        Parallel.forRange(dst.numel(), 1 << 14, (i0, i1) -> {
+            int lanes = L.length();
+            int bound = i0 + (i1 - i0) / lanes * lanes;
+            LongVector laneIndex = LongVector.zero(L).addIndex(1);
+            FloatVector zero = FloatVector.zero(F_OF_D);
+            int i = i0;
+            for (; i < bound; i += lanes) {
+                // The draw u is a multiple of 2^-24 below 1, so it is the same in double and in float.
+                DoubleVector u = draw24(laneIndex.add(offset + i), seed);
+                VectorMask<Float> kept = u.compare(VectorOperators.LT, keepF).cast(F_OF_D);
+                zero.blend(scale, kept).intoArray(out, base + i);
+            }
+            int[] words = new int[4];
+            for (; i < i1; i++) {
+                Philox.block(seed, offset + i, words);
+                out[base + i] = (float) Philox.uniform24(words) < keepF ? scale : 0f;
+            }
+        });
+    }
+
+    /**
+     * Word 0's top 24 bits of the Philox block of each lane's counter, times 2^-24: the float32 uniform draw
+     * of Philox.uniform24, in double lanes.
+     */
+    private static DoubleVector draw24(LongVector counter, long seed) {
+        // The four 32-bit words of each lane's block, each in the low half of a long lane.
+        LongVector c0 = counter.and(LOW32);
+        LongVector c1 = counter.lanewise(VectorOperators.LSHR, 32);
+        LongVector c2 = LongVector.zero(L);
+        LongVector c3 = LongVector.zero(L);
+        int k0 = (int) seed;
+        int k1 = (int) (seed >>> 32);
+        for (int round = 0; round < 10; round++) {
+            LongVector p0 = c0.mul(M0); // 32 x 32 -> 64 bits, exact in a long lane
+            LongVector p1 = c2.mul(M1);
+            LongVector n0 = p1.lanewise(VectorOperators.LSHR, 32).lanewise(VectorOperators.XOR, c1)
+                    .lanewise(VectorOperators.XOR, k0 & LOW32);
+            LongVector n2 = p0.lanewise(VectorOperators.LSHR, 32).lanewise(VectorOperators.XOR, c3)
+                    .lanewise(VectorOperators.XOR, k1 & LOW32);
+            c1 = p1.and(LOW32);
+            c3 = p0.and(LOW32);
+            c0 = n0;
+            c2 = n2;
+            k0 += W0;
+            k1 += W1;
+        }
+        return ((DoubleVector) c0.lanewise(VectorOperators.LSHR, 8).convert(VectorOperators.L2D, 0)).mul(0x1p-24);
     }
 }

@@ -60,4 +60,26 @@ class FloatRandomPathsTest {
             assertThat(got[0]).isEqualTo(Math.nextDown(2f));
         }
     }
+
+    @Test
+    void theDropoutMaskIsBernoulliDividedByTheKeepProbability() {
+        long[] offsets = {0, 5, (1L << 32) - 3};
+        int[] lengths = {1, 9, (1 << 14) * 2 + 7};
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            for (double p : new double[] {0, 0.1, 0.5, 0.9}) {
+                for (long offset : offsets) {
+                    for (int n : lengths) {
+                        Generator a = new Generator(3);
+                        a.advance(offset);
+                        Generator b = new Generator(3);
+                        b.advance(offset);
+                        double[] fused = Tensor.dropoutMask(p, a, dtype, Device.CPU, n).toDoubleArray();
+                        double[] composed = Tensor.bernoulli(1 - p, b, dtype, Device.CPU, n).div(1 - p).toDoubleArray();
+                        assertThat(fused).as("%s p=%s offset=%d n=%d", dtype, p, offset, n).containsExactly(composed);
+                        assertThat(a.offset()).isEqualTo(b.offset());
+                    }
+                }
+            }
+        }
+    }
 }
