@@ -13,6 +13,9 @@ final class TensorFormat {
         StringBuilder sb = new StringBuilder("tensor(");
         if (t.numel() == 0) {
             sb.append("[]");
+        } else if (t.storage().released()) {
+            // Printing must not throw where reading would (a log line, a debugger): say what happened instead.
+            sb.append("<released by its workspace scope>");
         } else {
             Tensor host = t.to(Device.CPU);
             appendDim(sb, elements(host), t.shape(), 0, 0, Shape.contiguousStrides(t.shape()), t.numel() > 1000);

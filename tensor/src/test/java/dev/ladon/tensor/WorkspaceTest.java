@@ -44,6 +44,7 @@ class WorkspaceTest {
                 .hasMessageContaining("Workspace.outside");
         Tensor view = t.narrow(0, 0, 2);
         assertThatThrownBy(view::toFloatArray).isInstanceOf(IllegalStateException.class);
+        assertThat(view.toString()).isEqualTo("tensor(<released by its workspace scope>, shape=[2], dtype=float32)");
     }
 
     @Test
