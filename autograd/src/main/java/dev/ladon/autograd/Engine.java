@@ -71,9 +71,7 @@ final class Engine {
                         pending.put(node.next[i], sum);
                         memory.pending(sum);
                         if (earlier != null) {
-                            memory.pending(inputGrads[i]);
-                            memory.consumed(inputGrads[i]);
-                            memory.consumed(earlier);
+                            memory.summed(earlier, inputGrads[i]);
                         }
                     }
                 }

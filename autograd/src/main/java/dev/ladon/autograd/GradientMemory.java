@@ -44,6 +44,16 @@ final class GradientMemory {
         }
     }
 
+    /**
+     * {@code earlier} (pending) and {@code added} (just returned by a formula) were summed into a new pending
+     * gradient: neither waits any more.
+     */
+    void summed(Variable earlier, Variable added) {
+        pending(added);
+        consumed(added);
+        consumed(earlier);
+    }
+
     /** One pending use of {@code grad} is over; its memory goes back when it was the last. */
     void consumed(Variable grad) {
         if (scope == null) {

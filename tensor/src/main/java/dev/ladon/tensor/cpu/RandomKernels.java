@@ -51,7 +51,7 @@ final class RandomKernels {
         int base = dst.offset();
         // Uniform float32 (dropout masks, uniform initialisers) draws many numbers per training step: vector lanes
         // run the Philox rounds of neighbouring elements side by side.
-        boolean vectorUniform = !f64 && dist == RandomDistribution.UNIFORM && F_OF_D != null && b > a
+        boolean vectorUniform = !f64 && dist == RandomDistribution.UNIFORM && hasVectorPath() && b > a
                 && Double.isFinite(a) && Double.isFinite(b);
         Parallel.forRange(dst.numel(), 1 << 14, (i0, i1) -> {
             int i = i0;
