@@ -121,6 +121,27 @@ class GemmTest {
     }
 
     @Test
+    void rowMajorBlocksReadInPlaceMatchPackedOnes() {
+        // A row-major A whose tasks hold whole panels is read where it lies, not packed. Here its rows are
+        // wider than K (a column slice at an offset), K spans two depth blocks, the last column panel is
+        // partial, and the last task's rows are not a whole panel (that block is packed): every branch of
+        // both paths in one product, checked against the reference and against the same product with A
+        // transposed (always packed).
+        Generator gen = new Generator(11);
+        int m = 2 * Gemm.MC + Gemm.MR + 3;
+        int k = Gemm.KC + 9;
+        int n = 2 * Gemm.NR + 5;
+        Tensor wide = Tensor.randn(gen, DType.FLOAT32, Device.CPU, m, k + 7);
+        Tensor a = wide.narrow(1, 5, k);
+        Tensor b = Tensor.randn(gen, DType.FLOAT32, Device.CPU, k, n);
+        Tensor c = a.matmul(b);
+        assertMatchesReference(a, b, c, "row-major A read in place");
+        Tensor packed = a.contiguous().mT().contiguous().mT().matmul(b);
+        assertThat(packed.toDoubleArray()).as("the packed product adds in the same order")
+                .containsExactly(c.toDoubleArray());
+    }
+
+    @Test
     void shallowProductsPackWiderColumnBlocks() {
         // At depth KC a group is NC columns wide; at a quarter of that depth it may be four times wider, so
         // A is packed once instead of four times. The results must not depend on the width.
