@@ -42,29 +42,46 @@ final class RotaryKernels {
         CpuStorage cs = ElementwiseKernels.storage(c);
         CpuStorage ss = ElementwiseKernels.storage(s);
         CpuStorage os = ElementwiseKernels.storage(out);
+        int rowStride = strides[rank - 2];
+        int outRowStride = outStrides[rank - 2];
+        int cosOffset = c.offset();
+        int sinOffset = s.offset();
         Parallel.forRange(rows, ROW_GRAIN, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int at = offset;
-                int outAt = 0;
-                int rest = r;
-                for (int d = rank - 2; d >= 0; d--) {
-                    int index = rest % shape[d];
-                    at += index * strides[d];
-                    outAt += index * outStrides[d];
-                    rest /= shape[d];
-                }
+            float[] xf = f32 ? xs.floats() : null;
+            float[] cf = f32 ? cs.floats() : null;
+            float[] sf = f32 ? ss.floats() : null;
+            float[] of = f32 ? os.floats() : null;
+            // Rows come in runs of T positions that share their leading index (batch, head): its offsets are
+            // worked out once per run, and the run is walked by the row strides.
+            for (int r = r0; r < r1; ) {
+                int lead = r / positions;
+                int at = offset + leadingOffset(lead, shape, strides);
+                int outAt = leadingOffset(lead, shape, outStrides);
                 int t = r % positions;
-                int co = c.offset() + t * half;
-                int so = s.offset() + t * half;
-                if (f32) {
-                    rotateFloat(xs.floats(), at, cs.floats(), ss.floats(), co, so, half, width, os.floats(), outAt);
-                } else {
-                    rotateDouble(xs.doubles(), at, cs.doubles(), ss.doubles(), co, so, half, width, os.doubles(),
-                            outAt);
+                int runEnd = Math.min(positions, t + (r1 - r));
+                for (; t < runEnd; t++, r++) {
+                    int co = cosOffset + t * half;
+                    int so = sinOffset + t * half;
+                    if (f32) {
+                        rotateFloat(xf, at + t * rowStride, cf, sf, co, so, half, width, of, outAt + t * outRowStride);
+                    } else {
+                        rotateDouble(xs.doubles(), at + t * rowStride, cs.doubles(), ss.doubles(), co, so, half, width,
+                                os.doubles(), outAt + t * outRowStride);
+                    }
                 }
             }
         });
         return out;
+    }
+
+    /** Where the rows of leading index {@code lead} (over all dims but the last two) start, by these strides. */
+    private static int leadingOffset(int lead, int[] shape, int[] strides) {
+        int at = 0;
+        for (int d = shape.length - 3; d >= 0; d--) {
+            at += lead % shape[d] * strides[d];
+            lead /= shape[d];
+        }
+        return at;
     }
 
     /** One row: x at xo, the row's cos and sin at co and so, the result at oo. */
@@ -85,7 +102,16 @@ final class RotaryKernels {
             out[oo + c] = x1 * cos[co + c] - x2 * sin[so + c];
             out[oo + half + c] = x2 * cos[co + c] + x1 * sin[so + c];
         }
-        System.arraycopy(x, xo + 2 * half, out, oo + 2 * half, width - 2 * half);
+        // The channels past the rotated ones, copied by vectors: a System.arraycopy call per row of 64 floats
+        // cost more than the rotation.
+        int from = 2 * half;
+        int copied = from + F.loopBound(width - from);
+        for (; from < copied; from += F.length()) {
+            FloatVector.fromArray(F, x, xo + from).intoArray(out, oo + from);
+        }
+        for (; from < width; from++) {
+            out[oo + from] = x[xo + from];
+        }
     }
 
     private static void rotateDouble(double[] x, int xo, double[] cos, double[] sin, int co, int so, int half,
