@@ -4,6 +4,7 @@ import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
+import dev.ladon.tensor.Workspace;
 
 /**
  * Layer-level functions (like {@code torch.nn.functional}). layerNorm, rmsNorm and crossEntropy run the
@@ -18,16 +19,32 @@ public final class Functional {
     /**
      * The affine map of a linear layer over the last dim: x [..., in] W^T + b with weight [out, in] (PyTorch's
      * layout) and bias [out] or null; returns [..., out]. One node instead of a transpose, a product and a
-     * broadcast add: the bias goes into the fresh product in place, and the weight gradient g^T x comes out
-     * in the weight's own layout. Its gradient formulas are Variable ops, so it can be differentiated again.
+     * broadcast add: the bias is added to each block of the product as it is finished
+     * ({@link FusedOps#linear}), and the weight gradient g^T x comes out in the weight's own layout. Its
+     * gradient formulas are Variable ops, so it can be differentiated again.
      *
      * @throws IllegalArgumentException when weight is not 2-D, x's last dim is not weight's second, or bias
      *                                  is not [out]
      */
     public static Variable linear(Variable x, Variable weight, Variable bias) {
+        return linear("linear", x, weight, bias, false);
+    }
+
+    /**
+     * relu(linear(x, weight, bias)) as one node: the ReLU is taken on each block of the product as it is
+     * finished, so the pre-activation is never written out, and the backward masks the gradient by the saved
+     * output. The feed-forward layer's first half.
+     *
+     * @throws IllegalArgumentException as {@link #linear}
+     */
+    public static Variable linearRelu(Variable x, Variable weight, Variable bias) {
+        return linear("linearRelu", x, weight, bias, true);
+    }
+
+    private static Variable linear(String op, Variable x, Variable weight, Variable bias, boolean relu) {
         if (weight.dim() != 2 || x.dim() == 0 || x.size(-1) != weight.size(1)
                 || (bias != null && (bias.dim() != 1 || bias.size(0) != weight.size(0)))) {
-            throw new IllegalArgumentException("linear: expected x [..., in], weight [out, in] and bias [out] or none; got x "
+            throw new IllegalArgumentException(op + ": expected x [..., in], weight [out, in] and bias [out] or none; got x "
                     + Shape.str(x.shape()) + ", weight " + Shape.str(weight.shape())
                     + (bias == null ? "" : ", bias " + Shape.str(bias.shape())));
         }
@@ -37,18 +54,33 @@ public final class Functional {
         int[] outShape = x.shape();
         outShape[outShape.length - 1] = out;
         // One 2-D product over all rows: the weight gradient is then one GEMM, not a per-batch sum.
-        Tensor y = x.data().reshape(-1, in).matmul(weight.data().mT());
-        if (bias != null) {
-            y.addInPlace(bias.data());
-        }
-        return Node.record("linear", y.reshape(outShape), new Variable[] {x, weight, bias}, new Variable[] {x, weight},
-                false, (g, s, needs) -> {
-                    Variable rows = g.reshape(-1, out);
-                    return new Variable[] {
-                            needs[0] ? rows.matmul(s[1]).reshape(xShape) : null,
-                            needs[1] ? rows.mT().matmul(s[0].reshape(-1, in)) : null,
-                            needs[2] ? rows.sum(0) : null};
+        Tensor y = FusedOps.linear(x.data().reshape(-1, in), weight.data(), dataOf(bias), relu);
+        return Node.record(op, y.reshape(outShape), new Variable[] {x, weight, bias}, new Variable[] {x, weight}, relu,
+                (g, s, needs) -> {
+                    if (!relu) {
+                        return linearGradients(g.reshape(-1, out), s, needs, in, xShape);
+                    }
+                    // The output is saved after the inputs; the gradient passes where it is positive. That masked
+                    // gradient is this formula's own temporary: without createGraph nothing keeps it once the
+                    // products have read it, so an open workspace scope gets its memory back at once (else it
+                    // would stay lent until the scope closes, an activation-sized tensor per layer).
+                    Workspace.Scope scope = GradMode.isEnabled() ? null : Workspace.current();
+                    long mark = scope == null ? 0 : scope.mark();
+                    Variable masked = PointwiseOps.reluGradient(g, s[2]);
+                    Variable[] grads = linearGradients(masked.reshape(-1, out), s, needs, in, xShape);
+                    if (scope != null) {
+                        scope.releaseIfLentSince(masked.data(), mark);
+                    }
+                    return grads;
                 });
+    }
+
+    /** dx, dW and db of a linear node from its output gradient as rows [N, out]; s = {x, W, ...}. */
+    private static Variable[] linearGradients(Variable rows, Variable[] s, boolean[] needs, int in, int[] xShape) {
+        return new Variable[] {
+                needs[0] ? rows.matmul(s[1]).reshape(xShape) : null,
+                needs[1] ? rows.mT().matmul(s[0].reshape(-1, in)) : null,
+                needs[2] ? rows.sum(0) : null};
     }
 
     /**

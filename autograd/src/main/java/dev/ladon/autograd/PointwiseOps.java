@@ -150,15 +150,20 @@ final class PointwiseOps {
                 PointwiseOps::reluBackward);
     }
 
-    /** g where the saved output is positive, else 0. */
+    /** g where the saved output s[0] is positive, else 0. */
     private static Variable[] reluBackward(Variable g, Variable[] s, boolean[] needs) {
+        return new Variable[] {reluGradient(g, s[0])};
+    }
+
+    /** ReLU's backward from its output: g where output is positive, else 0. */
+    static Variable reluGradient(Variable g, Variable output) {
         // Under createGraph as a select on a constant mask, so that it is differentiable in g; otherwise the
         // backend's one-pass kernel.
         if (GradMode.isEnabled()) {
             Variable zero = Variable.constant(Tensor.zeros(g.dtype(), g.device()));
-            return new Variable[] {Variable.where(s[0].data().gt(0.0), g, zero)};
+            return Variable.where(output.data().gt(0.0), g, zero);
         }
-        return new Variable[] {Variable.constant(FusedOps.reluBackward(g.data(), s[0].data()))};
+        return Variable.constant(FusedOps.reluBackward(g.data(), output.data()));
     }
 
     private static final double GELU_C = Math.sqrt(2.0 / Math.PI);

@@ -71,6 +71,39 @@ class FunctionalTest {
     }
 
     @Test
+    void linearReluEqualsLinearThenReluInValueAndGradients() {
+        Generator gen = new Generator(21);
+        for (boolean withBias : new boolean[] {true, false}) {
+            Tensor xs = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2, 7, 33);
+            Tensor ws = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 40, 33);
+            Tensor bs = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 40);
+            Tensor upstream = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2, 7, 40);
+            Variable x = Variable.parameter(xs);
+            Variable w = Variable.parameter(ws);
+            Variable b = withBias ? Variable.parameter(bs) : null;
+            Variable y = Functional.linearRelu(x, w, b);
+            y.mul(Variable.constant(upstream)).sum().backward();
+            Variable x2 = Variable.parameter(xs);
+            Variable w2 = Variable.parameter(ws);
+            Variable b2 = withBias ? Variable.parameter(bs) : null;
+            Variable composed = Functional.linear(x2, w2, b2).relu();
+            composed.mul(Variable.constant(upstream)).sum().backward();
+            // The same floats: the fused epilogue adds the bias and takes the ReLU as the separate ops do.
+            assertThat(y.data().toFloatArray()).containsExactly(composed.data().toFloatArray());
+            assertThat(y.data().toFloatArray()).contains(0f); // some units are off, so the mask matters
+            assertThat(x.grad().toFloatArray()).containsExactly(x2.grad().toFloatArray());
+            assertThat(w.grad().toFloatArray()).containsExactly(w2.grad().toFloatArray());
+            if (withBias) {
+                assertThat(b.grad().toFloatArray()).containsExactly(b2.grad().toFloatArray());
+            }
+        }
+        assertThatThrownBy(() -> Functional.linearRelu(Variable.constant(Tensor.zeros(2, 3)),
+                Variable.constant(Tensor.zeros(4, 5)), null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("linearRelu")
+                .hasMessageContaining("x [2, 3]");
+    }
+
+    @Test
     void mseIsTheMeanSquaredDifference() {
         Variable a = Variable.constant(Tensor.of(new double[] {1, 2, 3, 4}, 2, 2));
         Variable b = Variable.constant(Tensor.of(new double[] {0, 4}, 2));

@@ -72,6 +72,31 @@ class WorkspaceBackwardTest {
     }
 
     @Test
+    void linearReluGivesBackTheMaskedGradientItMakesInsideItsFormula() {
+        // Every array the backward takes new from the scope (all [64, 64] floats) is free again once it is done:
+        // the gradients between nodes (released by the engine) and, for linearRelu, the masked gradient that
+        // its formula makes and uses itself. The forward's arrays stay lent. Checked against linear then relu.
+        float[][] grads = new float[2][];
+        for (int fused = 0; fused < 2; fused++) {
+            Workspace workspace = new Workspace("test");
+            Variable x = Variable.parameter(randn(6));
+            Variable w = Variable.parameter(randn(7));
+            Variable b = Variable.parameter(Tensor.randn(new Generator(8), DType.FLOAT32, Device.CPU, 64));
+            try (var scope = workspace.open()) {
+                Variable y = fused == 1 ? Functional.linearRelu(x, w, b) : Functional.linear(x, w, b).relu();
+                Variable loss = y.mul(Variable.constant(randn(9))).sum();
+                long before = workspace.allocations();
+                loss.backward();
+                long taken = workspace.allocations() - before;
+                assertThat(taken).as("fused %d", fused).isGreaterThanOrEqualTo(3);
+                assertThat(workspace.freeBytes()).as("fused %d", fused).isEqualTo(taken * 64 * 64 * Float.BYTES);
+            }
+            grads[fused] = x.grad().toFloatArray();
+        }
+        assertThat(grads[1]).containsExactly(grads[0]);
+    }
+
+    @Test
     void withCreateGraphNothingIsReleasedAndSecondDerivativesMatch() {
         Variable x0 = Variable.parameter(randn(5));
         Variable g0 = Autograd.grad(x0.tanh().mul(x0).sum(), List.of(x0), Variable.constant(Tensor.scalar(1.0,

@@ -26,9 +26,9 @@ public final class FeedForward extends Module implements FeedForwardLayer {
 
     @Override
     public Variable forward(Variable x) {
-        Variable h = up.forward(x);
-        // The linear layer keeps its input, not its output, so ReLU may overwrite the output.
-        h = activation == Activation.RELU ? h.reluInPlace() : h.gelu();
+        // With ReLU, one node takes it on each block of the first product as it is finished: the pre-activation
+        // is never written out.
+        Variable h = activation == Activation.RELU ? up.forwardRelu(x) : up.forward(x).gelu();
         return down.forward(dropout.forward(h));
     }
 

@@ -103,6 +103,33 @@ public final class FusedOps {
                 labelSmoothing);
     }
 
+    /**
+     * x [N, in] W^T + bias, then ReLU when {@code relu}: a linear layer's product finished in one pass (see
+     * {@link dev.ladon.tensor.backend.Backend#linear}); weight [out, in], bias [out] or null. Returns a new
+     * [N, out], equal to {@code x.matmul(weight.mT())}, then {@code addInPlace(bias)} and {@code reluInPlace()}.
+     *
+     * @throws IllegalArgumentException when the shapes do not fit, dtypes or devices differ, or x is not floating
+     */
+    public static Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean relu) {
+        if (bias == null) {
+            Tensor.requireSameDevice("linear", x, weight);
+        } else {
+            Tensor.requireSameDevice("linear", x, weight, bias);
+        }
+        Tensor.requireFloating("linear", x);
+        if (x.dim() != 2 || weight.dim() != 2 || x.size(1) != weight.size(1)
+                || (bias != null && (bias.dim() != 1 || bias.size(0) != weight.size(0)))) {
+            throw new IllegalArgumentException("linear: expected x [N, in], weight [out, in] and bias [out] or none; got x "
+                    + Shape.str(x.shape()) + ", weight " + Shape.str(weight.shape())
+                    + (bias == null ? "" : ", bias " + Shape.str(bias.shape())));
+        }
+        if (weight.dtype() != x.dtype() || (bias != null && bias.dtype() != x.dtype())) {
+            throw new IllegalArgumentException("linear: dtypes differ: x " + x.dtype() + ", weight " + weight.dtype()
+                    + (bias == null ? "" : ", bias " + bias.dtype()));
+        }
+        return x.backend().linear(x, weight, bias, relu);
+    }
+
     /** ReLU's backward from its output: grad where output &gt; 0, else 0. */
     public static Tensor reluBackward(Tensor grad, Tensor output) {
         Tensor.requireSameDevice("reluBackward", grad, output);

@@ -254,6 +254,12 @@ public final class AutogradOpCases implements GradcheckCaseProvider {
                 randn(2, 3, 4), randn(5, 4), randn(5)).covering("linear").withSecondOrder());
         c.add(GradcheckCase.of("linear without bias, transposed input", v -> Functional.linear(in(v, 0), in(v, 1), null),
                 transposed(3, 4), randn(2, 4)).covering("linear").withSecondOrder());
+        c.add(GradcheckCase.of("linearRelu with bias over 3-D input",
+                v -> Functional.linearRelu(in(v, 0), in(v, 1), in(v, 2)), randn(2, 3, 4), randn(5, 4), randn(5))
+                .covering("linearRelu").withSecondOrder());
+        c.add(GradcheckCase.of("linearRelu without bias, transposed input",
+                v -> Functional.linearRelu(in(v, 0), in(v, 1), null), transposed(3, 4), randn(2, 4))
+                .covering("linearRelu"));
         c.add(GradcheckCase.of("rmsNorm weighted", v -> Functional.rmsNorm(in(v, 0), in(v, 1), 1e-6), randn(3, 4),
                 randn(4)).covering("rmsNorm"));
         c.add(GradcheckCase.of("rmsNorm plain", v -> Functional.rmsNorm(in(v, 0), null, 1e-6), strided(2, 3))

@@ -172,6 +172,20 @@ public interface Backend {
     }
 
     /**
+     * A linear layer's product with its bias and optional ReLU: x [N, in] W^T, plus bias [out] on every row
+     * when bias is not null, then max(y, 0) when relu; weight [out, in]; same dtype and device throughout.
+     * Returns a new [N, out]. The default composes the product, an in-place bias add and an in-place ReLU
+     * (three passes over the output); a backend overrides it to finish each block of the product in cache.
+     */
+    default Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean relu) {
+        Tensor y = matmul(x, weight.mT());
+        if (bias != null) {
+            y.addInPlace(bias);
+        }
+        return relu ? y.reluInPlace() : y;
+    }
+
+    /**
      * ReLU's backward from its output: grad where output &gt; 0, else 0 (also where output is NaN). grad and
      * output share shape and dtype. The default is a comparison and a select, two passes and a mask; a
      * backend overrides it with one pass.

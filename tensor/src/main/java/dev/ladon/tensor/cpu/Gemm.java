@@ -111,6 +111,23 @@ final class Gemm {
      */
     static void batched(int batch, int m, int n, int k, float[] a, int[] aOff, int ars, int acs, float[] b, int[] bOff,
             int brs, int bcs, float[] c) {
+        batched(batch, m, n, k, a, aOff, ars, acs, b, bOff, brs, bcs, c, null);
+    }
+
+    /**
+     * What a product does to each block of C right after its last depth block, while the block is in cache:
+     * adds bias[biasOffset + j] to column j (when bias is not null), then takes max(x, 0) with Java's rules
+     * (when relu), as a separate bias add and ReLU would, but without their passes over the whole output.
+     */
+    record Epilogue(float[] bias, int biasOffset, boolean relu) {
+    }
+
+    /**
+     * {@link #batched(int, int, int, int, float[], int[], int, int, float[], int[], int, int, float[])}, then
+     * the epilogue (null for none) on C. K must be at least 1.
+     */
+    static void batched(int batch, int m, int n, int k, float[] a, int[] aOff, int ars, int acs, float[] b, int[] bOff,
+            int brs, int bcs, float[] c, Epilogue epilogue) {
         if (batch == 0 || m == 0 || n == 0 || k == 0) {
             return;
         }
@@ -122,7 +139,7 @@ final class Gemm {
             Parallel.forRange(plan.threads, 1, (unusedStart, unusedEnd) -> {
                 FloatWorkspace ws = FLOAT_WORKSPACE.get();
                 for (int task = wave.nextTask(); task >= 0; task = wave.nextTask()) {
-                    runTask(plan, wave, task, a, aOff, ars, acs, b, bOff, brs, bcs, c, packedB, ws);
+                    runTask(plan, wave, task, a, aOff, ars, acs, b, bOff, brs, bcs, c, packedB, ws, epilogue);
                 }
             });
         }
@@ -174,7 +191,8 @@ final class Gemm {
 
     /** One task: MC rows of one entry's block of NC columns, over the whole depth (see {@link GemmPlan}). */
     private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, float[] a, int[] aOff, int ars, int acs,
-            float[] b, int[] bOff, int brs, int bcs, float[] c, MemorySegment packedB, FloatWorkspace ws) {
+            float[] b, int[] bOff, int brs, int bcs, float[] c, MemorySegment packedB, FloatWorkspace ws,
+            Epilogue epilogue) {
         int groupInWave = task / plan.rowBlocks;
         int group = wave.firstGroup + groupInWave;
         int rowBlock = task % plan.rowBlocks;
@@ -214,6 +232,37 @@ final class Gemm {
                 } else {
                     panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
                 }
+                if (epilogue != null && depth == plan.depthBlocks - 1) {
+                    applyEpilogue(epilogue, j0 + panel * NR, c, co, plan.n, mc, cols);
+                }
+            }
+        }
+    }
+
+    /** The epilogue on the finished block C[rows x cols] at co, whose first column is column j of C. */
+    private static void applyEpilogue(Epilogue e, int j, float[] c, int co, int ldc, int rows, int cols) {
+        int vl = F.length();
+        float[] bias = e.bias();
+        int bo = e.biasOffset() + j;
+        for (int r = 0; r < rows; r++) {
+            int at = co + r * ldc;
+            int x = 0;
+            for (; x + vl <= cols; x += vl) {
+                FloatVector v = FloatVector.fromArray(F, c, at + x);
+                if (bias != null) {
+                    v = v.add(FloatVector.fromArray(F, bias, bo + x));
+                }
+                if (e.relu()) {
+                    v = v.max(0f);
+                }
+                v.intoArray(c, at + x);
+            }
+            for (; x < cols; x++) {
+                float v = c[at + x];
+                if (bias != null) {
+                    v += bias[bo + x];
+                }
+                c[at + x] = e.relu() ? Math.max(v, 0f) : v;
             }
         }
     }

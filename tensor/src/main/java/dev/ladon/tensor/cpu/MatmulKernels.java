@@ -52,6 +52,27 @@ final class MatmulKernels {
         return out;
     }
 
+    /**
+     * float32 x [N, in] W^T (+ bias) (then ReLU), in > 0: one product whose epilogue adds the bias and takes the
+     * ReLU on each block of the output while it is in cache ({@link Gemm.Epilogue}).
+     */
+    static Tensor linear(Tensor x, Tensor weight, Tensor bias, boolean relu) {
+        int n = x.size(0);
+        int out = weight.size(0);
+        Tensor y = CpuBackend.INSTANCE.newOutput(x.dtype(), n, out);
+        if (y.numel() == 0) {
+            return y;
+        }
+        Tensor b = bias == null ? null : bias.contiguous();
+        Gemm.Epilogue epilogue = b == null && !relu ? null
+                : new Gemm.Epilogue(b == null ? null : ElementwiseKernels.floats(b), b == null ? 0 : b.offset(), relu);
+        // B = W^T: B[p, j] = W[j, p].
+        Gemm.batched(1, n, out, x.size(1), ElementwiseKernels.floats(x), new int[] {x.offset()}, x.stride(0), x.stride(1),
+                ElementwiseKernels.floats(weight), new int[] {weight.offset()}, weight.stride(1), weight.stride(0),
+                ElementwiseKernels.floats(y), epilogue);
+        return y;
+    }
+
     private static boolean sameOffsets(int[] offsets) {
         for (int o : offsets) {
             if (o != offsets[0]) {

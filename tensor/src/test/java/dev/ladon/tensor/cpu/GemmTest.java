@@ -1,9 +1,11 @@
 package dev.ladon.tensor.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
@@ -139,6 +141,85 @@ class GemmTest {
         Tensor packed = a.contiguous().mT().contiguous().mT().matmul(b);
         assertThat(packed.toDoubleArray()).as("the packed product adds in the same order")
                 .containsExactly(c.toDoubleArray());
+    }
+
+    @Test
+    void linearEpilogueGivesTheBitsOfTheProductThenBiasThenRelu() {
+        // FusedOps.linear finishes each block of the product with the bias add and the ReLU; the separate ops
+        // give the same floats. Sizes leave partial panels, a partial row block and (in = KC + 9) two depth
+        // blocks (the epilogue must wait for the last); x is also taken transposed (a packed A), the weight is
+        // a row slice and the bias a strided view; NaN, infinities and signed zeros go through the ReLU.
+        Generator gen = new Generator(12);
+        int[][] shapes = {{1, 1, 1}, {37, 33, Gemm.NR + 5}, {2 * Gemm.MC + 3, Gemm.KC + 9, 2 * Gemm.NR}};
+        for (int[] shape : shapes) {
+            int n = shape[0];
+            int in = shape[1];
+            int out = shape[2];
+            Tensor rowMajor = Tensor.randn(gen, DType.FLOAT32, Device.CPU, n, in);
+            Tensor transposed = Tensor.randn(gen, DType.FLOAT32, Device.CPU, in, n).mT();
+            Tensor weight = Tensor.randn(gen, DType.FLOAT32, Device.CPU, out + 2, in).narrow(0, 1, out);
+            Tensor bias = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2 * out).slice(0, 0, 2 * out, 2);
+            float[] specials = {Float.NaN, -0f, 0f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY};
+            float[] b = bias.toFloatArray();
+            for (int j = 0; j < Math.min(out, specials.length); j++) {
+                b[j] = specials[j];
+            }
+            Tensor special = Tensor.of(b, out);
+            for (Tensor x : new Tensor[] {rowMajor, transposed}) {
+                for (Tensor bi : new Tensor[] {null, bias, special}) {
+                    for (boolean relu : new boolean[] {false, true}) {
+                        Tensor expected = x.matmul(weight.mT());
+                        if (bi != null) {
+                            expected.addInPlace(bi);
+                        }
+                        if (relu) {
+                            expected.reluInPlace();
+                        }
+                        Tensor actual = FusedOps.linear(x, weight, bi, relu);
+                        assertThat(actual.shape()).containsExactly(n, out);
+                        assertThat(bitsOf(actual)).as("n=%d in=%d out=%d bias=%s relu=%s %s", n, in, out, bi != null,
+                                relu, x == transposed ? "x^T" : "x").containsExactly(bitsOf(expected));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void linearInFloat64ComposesAndChecksItsArguments() {
+        Generator gen = new Generator(13);
+        Tensor x = Tensor.randn(gen, DType.FLOAT64, Device.CPU, 5, 3);
+        Tensor w = Tensor.randn(gen, DType.FLOAT64, Device.CPU, 4, 3);
+        Tensor b = Tensor.randn(gen, DType.FLOAT64, Device.CPU, 4);
+        double[] y = FusedOps.linear(x, w, b, true).toDoubleArray();
+        double[] xv = x.toDoubleArray();
+        double[] wv = w.toDoubleArray();
+        double[] bv = b.toDoubleArray();
+        for (int i = 0; i < 5; i++) {
+            for (int j = 0; j < 4; j++) {
+                double sum = bv[j];
+                for (int p = 0; p < 3; p++) {
+                    sum += xv[i * 3 + p] * wv[j * 3 + p];
+                }
+                assertThat(y[i * 4 + j]).isCloseTo(Math.max(sum, 0), org.assertj.core.data.Offset.offset(1e-12));
+            }
+        }
+        assertThatThrownBy(() -> FusedOps.linear(x, w.narrow(1, 0, 2), null, false))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("linear")
+                .hasMessageContaining("[5, 3]").hasMessageContaining("[4, 2]");
+        assertThatThrownBy(() -> FusedOps.linear(x, w, b.narrow(0, 0, 3), false))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("bias [3]");
+        assertThatThrownBy(() -> FusedOps.linear(x, w.to(DType.FLOAT32), null, false))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("dtypes differ");
+    }
+
+    private static int[] bitsOf(Tensor t) {
+        float[] v = t.toFloatArray();
+        int[] bits = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            bits[i] = Float.floatToIntBits(v[i]); // one NaN: a NaN's payload is not part of the contract
+        }
+        return bits;
     }
 
     @Test
