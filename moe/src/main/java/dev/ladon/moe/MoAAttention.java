@@ -13,6 +13,7 @@ import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Tensor;
 
 /**
@@ -177,15 +178,16 @@ public final class MoAAttention extends Module implements AttentionLayer {
         Variable k = kv.narrow(2, 0, headDim).view(b, 1, tk, headDim);
         Variable v = kv.narrow(2, headDim, headDim).view(b, 1, tk, headDim);
         Variable rel = null;
+        FusedOps.AttentionRotation rotation = null;
         if (wpos != null) {
             Tensor pe = SinusoidalEncoding.relative(tk, dModel, x.dtype(), x.device());
             rel = Variable.constant(pe).matmul(wpos.variable()).view(1, tk, headDim).expand(active, tk, headDim);
         } else {
-            q = rotary.apply(q, tk - t);
-            k = rotary.apply(k, 0);
+            // RoPE, queries at positions tk - t .., keys at 0 ..: rotated inside the attention op.
+            rotation = rotary.attentionRotation(t, tk, x.dtype(), x.device());
         }
         Variable o = AttentionFunction.attention(q, k.expand(b, active, tk, headDim),
-                v.expand(b, active, tk, headDim), rel, 1.0, true);
+                v.expand(b, active, tk, headDim), rel, rotation, 1.0, true);
 
         // y: each (token, choice) row of O through its expert's W_o, gated, summed over the k choices.
         Variable oRows = o.permute(0, 2, 1, 3).reshape(n * active, headDim);

@@ -11,6 +11,7 @@ import dev.ladon.nn.RotaryEmbedding;
 import dev.ladon.nn.SinusoidalEncoding;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Tensor;
 
 /**
@@ -156,14 +157,15 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
         Variable q = x.matmul(wq.variable()).view(b, t, heads, headDim).permute(0, 2, 1, 3);
         Variable k = source.matmul(wk.variable()).view(b, tk, heads, headDim).permute(0, 2, 1, 3);
         Variable rel = null;
+        FusedOps.AttentionRotation rotation = null;
         if (position == Position.XL) {
             Tensor pe = SinusoidalEncoding.relative(tk, dModel, x.dtype(), x.device());
             rel = Variable.constant(pe).matmul(wp.variable()).view(tk, heads, headDim).permute(1, 0, 2);
         } else {
-            q = rotary.apply(q, tk - t);
-            k = rotary.apply(k, 0);
+            // RoPE, queries at positions tk - t .., keys at 0 ..: rotated inside the attention op.
+            rotation = rotary.attentionRotation(t, tk, x.dtype(), x.device());
         }
-        Variable o = AttentionFunction.attention(q, k, v, rel, 1 / Math.sqrt(headDim), true);
+        Variable o = AttentionFunction.attention(q, k, v, rel, rotation, 1 / Math.sqrt(headDim), true);
 
         // y [B, T, d]: each (token, head) row of O through its k output experts; sum over heads and choices.
         Variable oRows = o.permute(0, 2, 1, 3).reshape(b * t * heads, headDim);

@@ -14,10 +14,12 @@ import dev.ladon.tensor.Tensor;
  * Delta + Tk - 1 for distance Delta = key position - query position; needs causal). Output [B, H, Tq, Dv].
  */
 public final class AttentionFunction extends Function {
+    private final FusedOps.AttentionRotation rotation;
     private final double scale;
     private final boolean causal;
 
-    private AttentionFunction(double scale, boolean causal) {
+    private AttentionFunction(FusedOps.AttentionRotation rotation, double scale, boolean causal) {
+        this.rotation = rotation;
         this.scale = scale;
         this.causal = causal;
     }
@@ -27,12 +29,22 @@ public final class AttentionFunction extends Function {
      * With causal, key j is visible from query i iff j &lt;= i + Tk - Tq (the first Tk - Tq keys are memory).
      */
     public static Variable attention(Variable q, Variable k, Variable v, Variable rel, double scale, boolean causal) {
-        return new AttentionFunction(scale, causal).apply(q, k, v, rel);
+        return attention(q, k, v, rel, null, scale, causal);
+    }
+
+    /**
+     * The same with q and k rotated by {@code rotation} (RoPE; null for none, see
+     * {@link RotaryEmbedding#attentionRotation}) inside the op: gradients are with respect to the unrotated q
+     * and k, and the rotated ones are neither kept nor, on the CPU, written out.
+     */
+    public static Variable attention(Variable q, Variable k, Variable v, Variable rel,
+            FusedOps.AttentionRotation rotation, double scale, boolean causal) {
+        return new AttentionFunction(rotation, scale, causal).apply(q, k, v, rel);
     }
 
     @Override
     protected Tensor forward(FunctionContext ctx, Tensor... in) {
-        FusedOps.AttentionResult r = FusedOps.attention(in[0], in[1], in[2], in[3], scale, causal);
+        FusedOps.AttentionResult r = FusedOps.attention(in[0], in[1], in[2], in[3], rotation, scale, causal);
         ctx.saveForBackward(in[0], in[1], in[2], in[3], r.output(), r.logSumExp());
         return r.output();
     }
@@ -41,7 +53,7 @@ public final class AttentionFunction extends Function {
     protected Tensor[] backward(FunctionContext ctx, Tensor gradOutput) {
         Tensor[] s = ctx.savedTensors();
         FusedOps.AttentionResult saved = new FusedOps.AttentionResult(s[4], s[5]);
-        return FusedOps.attentionBackward(gradOutput, s[0], s[1], s[2], s[3], saved, scale, causal);
+        return FusedOps.attentionBackward(gradOutput, s[0], s[1], s[2], s[3], rotation, saved, scale, causal);
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.ladon.nn;
 
 import dev.ladon.autograd.Variable;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
 
@@ -43,15 +44,13 @@ public final class MultiHeadAttention extends Module implements AttentionLayer {
     @Override
     public Variable forward(Variable x, Variable source) {
         checkInputs("MultiHeadAttention", x, source, dModel);
-        int memory = source.size(1) - x.size(1);
         Variable q = splitHeads(wq.forward(x), heads, headDim);
         Variable k = splitHeads(wk.forward(source), heads, headDim);
         Variable v = splitHeads(wv.forward(source), heads, headDim);
-        if (rotary != null) {
-            q = rotary.apply(q, memory);
-            k = rotary.apply(k, 0);
-        }
-        Variable o = AttentionFunction.attention(q, k, v, null, 1 / Math.sqrt(headDim), true);
+        // RoPE: queries at positions memory .. memory + T - 1, keys at 0 ..; rotated inside the attention op.
+        FusedOps.AttentionRotation rotation = rotary == null ? null
+                : rotary.attentionRotation(x.size(1), source.size(1), x.dtype(), x.device());
+        Variable o = AttentionFunction.attention(q, k, v, null, rotation, 1 / Math.sqrt(headDim), true);
         return wo.forward(mergeHeads(o));
     }
 

@@ -63,6 +63,23 @@ public final class RotaryEmbedding {
     }
 
     /**
+     * The tables that rotate attention's queries at positions keys - queries .. keys - 1 and its keys at
+     * 0 .. keys - 1, for {@link AttentionFunction#attention(Variable, Variable, Variable, Variable,
+     * FusedOps.AttentionRotation, double, boolean)}: the same as {@code apply(q, keys - queries)} and
+     * {@code apply(k, 0)} before attention, but the rotated q and k need never be written out.
+     */
+    public FusedOps.AttentionRotation attentionRotation(int queries, int keys, DType dtype, Device device) {
+        if (queries < 0 || keys < queries) {
+            throw new IllegalArgumentException("RotaryEmbedding.attentionRotation: need 0 <= queries <= keys, got "
+                    + queries + " queries and " + keys + " keys");
+        }
+        tables(keys, 0, dtype, device);
+        int first = keys - queries;
+        return new FusedOps.AttentionRotation(cachedCos.narrow(0, first, queries), cachedSin.narrow(0, first, queries),
+                cachedCos, cachedSin);
+    }
+
+    /**
      * The rotation as one fused op ({@link FusedOps#rotary}). It is linear in x and orthogonal per channel pair,
      * so its gradient is the inverse rotation of the output gradient: the same op with -sin.
      */

@@ -163,6 +163,64 @@ public final class FusedOps {
         return q.backend().attentionBackward(gradOutput, q, k, v, rel, saved.output(), saved.logSumExp(), scale, causal);
     }
 
+    /**
+     * Rotary position embedding applied to attention's queries and keys: cos and sin tables [Tq, n/2] for the
+     * queries' positions and [Tk, n/2] for the keys', as {@link #rotary} takes them (channels (c, c + n/2)
+     * rotated, the rest unchanged).
+     */
+    public record AttentionRotation(Tensor queryCos, Tensor querySin, Tensor keyCos, Tensor keySin) {
+    }
+
+    /**
+     * Attention of the queries and keys rotated by {@code rotation}: the same as
+     * {@code attention(rotary(q, queryCos, querySin), rotary(k, keyCos, keySin), v, rel, scale, causal)}, but a
+     * backend may rotate inside its kernel, so that the rotated q and k are never written out (see
+     * {@link dev.ladon.tensor.backend.Backend#attention(Tensor, Tensor, Tensor, Tensor, AttentionRotation, double,
+     * boolean)}). rotation may be null.
+     */
+    public static AttentionResult attention(Tensor q, Tensor k, Tensor v, Tensor rel, AttentionRotation rotation,
+            double scale, boolean causal) {
+        checkAttention(q, k, v, rel, causal);
+        checkRotation(q, k, rotation);
+        Tensor[] r = q.backend().attention(q, k, v, rel, rotation, scale, causal);
+        return new AttentionResult(r[0], r[1]);
+    }
+
+    /** [dq, dk, dv, drel] of {@link #attention(Tensor, Tensor, Tensor, Tensor, AttentionRotation, double, boolean)}. */
+    public static Tensor[] attentionBackward(Tensor gradOutput, Tensor q, Tensor k, Tensor v, Tensor rel,
+            AttentionRotation rotation, AttentionResult saved, double scale, boolean causal) {
+        requireSameShape("attentionBackward", gradOutput, saved.output());
+        checkRotation(q, k, rotation);
+        return q.backend().attentionBackward(gradOutput, q, k, v, rel, rotation, saved.output(), saved.logSumExp(),
+                scale, causal);
+    }
+
+    private static void checkRotation(Tensor q, Tensor k, AttentionRotation rotation) {
+        if (rotation == null) {
+            return;
+        }
+        Tensor qc = rotation.queryCos();
+        Tensor qs = rotation.querySin();
+        Tensor kc = rotation.keyCos();
+        Tensor ks = rotation.keySin();
+        Tensor.requireSameDevice("attention", q, qc, qs, kc, ks);
+        boolean fits = qc.dim() == 2 && kc.dim() == 2 && Arrays.equals(qc.shape(), qs.shape())
+                && Arrays.equals(kc.shape(), ks.shape()) && qc.size(0) == q.size(2) && kc.size(0) == k.size(2)
+                && qc.size(1) == kc.size(1) && 2 * qc.size(1) <= q.size(3) && q.size(3) == k.size(3);
+        if (!fits) {
+            throw new IllegalArgumentException("attention: the rotation's tables must be [Tq, n/2] and [Tk, n/2] with "
+                    + "n <= D; got query cos " + Shape.str(qc.shape()) + ", sin " + Shape.str(qs.shape()) + ", key cos "
+                    + Shape.str(kc.shape()) + ", sin " + Shape.str(ks.shape()) + " for q " + Shape.str(q.shape()) + ", k "
+                    + Shape.str(k.shape()));
+        }
+        for (Tensor t : new Tensor[] {qc, qs, kc, ks}) {
+            if (t.dtype() != q.dtype()) {
+                throw new IllegalArgumentException("attention: the rotation's tables are " + t.dtype() + ", q is "
+                        + q.dtype());
+            }
+        }
+    }
+
     /** The operands' shapes, for an error message. */
     private static String attentionShapes(Tensor q, Tensor k, Tensor v, Tensor rel) {
         return "q " + Shape.str(q.shape()) + ", k " + Shape.str(k.shape()) + ", v " + Shape.str(v.shape())

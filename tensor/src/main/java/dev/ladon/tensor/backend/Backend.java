@@ -1,6 +1,7 @@
 package dev.ladon.tensor.backend;
 
 import dev.ladon.tensor.DType;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Storage;
 import dev.ladon.tensor.Tensor;
@@ -137,6 +138,37 @@ public interface Backend {
      */
     Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
             Tensor logSumExp, double scale, boolean causal);
+
+    /**
+     * {@link #attention(Tensor, Tensor, Tensor, Tensor, double, boolean)} of q and k rotated by {@code rotation}
+     * (null for none; see {@link FusedOps.AttentionRotation}). The default rotates them with {@link #rotary}
+     * first; a backend may rotate inside its kernel instead, so the rotated q and k are never written out.
+     */
+    default Tensor[] attention(Tensor q, Tensor k, Tensor v, Tensor rel, FusedOps.AttentionRotation rotation,
+            double scale, boolean causal) {
+        if (rotation == null) {
+            return attention(q, k, v, rel, scale, causal);
+        }
+        return attention(rotary(q, rotation.queryCos(), rotation.querySin()),
+                rotary(k, rotation.keyCos(), rotation.keySin()), v, rel, scale, causal);
+    }
+
+    /**
+     * The backward of {@link #attention(Tensor, Tensor, Tensor, Tensor, FusedOps.AttentionRotation, double,
+     * boolean)}: [dq, dk, dv, drel] with respect to the unrotated q and k. The default rotates q and k again,
+     * runs the plain backward and turns dq and dk back (the rotation with -sin).
+     */
+    default Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel,
+            FusedOps.AttentionRotation rotation, Tensor out, Tensor logSumExp, double scale, boolean causal) {
+        if (rotation == null) {
+            return attentionBackward(gradOut, q, k, v, rel, out, logSumExp, scale, causal);
+        }
+        Tensor[] grads = attentionBackward(gradOut, rotary(q, rotation.queryCos(), rotation.querySin()),
+                rotary(k, rotation.keyCos(), rotation.keySin()), v, rel, out, logSumExp, scale, causal);
+        grads[0] = rotary(grads[0], rotation.queryCos(), rotation.querySin().neg());
+        grads[1] = rotary(grads[1], rotation.keyCos(), rotation.keySin().neg());
+        return grads;
+    }
 
     /**
      * Rotary position embedding, rotate-half layout: x [..., T, D], cos and sin [T, n/2] with n &lt;= D. For

@@ -1,6 +1,7 @@
 package dev.ladon.tensor.cpu;
 
 import dev.ladon.tensor.DType;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Tensor;
 import java.util.concurrent.ConcurrentSkipListMap;
 import jdk.incubator.vector.FloatVector;
@@ -72,6 +73,83 @@ final class AttentionKernels {
         int at(int b, int h, int t) {
             return offset + b * batchStride + h * headStride + t * rowStride;
         }
+
+        /** Rows first, first + 1, ... of a buffer holding one block of rows of width floats each. */
+        static Rows block(int first, int width) {
+            return new Rows(-first * width, 0, 0, width);
+        }
+    }
+
+    /**
+     * RoPE inside the kernel: the rotary tables as arrays (row t of a table at offset + t * half), and the
+     * rotations of query and key rows into buffers and of their gradients back, in place ({@link RotaryKernels}
+     * rotates each row; the inverse rotation is the one with -sin).
+     */
+    private record Rotation(float[] queryCos, int queryCosAt, float[] querySin, float[] queryNegativeSin,
+            float[] keyCos, int keyCosAt, float[] keySin, float[] keyNegativeSin, int half) {
+        static Rotation of(FusedOps.AttentionRotation r) {
+            if (r == null) {
+                return null;
+            }
+            Tensor qc = r.queryCos().contiguous();
+            Tensor kc = r.keyCos().contiguous();
+            float[] qs = r.querySin().toFloatArray();
+            float[] ks = r.keySin().toFloatArray();
+            return new Rotation(ElementwiseKernels.floats(qc), qc.offset(), qs, negated(qs), ElementwiseKernels.floats(kc),
+                    kc.offset(), ks, negated(ks), qc.size(1));
+        }
+
+        private static float[] negated(float[] a) {
+            float[] n = new float[a.length];
+            for (int i = 0; i < a.length; i++) {
+                n[i] = -a[i];
+            }
+            return n;
+        }
+
+        /** Query rows [i0, i1) of (b, h), rotated for their positions, into dst (row i at (i - i0) * width). */
+        float[] queries(float[] src, Rows rows, int b, int h, int i0, int i1, int width, float[] dst) {
+            for (int i = i0; i < i1; i++) {
+                RotaryKernels.rotateFloat(src, rows.at(b, h, i), queryCos, querySin, queryCosAt + i * half, i * half, half,
+                        width, dst, (i - i0) * width);
+            }
+            return dst;
+        }
+
+        /** The same for key rows [j0, j1). */
+        float[] keys(float[] src, Rows rows, int b, int h, int j0, int j1, int width, float[] dst) {
+            for (int j = j0; j < j1; j++) {
+                RotaryKernels.rotateFloat(src, rows.at(b, h, j), keyCos, keySin, keyCosAt + j * half, j * half, half, width,
+                        dst, (j - j0) * width);
+            }
+            return dst;
+        }
+
+        /** Gradient rows [i0, i1) of the queries of (b, h) turned back from the rotated frame, in place. */
+        void queriesBack(float[] grad, Rows rows, int b, int h, int i0, int i1, int width) {
+            for (int i = i0; i < i1; i++) {
+                int at = rows.at(b, h, i);
+                RotaryKernels.rotateFloat(grad, at, queryCos, queryNegativeSin, queryCosAt + i * half, i * half, half,
+                        width, grad, at);
+            }
+        }
+
+        /** The same for key gradient rows [j0, j1). */
+        void keysBack(float[] grad, Rows rows, int b, int h, int j0, int j1, int width) {
+            for (int j = j0; j < j1; j++) {
+                int at = rows.at(b, h, j);
+                RotaryKernels.rotateFloat(grad, at, keyCos, keyNegativeSin, keyCosAt + j * half, j * half, half, width,
+                        grad, at);
+            }
+        }
+    }
+
+    /** Rotation inside the kernel is written for float32 without rel; the backend composes the other cases. */
+    private static void requireRotationPath(Tensor q, Tensor rel, FusedOps.AttentionRotation rotation) {
+        if (rotation != null && (q.dtype() != DType.FLOAT32 || rel != null)) {
+            throw new IllegalStateException("attention: RoPE inside the kernel needs float32 and no relative term, got "
+                    + q.dtype() + (rel == null ? "" : " with rel"));
+        }
     }
 
     /** t itself when its last dim is contiguous (the kernels read rows as runs), else a contiguous copy. */
@@ -80,6 +158,16 @@ final class AttentionKernels {
     }
 
     static Tensor[] forward(Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal) {
+        return forward(q, k, v, rel, null, scale, causal);
+    }
+
+    /**
+     * With {@code rotation} (float32 and no rel only; null for none) q and k are rotated (RoPE) inside the
+     * kernel, block by block, as if {@code rotary} had been applied to them first.
+     */
+    static Tensor[] forward(Tensor q, Tensor k, Tensor v, Tensor rel, FusedOps.AttentionRotation rotation, double scale,
+            boolean causal) {
+        requireRotationPath(q, rel, rotation);
         q = withContiguousRows(q);
         k = withContiguousRows(k);
         v = withContiguousRows(v);
@@ -90,7 +178,7 @@ final class AttentionKernels {
         Tensor out = CpuBackend.INSTANCE.newTensorLike(q.dtype(), new int[] {g.batch, g.heads, g.tq, g.dv}, q);
         Tensor lse = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq);
         if (q.dtype() == DType.FLOAT32) {
-            forwardFloat(g, q, k, v, rel, (float) scale, out, lse);
+            forwardFloat(g, q, k, v, rel, Rotation.of(rotation), (float) scale, out, lse);
         } else {
             forwardDouble(g, q, k, v, rel, scale, out, lse);
         }
@@ -99,6 +187,13 @@ final class AttentionKernels {
 
     static Tensor[] backward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out, Tensor lse,
             double scale, boolean causal) {
+        return backward(gradOut, q, k, v, rel, null, out, lse, scale, causal);
+    }
+
+    /** The backward of {@link #forward(Tensor, Tensor, Tensor, Tensor, FusedOps.AttentionRotation, double, boolean)}. */
+    static Tensor[] backward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, FusedOps.AttentionRotation rotation,
+            Tensor out, Tensor lse, double scale, boolean causal) {
+        requireRotationPath(q, rel, rotation);
         gradOut = withContiguousRows(gradOut);
         q = withContiguousRows(q);
         k = withContiguousRows(k);
@@ -112,7 +207,7 @@ final class AttentionKernels {
         Tensor dv = CpuBackend.INSTANCE.newTensorLike(q.dtype(), v.shape(), v);
         Tensor drel = rel == null ? null : CpuBackend.INSTANCE.newTensor(q.dtype(), g.heads, g.tk, g.d);
         if (q.dtype() == DType.FLOAT32) {
-            backwardFloat(g, gradOut, q, k, v, rel, out, lse, (float) scale, dq, dk, dv, drel);
+            backwardFloat(g, gradOut, q, k, v, rel, Rotation.of(rotation), out, lse, (float) scale, dq, dk, dv, drel);
         } else {
             backwardDouble(g, gradOut, q, k, v, rel, out, lse, scale, dq, dk, dv, drel);
         }
@@ -121,14 +216,14 @@ final class AttentionKernels {
 
     // ---- float32 ---------------------------------------------------------------------------------
 
-    private static void forwardFloat(Geometry g, Tensor q, Tensor k, Tensor v, Tensor rel, float scale, Tensor out,
-            Tensor lse) {
-        float[] qa = ElementwiseKernels.floats(q);
+    private static void forwardFloat(Geometry g, Tensor q, Tensor k, Tensor v, Tensor rel, Rotation rotation,
+            float scale, Tensor out, Tensor lse) {
+        float[] qAll = ElementwiseKernels.floats(q);
         float[] ka = ElementwiseKernels.floats(k);
         float[] va = ElementwiseKernels.floats(v);
         float[] oa = ElementwiseKernels.floats(out);
         float[] la = ElementwiseKernels.floats(lse);
-        Rows qr = Rows.of(q);
+        Rows qAllRows = Rows.of(q);
         Rows kr = Rows.of(k);
         Rows vr = Rows.of(v);
         Rows outRows = Rows.of(out);
@@ -141,6 +236,8 @@ final class AttentionKernels {
             float[] acc = new float[BLOCK_Q * g.dv];
             float[] rowMax = new float[BLOCK_Q];
             float[] rowSum = new float[BLOCK_Q];
+            float[] queryBlock = rotation == null ? null : new float[BLOCK_Q * g.d];
+            float[] keyBlock = rotation == null ? null : new float[BLOCK_K * g.d];
             for (int task = task0; task < task1; task++) {
                 int bh = task / queryBlocks;
                 int b = bh / g.heads;
@@ -150,10 +247,18 @@ final class AttentionKernels {
                 java.util.Arrays.fill(acc, 0f);
                 java.util.Arrays.fill(rowMax, Float.NEGATIVE_INFINITY);
                 java.util.Arrays.fill(rowSum, 0f);
+                // With RoPE the block's query rows are rotated into a buffer and read from there.
+                float[] qa = rotation == null ? qAll : rotation.queries(qAll, qAllRows, b, h, i0, i1, g.d, queryBlock);
+                Rows qr = rotation == null ? qAllRows : Rows.block(i0, g.d);
                 int keyEnd = g.visibleEnd(i1 - 1);
                 for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
                     int j1 = Math.min(j0 + BLOCK_K, g.tk);
-                    packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
+                    if (rotation == null) {
+                        packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
+                    } else {
+                        rotation.keys(ka, kr, b, h, j0, j1, g.d, keyBlock);
+                        packTransposed(keyBlock, Rows.block(j0, g.d), b, h, j0, j1, g.d, kt);
+                    }
                     int i = i0;
                     if (relT == null) {
                         // ROWS queries at a time: each key vector loaded serves ROWS rows of scores and of P V.
@@ -224,11 +329,11 @@ final class AttentionKernels {
      * dv and dk of the block's keys, dq of every query and drel along each diagonal (one relative
      * distance) are sums over a tile's columns, rows or diagonals, each accumulated in registers.
      */
-    private static void backwardFloat(Geometry g, Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
-            Tensor lse, float scale, Tensor dq, Tensor dk, Tensor dv, Tensor drel) {
+    private static void backwardFloat(Geometry g, Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel,
+            Rotation rotation, Tensor out, Tensor lse, float scale, Tensor dq, Tensor dk, Tensor dv, Tensor drel) {
         float[] ga = ElementwiseKernels.floats(gradOut);
-        float[] qa = ElementwiseKernels.floats(q);
-        float[] ka = ElementwiseKernels.floats(k);
+        float[] qAll = ElementwiseKernels.floats(q);
+        float[] kAll = ElementwiseKernels.floats(k);
         float[] va = ElementwiseKernels.floats(v);
         float[] oa = ElementwiseKernels.floats(out);
         float[] la = ElementwiseKernels.floats(lse);
@@ -237,8 +342,8 @@ final class AttentionKernels {
         float[] dva = ElementwiseKernels.floats(dv);
         float[] rela = rel == null ? null : ElementwiseKernels.floats(rel);
         Rows gr = Rows.of(gradOut);
-        Rows qr = Rows.of(q);
-        Rows kr = Rows.of(k);
+        Rows qAllRows = Rows.of(q);
+        Rows kAllRows = Rows.of(k);
         Rows vr = Rows.of(v);
         Rows or = Rows.of(out);
         Rows dqr = Rows.of(dq);
@@ -260,14 +365,22 @@ final class AttentionKernels {
             float[] tTile = new float[g.tq * BLOCK_K];
             float[] delta = new float[g.tq];
             float[] drelPart = rel == null ? null : new float[g.heads * g.tk * g.d];
+            float[] queryRows = rotation == null ? null : new float[g.tq * g.d];
+            float[] keyBlock = rotation == null ? null : new float[BLOCK_K * g.d];
             for (int bh = bh0; bh < bh1; bh++) {
                 int b = bh / g.heads;
                 int h = bh % g.heads;
                 for (int i = 0; i < g.tq; i++) {
                     delta[i] = dot(ga, gr.at(b, h, i), oa, or.at(b, h, i), g.dv);
                 }
+                // With RoPE the head's query rows, and each key block's rows, are rotated into buffers and read
+                // from there; dq and dk are summed in the rotated frame and turned back when complete.
+                float[] qa = rotation == null ? qAll : rotation.queries(qAll, qAllRows, b, h, 0, g.tq, g.d, queryRows);
+                Rows qr = rotation == null ? qAllRows : Rows.block(0, g.d);
                 for (int j0 = 0; j0 < g.tk; j0 += BLOCK_K) {
                     int j1 = Math.min(j0 + BLOCK_K, g.tk);
+                    float[] ka = rotation == null ? kAll : rotation.keys(kAll, kAllRows, b, h, j0, j1, g.d, keyBlock);
+                    Rows kr = rotation == null ? kAllRows : Rows.block(j0, g.d);
                     packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
                     packTransposed(va, vr, b, h, j0, j1, g.dv, vt);
                     // Queries before firstQuery see none of these keys.
@@ -313,6 +426,9 @@ final class AttentionKernels {
                         addWeightedRows(tTile, column, BLOCK_K, g.tq - from, qa, qr.at(b, h, from), qr.rowStride(),
                                 dka, dkr.at(b, h, j), g.d);
                     }
+                    if (rotation != null) {
+                        rotation.keysBack(dka, dkr, b, h, j0, j1, g.d);
+                    }
                     // dq_i sums a tile row over the block's keys (T is 0 past each row's visible keys).
                     i = firstQuery;
                     if (rel == null) {
@@ -345,6 +461,9 @@ final class AttentionKernels {
                             }
                         }
                     }
+                }
+                if (rotation != null) {
+                    rotation.queriesBack(dqa, dqr, b, h, 0, g.tq, g.d);
                 }
             }
             if (drelPart != null) {

@@ -1,6 +1,7 @@
 package dev.ladon.tensor.cpu;
 
 import dev.ladon.tensor.DType;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Storage;
@@ -265,6 +266,24 @@ public final class CpuBackend implements Backend {
     public Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, Tensor out,
             Tensor logSumExp, double scale, boolean causal) {
         return AttentionKernels.backward(gradOut, q, k, v, rel, out, logSumExp, scale, causal);
+    }
+
+    @Override
+    public Tensor[] attention(Tensor q, Tensor k, Tensor v, Tensor rel, FusedOps.AttentionRotation rotation,
+            double scale, boolean causal) {
+        // The float32 kernel rotates query and key blocks as it reads them; float64 (gradient checks) and the
+        // relative term take the composition.
+        return rotation == null || (q.dtype() == DType.FLOAT32 && rel == null)
+                ? AttentionKernels.forward(q, k, v, rel, rotation, scale, causal)
+                : Backend.super.attention(q, k, v, rel, rotation, scale, causal);
+    }
+
+    @Override
+    public Tensor[] attentionBackward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel,
+            FusedOps.AttentionRotation rotation, Tensor out, Tensor logSumExp, double scale, boolean causal) {
+        return rotation == null || (q.dtype() == DType.FLOAT32 && rel == null)
+                ? AttentionKernels.backward(gradOut, q, k, v, rel, rotation, out, logSumExp, scale, causal)
+                : Backend.super.attentionBackward(gradOut, q, k, v, rel, rotation, out, logSumExp, scale, causal);
     }
 
     @Override

@@ -84,8 +84,11 @@ final class RotaryKernels {
         return at;
     }
 
-    /** One row: x at xo, the row's cos and sin at co and so, the result at oo. */
-    private static void rotateFloat(float[] x, int xo, float[] cos, float[] sin, int co, int so, int half, int width,
+    /**
+     * One row: x at xo, the row's cos and sin at co and so, the result at oo (which may be xo: each pair is
+     * read before it is written). Also used by attention with RoPE inside its kernel.
+     */
+    static void rotateFloat(float[] x, int xo, float[] cos, float[] sin, int co, int so, int half, int width,
             float[] out, int oo) {
         int c = 0;
         for (int bound = F.loopBound(half); c < bound; c += F.length()) {

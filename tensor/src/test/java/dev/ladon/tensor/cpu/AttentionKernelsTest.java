@@ -1,6 +1,7 @@
 package dev.ladon.tensor.cpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
@@ -157,6 +158,60 @@ class AttentionKernelsTest {
                         + allowed + ")");
             }
         }
+    }
+
+    /**
+     * Attention with RoPE inside the kernel (FusedOps.attention with a rotation) against rotary then attention,
+     * forward and backward: the same floats, since the kernel rotates each row as the rotary kernel does and
+     * turns the gradients back with the same rotation by -sin.
+     */
+    private static void checkRotationAgainstComposition(long seed, DType dtype, int b, int h, int tq, int tk, int d,
+            int half, boolean causal, boolean broadcastKeys) {
+        Generator gen = new Generator(seed);
+        Tensor q = Tensor.randn(gen, dtype, Device.CPU, b, tq, h, d).permute(0, 2, 1, 3);
+        Tensor k = broadcastKeys ? Tensor.randn(gen, dtype, Device.CPU, b, 1, tk, d).expand(b, h, tk, d)
+                : Tensor.randn(gen, dtype, Device.CPU, b, h, tk, d);
+        Tensor v = Tensor.randn(gen, dtype, Device.CPU, b, h, tk, d);
+        Tensor gradOut = Tensor.randn(gen, dtype, Device.CPU, b, h, tq, d);
+        // Keys at positions 0 .. Tk - 1, queries at the last Tq of them (the first Tk - Tq keys are memory).
+        Tensor keyAngles = Tensor.randn(gen, dtype, Device.CPU, tk, half);
+        Tensor queryAngles = keyAngles.narrow(0, tk - tq, tq);
+        FusedOps.AttentionRotation rotation = new FusedOps.AttentionRotation(queryAngles.cos(), queryAngles.sin(),
+                keyAngles.cos(), keyAngles.sin());
+        double scale = 1 / Math.sqrt(d);
+        FusedOps.AttentionResult fused = FusedOps.attention(q, k, v, null, rotation, scale, causal);
+        Tensor qr = FusedOps.rotary(q, rotation.queryCos(), rotation.querySin());
+        Tensor kr = FusedOps.rotary(k, rotation.keyCos(), rotation.keySin());
+        FusedOps.AttentionResult composed = FusedOps.attention(qr, kr, v, null, scale, causal);
+        String what = dtype + " b=" + b + " h=" + h + " tq=" + tq + " tk=" + tk + " d=" + d + " half=" + half;
+        assertThat(fused.output().toDoubleArray()).as("out " + what).containsExactly(composed.output().toDoubleArray());
+        assertThat(fused.logSumExp().toDoubleArray()).as("lse " + what)
+                .containsExactly(composed.logSumExp().toDoubleArray());
+        Tensor[] g = FusedOps.attentionBackward(gradOut, q, k, v, null, rotation, fused, scale, causal);
+        Tensor[] c = FusedOps.attentionBackward(gradOut, qr, kr, v, null, composed, scale, causal);
+        Tensor dq = FusedOps.rotary(c[0], rotation.queryCos(), rotation.querySin().neg());
+        Tensor dk = FusedOps.rotary(c[1], rotation.keyCos(), rotation.keySin().neg());
+        assertThat(g[0].toDoubleArray()).as("dq " + what).containsExactly(dq.toDoubleArray());
+        assertThat(g[1].toDoubleArray()).as("dk " + what).containsExactly(dk.toDoubleArray());
+        assertThat(g[2].toDoubleArray()).as("dv " + what).containsExactly(c[2].toDoubleArray());
+        assertThat(g[3]).isNull();
+    }
+
+    @Test
+    void ropeInsideTheKernelEqualsRotaryThenAttention() {
+        checkRotationAgainstComposition(31, DType.FLOAT32, 2, 3, 37, 37, 16, 4, true, false);
+        // Memory keys (queries at later positions), half the channels rotated, several key and query blocks.
+        checkRotationAgainstComposition(32, DType.FLOAT32, 1, 2, 70, 150, 24, 6, true, false);
+        // Every channel rotated, widths that leave vector tails, non-causal, one key set shared by the heads.
+        checkRotationAgainstComposition(33, DType.FLOAT32, 2, 2, 9, 45, 38, 19, false, true);
+        checkRotationAgainstComposition(34, DType.FLOAT32, 2, 4, 128, 128, 64, 16, true, false); // the lm-step shape
+        // float64 takes the backend's composition.
+        checkRotationAgainstComposition(35, DType.FLOAT64, 1, 2, 11, 20, 6, 2, true, false);
+        Tensor q = Tensor.randn(1, 1, 4, 8);
+        Tensor t = Tensor.randn(4, 5); // 2 x 5 channels rotated, but D is 8
+        assertThatThrownBy(() -> FusedOps.attention(q, q, q, null, new FusedOps.AttentionRotation(t, t, t, t), 1, true))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rotation")
+                .hasMessageContaining("[4, 5]").hasMessageContaining("q [1, 1, 4, 8]");
     }
 
     @Test
