@@ -4,7 +4,9 @@ import dev.ladon.autograd.Function;
 import dev.ladon.autograd.FunctionContext;
 import dev.ladon.autograd.Variable;
 import dev.ladon.tensor.FusedOps;
+import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
+import java.util.List;
 
 /**
  * Scaled-dot-product attention as one differentiable op on the fused kernel ({@link FusedOps#attention}):
@@ -40,6 +42,70 @@ public final class AttentionFunction extends Function {
     public static Variable attention(Variable q, Variable k, Variable v, Variable rel,
             FusedOps.AttentionRotation rotation, double scale, boolean causal) {
         return new AttentionFunction(rotation, scale, causal).apply(q, k, v, rel);
+    }
+
+    /**
+     * Self-attention over one projection that holds Q, K and V side by side, qkv [B, T, 3 H D] (as x [Wq; Wk;
+     * Wv]^T), as attention of its three [B, H, T, D] views. The gradient with respect to qkv comes out as one
+     * tensor: three views of it would each send back a zero-padded [B, T, 3 H D] gradient for the engine to
+     * sum. The output [B, H, T, D] is laid out as [B, T, H, D], so the heads merge without a copy.
+     */
+    public static Variable packed(Variable qkv, int heads, int headDim, FusedOps.AttentionRotation rotation,
+            double scale, boolean causal) {
+        if (qkv.dim() != 3 || qkv.size(2) != 3 * heads * headDim) {
+            throw new IllegalArgumentException("AttentionFunction.packed: expected qkv [B, T, 3 * " + heads + " * "
+                    + headDim + "], got " + Shape.str(qkv.shape()));
+        }
+        return new Packed(heads, headDim, rotation, scale, causal).apply(qkv);
+    }
+
+    /** The function behind {@link #packed}. */
+    private static final class Packed extends Function {
+        private final int heads;
+        private final int headDim;
+        private final FusedOps.AttentionRotation rotation;
+        private final double scale;
+        private final boolean causal;
+
+        Packed(int heads, int headDim, FusedOps.AttentionRotation rotation, double scale, boolean causal) {
+            this.heads = heads;
+            this.headDim = headDim;
+            this.rotation = rotation;
+            this.scale = scale;
+            this.causal = causal;
+        }
+
+        /** q, k and v: [B, H, T, D] views of qkv [B, T, 3 H D]. */
+        private Tensor[] split(Tensor qkv) {
+            Tensor parts = qkv.view(qkv.size(0), qkv.size(1), 3, heads, headDim);
+            return new Tensor[] {parts.select(2, 0).permute(0, 2, 1, 3), parts.select(2, 1).permute(0, 2, 1, 3),
+                    parts.select(2, 2).permute(0, 2, 1, 3)};
+        }
+
+        @Override
+        protected Tensor forward(FunctionContext ctx, Tensor... in) {
+            Tensor[] qkv = split(in[0]);
+            FusedOps.AttentionResult r = FusedOps.attention(qkv[0], qkv[1], qkv[2], null, rotation, scale, causal);
+            ctx.saveForBackward(in[0], r.output(), r.logSumExp());
+            return r.output();
+        }
+
+        @Override
+        protected Tensor[] backward(FunctionContext ctx, Tensor gradOutput) {
+            Tensor[] s = ctx.savedTensors();
+            Tensor[] qkv = split(s[0]);
+            Tensor[] grads = FusedOps.attentionBackward(gradOutput, qkv[0], qkv[1], qkv[2], null, rotation,
+                    new FusedOps.AttentionResult(s[1], s[2]), scale, causal);
+            // Back through each view's permute, then side by side as [B, T, 3, H, D]: one pass.
+            Tensor packedGrad = Tensor.stack(List.of(grads[0].permute(0, 2, 1, 3), grads[1].permute(0, 2, 1, 3),
+                    grads[2].permute(0, 2, 1, 3)), 2);
+            return new Tensor[] {packedGrad.reshape(s[0].shape())};
+        }
+
+        @Override
+        public String name() {
+            return "packedAttention";
+        }
     }
 
     @Override

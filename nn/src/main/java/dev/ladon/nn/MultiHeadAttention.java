@@ -1,9 +1,11 @@
 package dev.ladon.nn;
 
+import dev.ladon.autograd.Functional;
 import dev.ladon.autograd.Variable;
 import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
+import java.util.List;
 
 /**
  * Causal multi-head self-attention on the fused kernel, optionally with rotary position embedding
@@ -44,13 +46,28 @@ public final class MultiHeadAttention extends Module implements AttentionLayer {
     @Override
     public Variable forward(Variable x, Variable source) {
         checkInputs("MultiHeadAttention", x, source, dModel);
-        Variable q = splitHeads(wq.forward(x), heads, headDim);
-        Variable k = splitHeads(wk.forward(source), heads, headDim);
-        Variable v = splitHeads(wv.forward(source), heads, headDim);
         // RoPE: queries at positions memory .. memory + T - 1, keys at 0 ..; rotated inside the attention op.
         FusedOps.AttentionRotation rotation = rotary == null ? null
                 : rotary.attentionRotation(x.size(1), source.size(1), x.dtype(), x.device());
+        if (source == x) {
+            return selfAttention(x, rotation);
+        }
+        Variable q = splitHeads(wq.forward(x), heads, headDim);
+        Variable k = splitHeads(wk.forward(source), heads, headDim);
+        Variable v = splitHeads(wv.forward(source), heads, headDim);
         Variable o = AttentionFunction.attention(q, k, v, null, rotation, 1 / Math.sqrt(headDim), true);
+        return wo.forward(mergeHeads(o));
+    }
+
+    /**
+     * Self-attention without memory: Q, K and V from one product with the three weights stacked (wider
+     * products run closer to the machine's peak, and the input gradient is one product instead of three and
+     * two sums), attended as views of it ({@link AttentionFunction#packed}).
+     */
+    private Variable selfAttention(Variable x, FusedOps.AttentionRotation rotation) {
+        Variable w = Variable.cat(List.of(wq.weight().variable(), wk.weight().variable(), wv.weight().variable()), 0);
+        Variable qkv = Functional.linear(x, w, null);
+        Variable o = AttentionFunction.packed(qkv, heads, headDim, rotation, 1 / Math.sqrt(headDim), true);
         return wo.forward(mergeHeads(o));
     }
 

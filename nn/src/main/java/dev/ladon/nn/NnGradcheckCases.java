@@ -44,6 +44,8 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
         cases.add(rotaryCase(gen));
         cases.add(attentionLayerCase("MultiHeadAttention", new MultiHeadAttention(4, 2, 3, 0), gen, 0));
         cases.add(attentionLayerCase("MultiHeadAttention rope with memory", new MultiHeadAttention(4, 2, 4, 0.5), gen, 2));
+        cases.add(attentionLayerCase("MultiHeadAttention rope, fused Q K V projection", new MultiHeadAttention(4, 2, 4, 0.5),
+                gen, 0));
         cases.add(attentionLayerCase("RelativeMultiHeadAttention with memory", relativeAttention(gen), gen, 2));
         cases.add(blockCase(gen));
         cases.add(languageModelCase(gen, TransformerConfig.Positions.XL_RELATIVE));

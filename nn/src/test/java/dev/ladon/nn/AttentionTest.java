@@ -144,6 +144,31 @@ class AttentionTest {
         assertClose(mha.forward(Variable.constant(x), Variable.constant(source)).data(), expected, 1e-12);
     }
 
+    @Test
+    void selfAttentionOnOneFusedProjectionEqualsTheThreeSeparateProjections() {
+        // forward(x, x) takes Q, K and V from one product and attends to its views; forward(x, y) with y a
+        // different variable holding the same values takes the three products. The output is the same floats
+        // (each element is the same sum); x's gradient sums the three paths in another order.
+        Generator gen = new Generator(8);
+        MultiHeadAttention mha = new MultiHeadAttention(64, 4, 16, 0.5);
+        Tensor xs = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2, 40, 64);
+        Tensor upstream = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2, 40, 64);
+        Variable x = Variable.parameter(xs);
+        Variable fused = mha.forward(x, x);
+        fused.mul(Variable.constant(upstream)).sum().backward();
+        var p = mha.namedParameters();
+        Tensor wqGrad = p.get("wq.weight").grad();
+        Tensor wvGrad = p.get("wv.weight").grad();
+        mha.zeroGrad();
+        Variable x2 = Variable.parameter(xs);
+        Variable separate = mha.forward(x2, x2.view(2, 40, 64));
+        separate.mul(Variable.constant(upstream)).sum().backward();
+        assertThat(fused.data().toFloatArray()).containsExactly(separate.data().toFloatArray());
+        assertThat(x.grad().allClose(x2.grad(), 1e-5, 1e-5)).isTrue();
+        assertThat(wqGrad.allClose(p.get("wq.weight").grad(), 1e-5, 1e-5)).isTrue();
+        assertThat(wvGrad.allClose(p.get("wv.weight").grad(), 1e-5, 1e-5)).isTrue();
+    }
+
     private static Variable heads(Tensor projected, int heads) {
         int b = projected.size(0);
         int t = projected.size(1);

@@ -173,9 +173,9 @@ final class AttentionKernels {
         v = withContiguousRows(v);
         rel = withContiguousRows(rel);
         Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
-        // Outputs and gradients are laid out like their operand (see CpuBackend.newTensorLike): for heads split
+        // Outputs and gradients are laid out like their operand (see CpuBackend.newTensorInOrderOf): for heads split
         // off a projection they go back through the permute, and merge into [B, T, H * D], without a copy.
-        Tensor out = CpuBackend.INSTANCE.newTensorLike(q.dtype(), new int[] {g.batch, g.heads, g.tq, g.dv}, q);
+        Tensor out = CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), new int[] {g.batch, g.heads, g.tq, g.dv}, q);
         Tensor lse = CpuBackend.INSTANCE.newTensor(q.dtype(), g.batch, g.heads, g.tq);
         if (q.dtype() == DType.FLOAT32) {
             forwardFloat(g, q, k, v, rel, Rotation.of(rotation), (float) scale, out, lse);
@@ -202,9 +202,9 @@ final class AttentionKernels {
         out = withContiguousRows(out);
         lse = lse.contiguous();
         Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
-        Tensor dq = CpuBackend.INSTANCE.newTensorLike(q.dtype(), q.shape(), q);
-        Tensor dk = CpuBackend.INSTANCE.newTensorLike(q.dtype(), k.shape(), k);
-        Tensor dv = CpuBackend.INSTANCE.newTensorLike(q.dtype(), v.shape(), v);
+        Tensor dq = CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), q.shape(), q);
+        Tensor dk = CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), k.shape(), k);
+        Tensor dv = CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), v.shape(), v);
         Tensor drel = rel == null ? null : CpuBackend.INSTANCE.newTensor(q.dtype(), g.heads, g.tk, g.d);
         if (q.dtype() == DType.FLOAT32) {
             backwardFloat(g, gradOut, q, k, v, rel, Rotation.of(rotation), out, lse, (float) scale, dq, dk, dv, drel);

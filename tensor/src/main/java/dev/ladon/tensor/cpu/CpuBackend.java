@@ -52,10 +52,24 @@ public final class CpuBackend implements Backend {
 
     /** {@link #newTensorLike} for a kernel that writes every element (see {@link #newOutput}). */
     Tensor newOutputLike(DType dtype, int[] shape, Tensor like) {
-        return newTensorLike(dtype, shape, like, false);
+        return newTensorLike(dtype, shape, like, false, false);
+    }
+
+    /**
+     * {@link #newTensorLike}, but like may also be a slice whose dims have distinct positive strides: the result
+     * is dense in the order of those strides. Attention takes its output's and gradients' layout from q this
+     * way, so heads that are a slice of a fused Q, K and V projection ([B, T, 3, H, D] seen as [B, H, T, D])
+     * still give an output that merges back into [B, T, H D] without a copy.
+     */
+    Tensor newTensorInOrderOf(DType dtype, int[] shape, Tensor like) {
+        return newTensorLike(dtype, shape, like, true, true);
     }
 
     private Tensor newTensorLike(DType dtype, int[] shape, Tensor like, boolean zeroFilled) {
+        return newTensorLike(dtype, shape, like, zeroFilled, false);
+    }
+
+    private Tensor newTensorLike(DType dtype, int[] shape, Tensor like, boolean zeroFilled, boolean orderOnly) {
         int rank = shape.length;
         if (like.dim() != rank) {
             return newTensor(dtype, shape, zeroFilled);
@@ -72,11 +86,14 @@ public final class CpuBackend implements Backend {
         spread.sort((x, y) -> Integer.compare(like.stride(y), like.stride(x)));
         order.addAll(spread);
         int dense = 1;
+        int previous = 0;
         for (int i = rank - 1; i >= order.size() - spread.size(); i--) {
             int d = order.get(i);
-            if (like.stride(d) != dense) {
+            boolean fits = orderOnly ? like.stride(d) > previous : like.stride(d) == dense;
+            if (!fits) {
                 return newTensor(dtype, shape, zeroFilled);
             }
+            previous = like.stride(d);
             dense *= like.size(d);
         }
         int[] strides = new int[rank];

@@ -39,4 +39,17 @@ class NewTensorLikeTest {
         // a size-1 dim of the operand that the result spreads out cannot be ordered by it
         assertThat(like(shape, Tensor.zeros(4, 1).mT()).isContiguous()).isTrue();
     }
+
+    @Test
+    void inTheOrderOfASliceSuchAsHeadsOfAFusedProjection() {
+        // q of a fused Q, K, V projection: [B, T, 3, H, D] with the middle index 0, seen as [B, H, T, D].
+        Tensor q = Tensor.zeros(2, 5, 3, 4, 6).select(2, 0).permute(0, 2, 1, 3);
+        Tensor out = CpuBackend.INSTANCE.newTensorInOrderOf(DType.FLOAT32, q.shape(), q);
+        assertThat(out.permute(0, 2, 1, 3).isContiguous()).isTrue();
+        assertThat(like(q.shape(), q).isContiguous()).as("newTensorLike keeps slices contiguous").isTrue();
+        // Broadcast dims (stride 0) still give a contiguous result.
+        Tensor shared = Tensor.zeros(2, 1, 5, 6).expand(2, 4, 5, 6);
+        assertThat(CpuBackend.INSTANCE.newTensorInOrderOf(DType.FLOAT32, shared.shape(), shared).isContiguous()).isTrue();
+    }
 }
+
