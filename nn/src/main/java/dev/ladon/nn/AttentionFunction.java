@@ -6,7 +6,6 @@ import dev.ladon.autograd.Variable;
 import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
-import java.util.List;
 
 /**
  * Scaled-dot-product attention as one differentiable op on the fused kernel ({@link FusedOps#attention}):
@@ -47,8 +46,8 @@ public final class AttentionFunction extends Function {
     /**
      * Self-attention over one projection that holds Q, K and V side by side, qkv [B, T, 3 H D] (as x [Wq; Wk;
      * Wv]^T), as attention of its three [B, H, T, D] views. The gradient with respect to qkv comes out as one
-     * tensor: three views of it would each send back a zero-padded [B, T, 3 H D] gradient for the engine to
-     * sum. The output [B, H, T, D] is laid out as [B, T, H, D], so the heads merge without a copy.
+     * tensor, the kernel writing dq, dk and dv into its three slices: three views of qkv would each send back a
+     * zero-padded [B, T, 3 H D] gradient for the engine to sum. The output [B, H, T, D] is laid out as [B, T, H, D], so the heads merge without a copy.
      */
     public static Variable packed(Variable qkv, int heads, int headDim, FusedOps.AttentionRotation rotation,
             double scale, boolean causal) {
@@ -94,12 +93,12 @@ public final class AttentionFunction extends Function {
         protected Tensor[] backward(FunctionContext ctx, Tensor gradOutput) {
             Tensor[] s = ctx.savedTensors();
             Tensor[] qkv = split(s[0]);
-            Tensor[] grads = FusedOps.attentionBackward(gradOutput, qkv[0], qkv[1], qkv[2], null, rotation,
-                    new FusedOps.AttentionResult(s[1], s[2]), scale, causal);
-            // Back through each view's permute, then side by side as [B, T, 3, H, D]: one pass.
-            Tensor packedGrad = Tensor.stack(List.of(grads[0].permute(0, 2, 1, 3), grads[1].permute(0, 2, 1, 3),
-                    grads[2].permute(0, 2, 1, 3)), 2);
-            return new Tensor[] {packedGrad.reshape(s[0].shape())};
+            // dq, dk and dv go straight into the three slices of one gradient laid out like the projection.
+            Tensor packedGrad = Tensor.zeros(s[0].dtype(), s[0].device(), s[0].shape());
+            Tensor[] grads = split(packedGrad);
+            FusedOps.attentionBackwardInto(gradOutput, qkv[0], qkv[1], qkv[2], rotation,
+                    new FusedOps.AttentionResult(s[1], s[2]), scale, causal, grads[0], grads[1], grads[2]);
+            return new Tensor[] {packedGrad};
         }
 
         @Override

@@ -195,6 +195,32 @@ public final class FusedOps {
                 scale, causal);
     }
 
+    /**
+     * {@link #attentionBackward(Tensor, Tensor, Tensor, Tensor, Tensor, AttentionRotation, AttentionResult, double,
+     * boolean)} without the relative term, writing dq, dk and dv into the given tensors (shaped as q, k and v;
+     * they must hold zeros), e.g. three views of one buffer.
+     *
+     * @throws IllegalArgumentException when a destination's shape, dtype or device does not match its operand
+     */
+    public static void attentionBackwardInto(Tensor gradOutput, Tensor q, Tensor k, Tensor v, AttentionRotation rotation,
+            AttentionResult saved, double scale, boolean causal, Tensor dq, Tensor dk, Tensor dv) {
+        requireSameShape("attentionBackward", gradOutput, saved.output());
+        checkRotation(q, k, rotation);
+        Tensor.requireSameDevice("attentionBackward", q, dq, dk, dv);
+        Tensor[] operands = {q, k, v};
+        Tensor[] destinations = {dq, dk, dv};
+        for (int i = 0; i < 3; i++) {
+            if (!Arrays.equals(operands[i].shape(), destinations[i].shape())
+                    || destinations[i].dtype() != operands[i].dtype()) {
+                throw new IllegalArgumentException("attentionBackward: destination " + "qkv".charAt(i) + " is "
+                        + Shape.str(destinations[i].shape()) + " " + destinations[i].dtype() + ", its operand "
+                        + Shape.str(operands[i].shape()) + " " + operands[i].dtype());
+            }
+        }
+        q.backend().attentionBackwardInto(gradOutput, q, k, v, rotation, saved.output(), saved.logSumExp(), scale, causal,
+                dq, dk, dv);
+    }
+
     private static void checkRotation(Tensor q, Tensor k, AttentionRotation rotation) {
         if (rotation == null) {
             return;

@@ -171,6 +171,19 @@ public interface Backend {
     }
 
     /**
+     * The backward of attention without the relative term, with dq, dk and dv written into the given tensors
+     * (shaped as q, k and v, holding zeros on entry), for a caller that wants them in one buffer, such as the
+     * three slices of a fused Q, K and V projection's gradient. The default computes them and copies them in.
+     */
+    default void attentionBackwardInto(Tensor gradOut, Tensor q, Tensor k, Tensor v, FusedOps.AttentionRotation rotation,
+            Tensor out, Tensor logSumExp, double scale, boolean causal, Tensor dq, Tensor dk, Tensor dv) {
+        Tensor[] grads = attentionBackward(gradOut, q, k, v, null, rotation, out, logSumExp, scale, causal);
+        copy(dq, grads[0]);
+        copy(dk, grads[1]);
+        copy(dv, grads[2]);
+    }
+
+    /**
      * Rotary position embedding, rotate-half layout: x [..., T, D], cos and sin [T, n/2] with n &lt;= D. For
      * c &lt; n/2 the channels (c, c + n/2) of the row at position t become
      * (x_c cos[t, c] - x_{c+n/2} sin[t, c], x_{c+n/2} cos[t, c] + x_c sin[t, c]); channels n.. are copied.

@@ -193,6 +193,15 @@ final class AttentionKernels {
     /** The backward of {@link #forward(Tensor, Tensor, Tensor, Tensor, FusedOps.AttentionRotation, double, boolean)}. */
     static Tensor[] backward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, FusedOps.AttentionRotation rotation,
             Tensor out, Tensor lse, double scale, boolean causal) {
+        return backward(gradOut, q, k, v, rel, rotation, out, lse, scale, causal, null);
+    }
+
+    /**
+     * The backward with dq, dk and dv written into {@code into} (three zero-filled tensors shaped as q, k and v,
+     * with contiguous rows) instead of new tensors; null for new ones.
+     */
+    static Tensor[] backward(Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel, FusedOps.AttentionRotation rotation,
+            Tensor out, Tensor lse, double scale, boolean causal, Tensor[] into) {
         requireRotationPath(q, rel, rotation);
         gradOut = withContiguousRows(gradOut);
         q = withContiguousRows(q);
@@ -202,9 +211,9 @@ final class AttentionKernels {
         out = withContiguousRows(out);
         lse = lse.contiguous();
         Geometry g = new Geometry(q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal);
-        Tensor dq = CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), q.shape(), q);
-        Tensor dk = CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), k.shape(), k);
-        Tensor dv = CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), v.shape(), v);
+        Tensor dq = into != null ? into[0] : CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), q.shape(), q);
+        Tensor dk = into != null ? into[1] : CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), k.shape(), k);
+        Tensor dv = into != null ? into[2] : CpuBackend.INSTANCE.newTensorInOrderOf(q.dtype(), v.shape(), v);
         Tensor drel = rel == null ? null : CpuBackend.INSTANCE.newTensor(q.dtype(), g.heads, g.tk, g.d);
         if (q.dtype() == DType.FLOAT32) {
             backwardFloat(g, gradOut, q, k, v, rel, Rotation.of(rotation), out, lse, (float) scale, dq, dk, dv, drel);

@@ -304,6 +304,18 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void attentionBackwardInto(Tensor gradOut, Tensor q, Tensor k, Tensor v, FusedOps.AttentionRotation rotation,
+            Tensor out, Tensor logSumExp, double scale, boolean causal, Tensor dq, Tensor dk, Tensor dv) {
+        boolean rowsContiguous = dq.stride(-1) == 1 && dk.stride(-1) == 1 && dv.stride(-1) == 1;
+        if (q.dtype() == DType.FLOAT32 && rowsContiguous) {
+            AttentionKernels.backward(gradOut, q, k, v, null, rotation, out, logSumExp, scale, causal,
+                    new Tensor[] {dq, dk, dv});
+        } else {
+            Backend.super.attentionBackwardInto(gradOut, q, k, v, rotation, out, logSumExp, scale, causal, dq, dk, dv);
+        }
+    }
+
+    @Override
     public Tensor rotary(Tensor x, Tensor cos, Tensor sin) {
         return RotaryKernels.rotary(x, cos, sin);
     }

@@ -215,6 +215,53 @@ class AttentionKernelsTest {
     }
 
     @Test
+    void backwardIntoSlicesOfOneBufferEqualsTheBackward() {
+        // q, k, v as the three slices of a fused projection [B, T, 3, H, D]; the gradients written into the
+        // matching slices of one zeroed buffer equal those of attentionBackward, with and without RoPE, in
+        // float32 (the kernel writes them in place) and float64 (the backend's default copies them in).
+        for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
+            for (boolean rope : new boolean[] {false, true}) {
+                Generator gen = new Generator(41);
+                int b = 2;
+                int t = 37;
+                int h = 3;
+                int d = 16;
+                Tensor qkv = Tensor.randn(gen, dtype, Device.CPU, b, t, 3, h, d);
+                Tensor[] views = new Tensor[3];
+                for (int i = 0; i < 3; i++) {
+                    views[i] = qkv.select(2, i).permute(0, 2, 1, 3);
+                }
+                Tensor gradOut = Tensor.randn(gen, dtype, Device.CPU, b, h, t, d);
+                Tensor angles = Tensor.randn(gen, dtype, Device.CPU, t, 4);
+                FusedOps.AttentionRotation rotation = rope
+                        ? new FusedOps.AttentionRotation(angles.cos(), angles.sin(), angles.cos(), angles.sin()) : null;
+                FusedOps.AttentionResult r = FusedOps.attention(views[0], views[1], views[2], null, rotation, 0.3, true);
+                if (dtype == DType.FLOAT32) { // (float64 with RoPE takes the composition, whose output is contiguous)
+                    assertThat(r.output().permute(0, 2, 1, 3).isContiguous()).as("heads merge without a copy").isTrue();
+                }
+                Tensor[] expected = FusedOps.attentionBackward(gradOut, views[0], views[1], views[2], null, rotation, r,
+                        0.3, true);
+                Tensor buffer = Tensor.zeros(dtype, Device.CPU, b, t, 3, h, d);
+                Tensor[] into = new Tensor[3];
+                for (int i = 0; i < 3; i++) {
+                    into[i] = buffer.select(2, i).permute(0, 2, 1, 3);
+                }
+                FusedOps.attentionBackwardInto(gradOut, views[0], views[1], views[2], rotation, r, 0.3, true, into[0],
+                        into[1], into[2]);
+                for (int i = 0; i < 3; i++) {
+                    assertThat(into[i].toDoubleArray()).as("%s rope=%s gradient %d", dtype, rope, i)
+                            .containsExactly(expected[i].toDoubleArray());
+                }
+            }
+        }
+        Tensor q = Tensor.randn(1, 1, 4, 8);
+        FusedOps.AttentionResult r = FusedOps.attention(q, q, q, null, 1, true);
+        assertThatThrownBy(() -> FusedOps.attentionBackwardInto(q, q, q, q, null, r, 1, true, q, Tensor.zeros(1, 1, 4, 7), q))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("destination k")
+                .hasMessageContaining("[1, 1, 4, 7]");
+    }
+
+    @Test
     void causalSelfAttentionWithoutMemoryMatchesReference() {
         checkAgainstReference(inputs(1, DType.FLOAT32, 2, 3, 37, 37, 16, 16, true, false), 2e-5);
     }
