@@ -95,6 +95,9 @@ class KernelAllocationTest {
         Tensor q = randn(8, 32, 16);
         Tensor kT = randn(8, 16, 32);
         assertAllocatesOnlyOutputs("batched matmul", () -> q.matmul(kT), 8L * 32 * 32);
+        Tensor w = randn(n, k);
+        Tensor bias = randn(n);
+        assertAllocatesOnlyOutputs("linear with bias and ReLU", () -> FusedOps.linear(a, w, bias, true), (long) m * n);
     }
 
     @Test
@@ -114,6 +117,14 @@ class KernelAllocationTest {
         FusedOps.AttentionResult saved = FusedOps.attention(q, k, v, null, scale, true);
         assertAllocatesOnlyOutputs("attentionBackward",
                 () -> FusedOps.attentionBackward(grad, q, k, v, null, saved, scale, true), 3 * out);
+        Tensor angles = randn(t, 8);
+        FusedOps.AttentionRotation rotation = new FusedOps.AttentionRotation(angles.cos(), angles.sin(), angles.cos(),
+                angles.sin());
+        assertAllocatesOnlyOutputs("attention with RoPE", () -> FusedOps.attention(q, k, v, null, rotation, scale, true),
+                out + lse);
+        FusedOps.AttentionResult rotated = FusedOps.attention(q, k, v, null, rotation, scale, true);
+        assertAllocatesOnlyOutputs("attentionBackward with RoPE",
+                () -> FusedOps.attentionBackward(grad, q, k, v, null, rotation, rotated, scale, true), 3 * out);
     }
 
     @Test
