@@ -47,7 +47,8 @@ public final class AttentionFunction extends Function {
      * Self-attention over one projection that holds Q, K and V side by side, qkv [B, T, 3 H D] (as x [Wq; Wk;
      * Wv]^T), as attention of its three [B, H, T, D] views. The gradient with respect to qkv comes out as one
      * tensor, the kernel writing dq, dk and dv into its three slices: three views of qkv would each send back a
-     * zero-padded [B, T, 3 H D] gradient for the engine to sum. The output [B, H, T, D] is laid out as [B, T, H, D], so the heads merge without a copy.
+     * zero-padded [B, T, 3 H D] gradient for the engine to sum. On the CPU the output [B, H, T, D] is laid out
+     * as [B, T, H, D], so the heads merge without a copy.
      */
     public static Variable packed(Variable qkv, int heads, int headDim, FusedOps.AttentionRotation rotation,
             double scale, boolean causal) {

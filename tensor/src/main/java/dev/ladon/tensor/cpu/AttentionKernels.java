@@ -80,66 +80,42 @@ final class AttentionKernels {
         }
     }
 
-    /**
-     * RoPE inside the kernel: the rotary tables as arrays (row t of a table at offset + t * half), and the
-     * rotations of query and key rows into buffers and of their gradients back, in place ({@link RotaryKernels}
-     * rotates each row; the inverse rotation is the one with -sin).
-     */
-    private record Rotation(float[] queryCos, int queryCosAt, float[] querySin, float[] queryNegativeSin,
-            float[] keyCos, int keyCosAt, float[] keySin, float[] keyNegativeSin, int half) {
+    /** RoPE inside the kernel: the tables of the queries' positions and of the keys'. */
+    private record Rotation(RotationTable queries, RotationTable keys) {
         static Rotation of(FusedOps.AttentionRotation r) {
-            if (r == null) {
-                return null;
+            return r == null ? null
+                    : new Rotation(RotationTable.of(r.queryCos(), r.querySin()), RotationTable.of(r.keyCos(), r.keySin()));
+        }
+    }
+
+    /**
+     * One rotary table as arrays (row t at t * half), with its sines negated for the inverse rotation; rotates
+     * operand rows into a buffer and gradient rows back in place ({@link RotaryKernels} rotates each row).
+     */
+    private record RotationTable(float[] cos, float[] sin, float[] negativeSin, int half) {
+        static RotationTable of(Tensor cos, Tensor sin) {
+            float[] s = sin.toFloatArray();
+            float[] negative = new float[s.length];
+            for (int i = 0; i < s.length; i++) {
+                negative[i] = -s[i];
             }
-            Tensor qc = r.queryCos().contiguous();
-            Tensor kc = r.keyCos().contiguous();
-            float[] qs = r.querySin().toFloatArray();
-            float[] ks = r.keySin().toFloatArray();
-            return new Rotation(ElementwiseKernels.floats(qc), qc.offset(), qs, negated(qs), ElementwiseKernels.floats(kc),
-                    kc.offset(), ks, negated(ks), qc.size(1));
+            return new RotationTable(cos.toFloatArray(), s, negative, cos.size(1));
         }
 
-        private static float[] negated(float[] a) {
-            float[] n = new float[a.length];
-            for (int i = 0; i < a.length; i++) {
-                n[i] = -a[i];
-            }
-            return n;
-        }
-
-        /** Query rows [i0, i1) of (b, h), rotated for their positions, into dst (row i at (i - i0) * width). */
-        float[] queries(float[] src, Rows rows, int b, int h, int i0, int i1, int width, float[] dst) {
-            for (int i = i0; i < i1; i++) {
-                RotaryKernels.rotateFloat(src, rows.at(b, h, i), queryCos, querySin, queryCosAt + i * half, i * half, half,
-                        width, dst, (i - i0) * width);
-            }
-            return dst;
-        }
-
-        /** The same for key rows [j0, j1). */
-        float[] keys(float[] src, Rows rows, int b, int h, int j0, int j1, int width, float[] dst) {
-            for (int j = j0; j < j1; j++) {
-                RotaryKernels.rotateFloat(src, rows.at(b, h, j), keyCos, keySin, keyCosAt + j * half, j * half, half, width,
-                        dst, (j - j0) * width);
+        /** Rows [t0, t1) of (b, h), rotated for their positions, into dst (row t at (t - t0) * width). */
+        float[] rotate(float[] src, Rows rows, int b, int h, int t0, int t1, int width, float[] dst) {
+            for (int t = t0; t < t1; t++) {
+                RotaryKernels.rotateFloat(src, rows.at(b, h, t), cos, sin, t * half, t * half, half, width, dst,
+                        (t - t0) * width);
             }
             return dst;
         }
 
-        /** Gradient rows [i0, i1) of the queries of (b, h) turned back from the rotated frame, in place. */
-        void queriesBack(float[] grad, Rows rows, int b, int h, int i0, int i1, int width) {
-            for (int i = i0; i < i1; i++) {
-                int at = rows.at(b, h, i);
-                RotaryKernels.rotateFloat(grad, at, queryCos, queryNegativeSin, queryCosAt + i * half, i * half, half,
-                        width, grad, at);
-            }
-        }
-
-        /** The same for key gradient rows [j0, j1). */
-        void keysBack(float[] grad, Rows rows, int b, int h, int j0, int j1, int width) {
-            for (int j = j0; j < j1; j++) {
-                int at = rows.at(b, h, j);
-                RotaryKernels.rotateFloat(grad, at, keyCos, keyNegativeSin, keyCosAt + j * half, j * half, half, width,
-                        grad, at);
+        /** Gradient rows [t0, t1) of (b, h) turned back from the rotated frame, in place. */
+        void rotateBack(float[] grad, Rows rows, int b, int h, int t0, int t1, int width) {
+            for (int t = t0; t < t1; t++) {
+                int at = rows.at(b, h, t);
+                RotaryKernels.rotateFloat(grad, at, cos, negativeSin, t * half, t * half, half, width, grad, at);
             }
         }
     }
@@ -257,7 +233,8 @@ final class AttentionKernels {
                 java.util.Arrays.fill(rowMax, Float.NEGATIVE_INFINITY);
                 java.util.Arrays.fill(rowSum, 0f);
                 // With RoPE the block's query rows are rotated into a buffer and read from there.
-                float[] qa = rotation == null ? qAll : rotation.queries(qAll, qAllRows, b, h, i0, i1, g.d, queryBlock);
+                float[] qa = rotation == null ? qAll
+                        : rotation.queries().rotate(qAll, qAllRows, b, h, i0, i1, g.d, queryBlock);
                 Rows qr = rotation == null ? qAllRows : Rows.block(i0, g.d);
                 int keyEnd = g.visibleEnd(i1 - 1);
                 for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
@@ -265,7 +242,7 @@ final class AttentionKernels {
                     if (rotation == null) {
                         packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
                     } else {
-                        rotation.keys(ka, kr, b, h, j0, j1, g.d, keyBlock);
+                        rotation.keys().rotate(ka, kr, b, h, j0, j1, g.d, keyBlock);
                         packTransposed(keyBlock, Rows.block(j0, g.d), b, h, j0, j1, g.d, kt);
                     }
                     int i = i0;
@@ -384,11 +361,13 @@ final class AttentionKernels {
                 }
                 // With RoPE the head's query rows, and each key block's rows, are rotated into buffers and read
                 // from there; dq and dk are summed in the rotated frame and turned back when complete.
-                float[] qa = rotation == null ? qAll : rotation.queries(qAll, qAllRows, b, h, 0, g.tq, g.d, queryRows);
+                float[] qa = rotation == null ? qAll
+                        : rotation.queries().rotate(qAll, qAllRows, b, h, 0, g.tq, g.d, queryRows);
                 Rows qr = rotation == null ? qAllRows : Rows.block(0, g.d);
                 for (int j0 = 0; j0 < g.tk; j0 += BLOCK_K) {
                     int j1 = Math.min(j0 + BLOCK_K, g.tk);
-                    float[] ka = rotation == null ? kAll : rotation.keys(kAll, kAllRows, b, h, j0, j1, g.d, keyBlock);
+                    float[] ka = rotation == null ? kAll
+                            : rotation.keys().rotate(kAll, kAllRows, b, h, j0, j1, g.d, keyBlock);
                     Rows kr = rotation == null ? kAllRows : Rows.block(j0, g.d);
                     packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
                     packTransposed(va, vr, b, h, j0, j1, g.dv, vt);
@@ -436,7 +415,7 @@ final class AttentionKernels {
                                 dka, dkr.at(b, h, j), g.d);
                     }
                     if (rotation != null) {
-                        rotation.keysBack(dka, dkr, b, h, j0, j1, g.d);
+                        rotation.keys().rotateBack(dka, dkr, b, h, j0, j1, g.d);
                     }
                     // dq_i sums a tile row over the block's keys (T is 0 past each row's visible keys).
                     i = firstQuery;
@@ -472,7 +451,7 @@ final class AttentionKernels {
                     }
                 }
                 if (rotation != null) {
-                    rotation.queriesBack(dqa, dqr, b, h, 0, g.tq, g.d);
+                    rotation.queries().rotateBack(dqa, dqr, b, h, 0, g.tq, g.d);
                 }
             }
             if (drelPart != null) {
