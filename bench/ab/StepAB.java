@@ -17,7 +17,15 @@ import java.util.function.DoubleSupplier;
  * one build's tensor, autograd, nn and moe classes and the compiled {@link StepDriver}.
  */
 public class StepAB {
-    static DoubleSupplier load(String classPath) throws Exception {
+    /** One build: its step, and its class loader (for the op profiler's class of that build). */
+    record Build(DoubleSupplier step, ClassLoader loader) {
+        /** Calls a static method of the build's {@code OpProfiler}. */
+        Object profiler(String method, Class<?>[] types, Object... args) throws Exception {
+            return loader.loadClass("dev.ladon.tensor.OpProfiler").getMethod(method, types).invoke(null, args);
+        }
+    }
+
+    static Build load(String classPath) throws Exception {
         List<URL> urls = new ArrayList<>();
         for (String entry : classPath.split(":")) {
             if (!entry.isBlank()) {
@@ -27,16 +35,26 @@ public class StepAB {
         ClassLoader loader = new URLClassLoader(urls.toArray(URL[]::new), StepAB.class.getClassLoader().getParent());
         // Backends are found with ServiceLoader through the context loader when the first tensor is made.
         Thread.currentThread().setContextClassLoader(loader);
-        return (DoubleSupplier) loader.loadClass("StepDriver").getConstructor().newInstance();
+        return new Build((DoubleSupplier) loader.loadClass("StepDriver").getConstructor().newInstance(), loader);
     }
 
     public static void main(String[] args) throws Exception {
-        DoubleSupplier a = load(args[0]);
-        DoubleSupplier b = load(args[1]);
+        Build buildA = load(args[0]);
+        Build buildB = load(args[1]);
+        DoubleSupplier a = buildA.step();
+        DoubleSupplier b = buildB.step();
         int pairs = Integer.parseInt(args[2]);
         for (int w = 0; w < 4; w++) {
             a.getAsDouble();
             b.getAsDouble();
+        }
+        // LADON_PROFILE=ops (or shapes) also prints each build's op profile over the timed pairs.
+        String profile = System.getenv("LADON_PROFILE");
+        boolean profiling = "ops".equals(profile) || "shapes".equals(profile);
+        if (profiling) {
+            for (Build build : List.of(buildA, buildB)) {
+                build.profiler("enable", new Class<?>[] {boolean.class}, "shapes".equals(profile));
+            }
         }
         double[] ta = new double[pairs];
         double[] tb = new double[pairs];
@@ -56,5 +74,9 @@ public class StepAB {
         Arrays.sort(ratio);
         System.out.printf("A median %.1f ms | B median %.1f ms | B/A per pair: median %.3f, quartiles %.3f %.3f%n",
                 ta[pairs / 2], tb[pairs / 2], ratio[pairs / 2], ratio[pairs / 4], ratio[3 * pairs / 4]);
+        if (profiling) {
+            System.out.println("A " + buildA.profiler("table", new Class<?>[0]));
+            System.out.println("B " + buildB.profiler("table", new Class<?>[0]));
+        }
     }
 }

@@ -75,8 +75,77 @@ public final class Functional {
                 });
     }
 
-    /** dx, dW and db of a linear node from its output gradient as rows [N, out]; s = {x, W, ...}. */
+    /**
+     * relu(x W1^T + b1) W2^T + b2, the feed-forward layer with ReLU, as one node: x [..., d], w1 [dFF, d],
+     * w2 [d, dFF], biases [dFF] and [d] or null; returns [..., d]. The values are those of
+     * {@code linear(linearRelu(x, w1, b1), w2, b2)}. Backward, the hidden gradient is masked by the saved
+     * hidden activations as the product that makes it finishes, so the masked and unmasked copies of that
+     * [N, dFF] gradient are never both written out. With createGraph the backward recomputes the hidden layer
+     * as a node of its own and composes the two layers' formulas, so it can be differentiated again.
+     *
+     * @throws IllegalArgumentException when the shapes do not chain as above
+     */
+    public static Variable reluFeedForward(Variable x, Variable w1, Variable b1, Variable w2, Variable b2) {
+        if (x.dim() == 0 || w1.dim() != 2 || w2.dim() != 2 || x.size(-1) != w1.size(1) || w2.size(1) != w1.size(0)
+                || (b1 != null && (b1.dim() != 1 || b1.size(0) != w1.size(0)))
+                || (b2 != null && (b2.dim() != 1 || b2.size(0) != w2.size(0)))) {
+            throw new IllegalArgumentException("reluFeedForward: expected x [..., d], w1 [dFF, d], b1 [dFF] or none, "
+                    + "w2 [dOut, dFF] and b2 [dOut] or none; got x " + Shape.str(x.shape()) + ", w1 "
+                    + Shape.str(w1.shape()) + (b1 == null ? "" : ", b1 " + Shape.str(b1.shape())) + ", w2 "
+                    + Shape.str(w2.shape()) + (b2 == null ? "" : ", b2 " + Shape.str(b2.shape())));
+        }
+        int in = w1.size(1);
+        int out = w2.size(0);
+        int[] xShape = x.shape();
+        int[] outShape = x.shape();
+        outShape[outShape.length - 1] = out;
+        Tensor hidden = FusedOps.linear(x.data().reshape(-1, in), w1.data(), dataOf(b1), true);
+        Tensor y = FusedOps.linear(hidden, w2.data(), dataOf(b2), false);
+        Variable[] inputs = {x, w1, b1, w2, b2};
+        return Node.record("reluFeedForward", y.reshape(outShape), inputs,
+                new Variable[] {x, w1, b1, w2, Variable.constant(hidden)}, false, (g, s, needs) -> {
+                    Variable rows = g.reshape(-1, out);
+                    boolean needsUp = needs[0] || needs[1] || needs[2];
+                    if (GradMode.isEnabled()) {
+                        // The saved hidden layer is a constant; a gradient that is differentiated again needs it
+                        // as a function of x, w1 and b1.
+                        Variable h = linear("linearRelu", s[0].reshape(-1, in), s[1], s[2], true);
+                        Variable[] down = linearGradients(rows, new Variable[] {h, s[3]},
+                                new boolean[] {needsUp, needs[3], needs[4]}, h.size(1), h.shape());
+                        Variable[] up = needsUp ? linearGradients(PointwiseOps.reluGradient(down[0], h),
+                                new Variable[] {s[0], s[1]}, new boolean[] {needs[0], needs[1], needs[2]}, in, xShape)
+                                : new Variable[3];
+                        return new Variable[] {up[0], up[1], up[2], down[1], down[2]};
+                    }
+                    Workspace.Scope scope = Workspace.current();
+                    long mark = scope == null ? 0 : scope.mark();
+                    FusedOps.LinearGradients down = FusedOps.linearBackward(rows.data(), s[4].data(), s[3].data(),
+                            needsUp, needs[3], needs[4], true);
+                    FusedOps.LinearGradients up = needsUp ? FusedOps.linearBackward(down.input(),
+                            s[0].data().reshape(-1, in), s[1].data(), needs[0], needs[1], needs[2], false) : null;
+                    if (scope != null && down.input() != null) {
+                        // The hidden gradient is this formula's own temporary: the workspace gets it back now.
+                        scope.releaseIfLentSince(down.input(), mark);
+                    }
+                    return new Variable[] {up == null || up.input() == null ? null
+                            : Variable.constant(up.input().reshape(xShape)),
+                            up == null ? null : constantOrNull(up.weight()), up == null ? null : constantOrNull(up.bias()),
+                            constantOrNull(down.weight()), constantOrNull(down.bias())};
+                });
+    }
+
+    /**
+     * dx, dW and db of a linear node from its output gradient as rows [N, out]; s = {x, W, ...}. Unless the
+     * gradients are to be differentiated again, one fused call ({@link FusedOps#linearBackward}), which on the
+     * CPU sums db inside the product that makes dW.
+     */
     private static Variable[] linearGradients(Variable rows, Variable[] s, boolean[] needs, int in, int[] xShape) {
+        if (!GradMode.isEnabled()) {
+            FusedOps.LinearGradients r = FusedOps.linearBackward(rows.data(), s[0].data().reshape(-1, in),
+                    s[1].data(), needs[0], needs[1], needs[2], false);
+            return new Variable[] {r.input() == null ? null : Variable.constant(r.input().reshape(xShape)),
+                    constantOrNull(r.weight()), constantOrNull(r.bias())};
+        }
         return new Variable[] {
                 needs[0] ? rows.matmul(s[1]).reshape(xShape) : null,
                 needs[1] ? rows.mT().matmul(s[0].reshape(-1, in)) : null,

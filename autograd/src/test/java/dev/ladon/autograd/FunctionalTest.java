@@ -104,6 +104,51 @@ class FunctionalTest {
     }
 
     @Test
+    void reluFeedForwardEqualsItsTwoLayersInValueAndGradients() {
+        // float32 on the CPU: the fused backward (hidden gradient masked inside its product, bias gradients
+        // summed inside the weight gradients' products) against linearRelu then linear, each with its own node.
+        Generator gen = new Generator(22);
+        for (boolean withBias : new boolean[] {true, false}) {
+            Tensor xs = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2, 7, 33);
+            Tensor w1s = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 40, 33);
+            Tensor b1s = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 40);
+            Tensor w2s = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 9, 40);
+            Tensor b2s = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 9);
+            Tensor upstream = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 2, 7, 9);
+            Variable[] fused = parameters(xs, w1s, withBias ? b1s : null, w2s, withBias ? b2s : null);
+            Variable y = Functional.reluFeedForward(fused[0], fused[1], fused[2], fused[3], fused[4]);
+            y.mul(Variable.constant(upstream)).sum().backward();
+            Variable[] split = parameters(xs, w1s, withBias ? b1s : null, w2s, withBias ? b2s : null);
+            Variable composed = Functional.linear(Functional.linearRelu(split[0], split[1], split[2]), split[3], split[4]);
+            composed.mul(Variable.constant(upstream)).sum().backward();
+            assertThat(y.shape()).containsExactly(2, 7, 9);
+            assertThat(y.data().toFloatArray()).containsExactly(composed.data().toFloatArray());
+            // The products add in the same order, so the input and weight gradients are the same floats.
+            for (int i = 0; i < 4; i += 3) {
+                assertThat(fused[i].grad().toFloatArray()).as("input %d", i)
+                        .containsExactly(split[i].grad().toFloatArray());
+            }
+            assertThat(fused[1].grad().toFloatArray()).containsExactly(split[1].grad().toFloatArray());
+            if (withBias) {
+                assertThat(fused[2].grad().toFloatArray()).containsExactly(split[2].grad().toFloatArray());
+                assertThat(fused[4].grad().toFloatArray()).containsExactly(split[4].grad().toFloatArray());
+            }
+        }
+        assertThatThrownBy(() -> Functional.reluFeedForward(Variable.constant(Tensor.zeros(2, 3)),
+                Variable.constant(Tensor.zeros(4, 3)), null, Variable.constant(Tensor.zeros(3, 5)), null))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("reluFeedForward")
+                .hasMessageContaining("w1 [4, 3]").hasMessageContaining("w2 [3, 5]");
+    }
+
+    private static Variable[] parameters(Tensor... values) {
+        Variable[] p = new Variable[values.length];
+        for (int i = 0; i < values.length; i++) {
+            p[i] = values[i] == null ? null : Variable.parameter(values[i]);
+        }
+        return p;
+    }
+
+    @Test
     void mseIsTheMeanSquaredDifference() {
         Variable a = Variable.constant(Tensor.of(new double[] {1, 2, 3, 4}, 2, 2));
         Variable b = Variable.constant(Tensor.of(new double[] {0, 4}, 2));

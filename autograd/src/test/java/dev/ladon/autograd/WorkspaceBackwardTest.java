@@ -9,6 +9,7 @@ import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.Workspace;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -76,24 +77,45 @@ class WorkspaceBackwardTest {
         // Every array the backward takes new from the scope (all [64, 64] floats) is free again once it is done:
         // the gradients between nodes (released by the engine) and, for linearRelu, the masked gradient that
         // its formula makes and uses itself. The forward's arrays stay lent. Checked against linear then relu.
-        float[][] grads = new float[2][];
-        for (int fused = 0; fused < 2; fused++) {
-            Workspace workspace = new Workspace("test");
-            Variable x = Variable.parameter(randn(6));
-            Variable w = Variable.parameter(randn(7));
-            Variable b = Variable.parameter(Tensor.randn(new Generator(8), DType.FLOAT32, Device.CPU, 64));
-            try (var scope = workspace.open()) {
-                Variable y = fused == 1 ? Functional.linearRelu(x, w, b) : Functional.linear(x, w, b).relu();
-                Variable loss = y.mul(Variable.constant(randn(9))).sum();
-                long before = workspace.allocations();
-                loss.backward();
-                long taken = workspace.allocations() - before;
-                assertThat(taken).as("fused %d", fused).isGreaterThanOrEqualTo(3);
-                assertThat(workspace.freeBytes()).as("fused %d", fused).isEqualTo(taken * 64 * 64 * Float.BYTES);
-            }
-            grads[fused] = x.grad().toFloatArray();
+        float[] fused = inputGradientGivingBackEverything("linearRelu",
+                x -> Functional.linearRelu(x, Variable.parameter(randn(7)), bias()));
+        float[] split = inputGradientGivingBackEverything("linear then relu",
+                x -> Functional.linear(x, Variable.parameter(randn(7)), bias()).relu());
+        assertThat(fused).containsExactly(split);
+    }
+
+    @Test
+    void reluFeedForwardGivesBackTheHiddenGradientItMakesInsideItsFormula() {
+        // The same for the whole feed-forward node, whose hidden gradient is made and used inside its formula.
+        float[] fused = inputGradientGivingBackEverything("reluFeedForward",
+                x -> Functional.reluFeedForward(x, Variable.parameter(randn(7)), bias(), Variable.parameter(randn(10)),
+                        bias()));
+        float[] split = inputGradientGivingBackEverything("linearRelu then linear",
+                x -> Functional.linear(Functional.linearRelu(x, Variable.parameter(randn(7)), bias()),
+                        Variable.parameter(randn(10)), bias()));
+        assertThat(fused).containsExactly(split);
+    }
+
+    private static Variable bias() {
+        return Variable.parameter(Tensor.randn(new Generator(8), DType.FLOAT32, Device.CPU, 64));
+    }
+
+    /**
+     * Runs sum(layer(x) * r) backward for x [64, 64] in a new workspace's scope, asserts that each array the
+     * backward took from the scope is free again when it returns, and gives x's gradient.
+     */
+    private static float[] inputGradientGivingBackEverything(String what, UnaryOperator<Variable> layer) {
+        Workspace workspace = new Workspace("test");
+        Variable x = Variable.parameter(randn(6));
+        try (var scope = workspace.open()) {
+            Variable loss = layer.apply(x).mul(Variable.constant(randn(9))).sum();
+            long before = workspace.allocations();
+            loss.backward();
+            long taken = workspace.allocations() - before;
+            assertThat(taken).as(what).isGreaterThanOrEqualTo(3);
+            assertThat(workspace.freeBytes()).as(what).isEqualTo(taken * 64 * 64 * Float.BYTES);
         }
-        assertThat(grads[1]).containsExactly(grads[0]);
+        return x.grad().toFloatArray();
     }
 
     @Test

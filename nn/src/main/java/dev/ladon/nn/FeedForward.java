@@ -1,5 +1,6 @@
 package dev.ladon.nn;
 
+import dev.ladon.autograd.Functional;
 import dev.ladon.autograd.Variable;
 
 /**
@@ -26,10 +27,20 @@ public final class FeedForward extends Module implements FeedForwardLayer {
 
     @Override
     public Variable forward(Variable x) {
+        if (activation == Activation.RELU && (dropout.p() == 0 || !dropout.isTraining())) {
+            // One node for the whole layer: its backward masks the hidden gradient inside the product that
+            // makes it.
+            return Functional.reluFeedForward(x, up.weight().variable(), variableOrNull(up.bias()),
+                    down.weight().variable(), variableOrNull(down.bias()));
+        }
         // With ReLU, one node takes it on each block of the first product as it is finished: the pre-activation
         // is never written out.
         Variable h = activation == Activation.RELU ? up.forwardRelu(x) : up.forward(x).gelu();
         return down.forward(dropout.forward(h));
+    }
+
+    private static Variable variableOrNull(Parameter p) {
+        return p == null ? null : p.variable();
     }
 
     /** W1: d to dFF. */

@@ -130,6 +130,38 @@ public final class FusedOps {
         return x.backend().linear(x, weight, bias, relu);
     }
 
+    /** The gradients of {@link #linear}: each null unless asked for. */
+    public record LinearGradients(Tensor input, Tensor weight, Tensor bias) {
+    }
+
+    /**
+     * The gradients of y = x W^T + b from grad = dL/dy [N, out], for x [N, in] and weight [out, in] (see
+     * {@link dev.ladon.tensor.backend.Backend#linearBackward}): the input's grad W, the weight's grad^T x and
+     * the bias's column sums of grad, each only when asked for. With {@code reluInput}, x is the output of a
+     * ReLU and the input gradient is that of the ReLU's input instead: grad W where x &gt; 0, else 0, as
+     * {@link #reluBackward} of grad W would give. The CPU backend masks it as the product finishes and sums
+     * the bias gradient inside the weight gradient's product.
+     *
+     * @throws IllegalArgumentException when the shapes do not fit, dtypes or devices differ, or grad is not floating
+     */
+    public static LinearGradients linearBackward(Tensor grad, Tensor x, Tensor weight, boolean needInput,
+            boolean needWeight, boolean needBias, boolean reluInput) {
+        Tensor.requireSameDevice("linearBackward", grad, x, weight);
+        Tensor.requireFloating("linearBackward", grad);
+        if (grad.dim() != 2 || x.dim() != 2 || weight.dim() != 2 || grad.size(0) != x.size(0)
+                || grad.size(1) != weight.size(0) || x.size(1) != weight.size(1)) {
+            throw new IllegalArgumentException("linearBackward: expected grad [N, out], x [N, in] and weight [out, in]; "
+                    + "got grad " + Shape.str(grad.shape()) + ", x " + Shape.str(x.shape()) + ", weight "
+                    + Shape.str(weight.shape()));
+        }
+        if (x.dtype() != grad.dtype() || weight.dtype() != grad.dtype()) {
+            throw new IllegalArgumentException("linearBackward: dtypes differ: grad " + grad.dtype() + ", x " + x.dtype()
+                    + ", weight " + weight.dtype());
+        }
+        Tensor[] g = grad.backend().linearBackward(grad, x, weight, needInput, needWeight, needBias, reluInput);
+        return new LinearGradients(g[0], g[1], g[2]);
+    }
+
     /** ReLU's backward from its output: grad where output &gt; 0, else 0. */
     public static Tensor reluBackward(Tensor grad, Tensor output) {
         Tensor.requireSameDevice("reluBackward", grad, output);

@@ -260,6 +260,12 @@ public final class AutogradOpCases implements GradcheckCaseProvider {
         c.add(GradcheckCase.of("linearRelu without bias, transposed input",
                 v -> Functional.linearRelu(in(v, 0), in(v, 1), null), transposed(3, 4), randn(2, 4))
                 .covering("linearRelu"));
+        c.add(GradcheckCase.of("reluFeedForward with biases over 3-D input",
+                v -> Functional.reluFeedForward(in(v, 0), in(v, 1), in(v, 2), in(v, 3), in(v, 4)), randn(2, 3, 4),
+                randn(6, 4), randn(6), randn(5, 6), randn(5)).covering("reluFeedForward").withSecondOrder());
+        c.add(GradcheckCase.of("reluFeedForward without biases, transposed input",
+                v -> Functional.reluFeedForward(in(v, 0), in(v, 1), null, in(v, 2), null), transposed(3, 4),
+                randn(5, 4), randn(4, 5)).covering("reluFeedForward").withSecondOrder());
         c.add(GradcheckCase.of("rmsNorm weighted", v -> Functional.rmsNorm(in(v, 0), in(v, 1), 1e-6), randn(3, 4),
                 randn(4)).covering("rmsNorm"));
         c.add(GradcheckCase.of("rmsNorm plain", v -> Functional.rmsNorm(in(v, 0), null, 1e-6), strided(2, 3))

@@ -231,6 +231,26 @@ public interface Backend {
     }
 
     /**
+     * The gradients of a linear layer y = x W^T + b from grad = dL/dy [N, out], with x [N, in] and weight
+     * [out, in]: {dx [N, in], dW [out, in], db [out]}, each null unless asked for. dx = grad W, dW = grad^T x,
+     * db = the column sums of grad. When reluInput, x is a ReLU's output and dx is the gradient of that ReLU's
+     * input: grad W where x &gt; 0, else 0 (as {@link #reluBackward}). Same dtype and device throughout. The
+     * default composes the products, the ReLU backward and a sum; a backend overrides it to mask dx as its
+     * product finishes and to sum db inside the product that reads grad for dW.
+     */
+    default Tensor[] linearBackward(Tensor grad, Tensor x, Tensor weight, boolean needInput, boolean needWeight,
+            boolean needBias, boolean reluInput) {
+        Tensor dx = null;
+        if (needInput) {
+            dx = matmul(grad, weight);
+            if (reluInput) {
+                dx = reluBackward(dx, x);
+            }
+        }
+        return new Tensor[] {dx, needWeight ? matmul(grad.mT(), x) : null, needBias ? grad.sum(0) : null};
+    }
+
+    /**
      * ReLU's backward from its output: grad where output &gt; 0, else 0 (also where output is NaN). grad and
      * output share shape and dtype. The default is a comparison and a select, two passes and a mask; a
      * backend overrides it with one pass.

@@ -214,6 +214,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor[] linearBackward(Tensor grad, Tensor x, Tensor weight, boolean needInput, boolean needWeight,
+            boolean needBias, boolean reluInput) {
+        return grad.dtype() == DType.FLOAT32 && grad.numel() > 0 && x.size(1) > 0
+                ? MatmulKernels.linearBackward(grad, x, weight, needInput, needWeight, needBias, reluInput)
+                : Backend.super.linearBackward(grad, x, weight, needInput, needWeight, needBias, reluInput);
+    }
+
+    @Override
     public Tensor gather(Tensor x, int dim, Tensor index) {
         return IndexKernels.gather(x, dim, index);
     }

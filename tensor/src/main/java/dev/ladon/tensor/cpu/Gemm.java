@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicReference;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -115,11 +116,24 @@ final class Gemm {
     }
 
     /**
-     * What a product does to each block of C right after its last depth block, while the block is in cache:
-     * adds bias[biasOffset + j] to column j (when bias is not null), then takes max(x, 0) with Java's rules
-     * (when relu), as a separate bias add and ReLU would, but without their passes over the whole output.
+     * What a product does to each task's block of C (MC rows by the group's columns, still in L2) once the
+     * task's last depth block is done: adds bias[biasOffset + j] to column j (when bias is not null), then
+     * takes max(x, 0) with Java's rules (when relu), then keeps an element only where reluOutput, laid out as
+     * C, is above 0 (when reluOutput is not null; 0 elsewhere, also where it is NaN: ReLU's backward from its
+     * output). The same floats as a separate bias add, ReLU or ReLU backward would give, without their passes
+     * over the whole output. Done per block of MC whole rows rather than per micro-panel so that reluOutput
+     * is read in runs of full rows, which the prefetchers follow: read 32 columns at a time down 32 rows,
+     * the mask cost as much as the separate ReLU backward pass it replaced.
      */
-    record Epilogue(float[] bias, int biasOffset, boolean relu) {
+    record Epilogue(float[] bias, int biasOffset, boolean relu, float[] reluOutput, int reluOutputOffset) {
+        Epilogue(float[] bias, int biasOffset, boolean relu) {
+            this(bias, biasOffset, relu, null, 0);
+        }
+
+        /** Only ReLU's backward: C[i, j] where reluOutput[offset + i N + j] &gt; 0, else 0. */
+        static Epilogue reluGradient(float[] reluOutput, int offset) {
+            return new Epilogue(null, 0, false, reluOutput, offset);
+        }
     }
 
     /**
@@ -128,6 +142,23 @@ final class Gemm {
      */
     static void batched(int batch, int m, int n, int k, float[] a, int[] aOff, int ars, int acs, float[] b, int[] bOff,
             int brs, int bcs, float[] c, Epilogue epilogue) {
+        run(batch, m, n, k, a, aOff, ars, acs, b, bOff, brs, bcs, c, epilogue, null, 0);
+    }
+
+    /**
+     * One product C = A B (as {@link #batched} with one entry) that also writes the sum of each row of A,
+     * rowSums[rowSumsOffset + i] = sum over p of A[i, p]: a linear layer's bias gradient (the column sums of
+     * the output gradient g) comes out of the weight gradient g^T x, whose A is g^T, while the packing pass
+     * has each block of A in cache. Each row is summed in four interleaved partial sums down each depth
+     * block, the same order on every run and thread count. K must be at least 1.
+     */
+    static void productWithRowSums(int m, int n, int k, float[] a, int aOff, int ars, int acs, float[] b, int bOff,
+            int brs, int bcs, float[] c, float[] rowSums, int rowSumsOffset) {
+        run(1, m, n, k, a, new int[] {aOff}, ars, acs, b, new int[] {bOff}, brs, bcs, c, null, rowSums, rowSumsOffset);
+    }
+
+    private static void run(int batch, int m, int n, int k, float[] a, int[] aOff, int ars, int acs, float[] b,
+            int[] bOff, int brs, int bcs, float[] c, Epilogue epilogue, float[] rowSums, int rowSumsOffset) {
         if (batch == 0 || m == 0 || n == 0 || k == 0) {
             return;
         }
@@ -139,7 +170,8 @@ final class Gemm {
             Parallel.forRange(plan.threads, 1, (unusedStart, unusedEnd) -> {
                 FloatWorkspace ws = FLOAT_WORKSPACE.get();
                 for (int task = wave.nextTask(); task >= 0; task = wave.nextTask()) {
-                    runTask(plan, wave, task, a, aOff, ars, acs, b, bOff, brs, bcs, c, packedB, ws, epilogue);
+                    runTask(plan, wave, task, a, aOff, ars, acs, b, bOff, brs, bcs, c, packedB, ws, epilogue, rowSums,
+                            rowSumsOffset);
                 }
             });
         }
@@ -192,7 +224,7 @@ final class Gemm {
     /** One task: MC rows of one entry's block of NC columns, over the whole depth (see {@link GemmPlan}). */
     private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, float[] a, int[] aOff, int ars, int acs,
             float[] b, int[] bOff, int brs, int bcs, float[] c, MemorySegment packedB, FloatWorkspace ws,
-            Epilogue epilogue) {
+            Epilogue epilogue, float[] rowSums, int rowSumsOffset) {
         int groupInWave = task / plan.rowBlocks;
         int group = wave.firstGroup + groupInWave;
         int rowBlock = task % plan.rowBlocks;
@@ -204,14 +236,19 @@ final class Gemm {
         int panels = (nc + NR - 1) / NR;
         int firstPanel = plan.firstPanel(rowBlock, panels);
         float[] packedA = ws.packedA(plan.kcMax * roundUp(MC, MR));
+        // The first column block's tasks sum the rows of A, each row block once, from its packed panels.
+        boolean sumRows = rowSums != null && j0 == 0;
         // A block of whole panels whose rows are runs (row-major A) is read where it lies, not packed.
-        boolean direct = acs == 1 && mc % MR == 0;
+        boolean direct = rowSums == null && acs == 1 && mc % MR == 0;
         for (int depth = 0; depth < plan.depthBlocks; depth++) {
             int pc = depth * plan.kcMax;
             int kc = Math.min(plan.kcMax, plan.k - pc);
             int src = aOff[bi] + i0 * ars + pc * acs;
             if (!direct) {
                 packA(a, src, ars, acs, mc, kc, packedA);
+                if (sumRows) {
+                    sumPackedRows(packedA, mc, kc, rowSums, rowSumsOffset + i0, depth == 0);
+                }
             }
             for (int step = 0; step < panels; step++) {
                 int panel = (firstPanel + step) % panels;
@@ -232,18 +269,23 @@ final class Gemm {
                 } else {
                     panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
                 }
-                if (epilogue != null && depth == plan.depthBlocks - 1) {
-                    applyEpilogue(epilogue, j0 + panel * NR, c, co, plan.n, mc, cols);
-                }
             }
+        }
+        if (epilogue != null) {
+            applyEpilogue(epilogue, j0, c, (bi * plan.m + i0) * plan.n + j0, plan.n, mc, nc);
         }
     }
 
-    /** The epilogue on the finished block C[rows x cols] at co, whose first column is column j of C. */
+    /**
+     * The epilogue on the finished block C[rows x cols] at co, whose first column is column j of C (C starts
+     * at index 0 of its array, so co is also the block's position in a reluOutput laid out as C).
+     */
     private static void applyEpilogue(Epilogue e, int j, float[] c, int co, int ldc, int rows, int cols) {
         int vl = F.length();
         float[] bias = e.bias();
         int bo = e.biasOffset() + j;
+        float[] mask = e.reluOutput();
+        int mo = e.reluOutputOffset();
         for (int r = 0; r < rows; r++) {
             int at = co + r * ldc;
             int x = 0;
@@ -255,6 +297,10 @@ final class Gemm {
                 if (e.relu()) {
                     v = v.max(0f);
                 }
+                if (mask != null) {
+                    // Zero where the output is not above 0; a NaN output compares false and gives 0 too.
+                    v = FloatVector.zero(F).blend(v, FloatVector.fromArray(F, mask, mo + at + x).compare(VectorOperators.GT, 0f));
+                }
                 v.intoArray(c, at + x);
             }
             for (; x < cols; x++) {
@@ -262,7 +308,44 @@ final class Gemm {
                 if (bias != null) {
                     v += bias[bo + x];
                 }
-                c[at + x] = e.relu() ? Math.max(v, 0f) : v;
+                if (e.relu()) {
+                    v = Math.max(v, 0f);
+                }
+                if (mask != null && !(mask[mo + at + x] > 0f)) {
+                    v = 0f;
+                }
+                c[at + x] = v;
+            }
+        }
+    }
+
+    /**
+     * Adds up the rows of a packed block of A (see {@link #packA}): rowSums[at + i] becomes (when first) or
+     * gains the sum over p of A[i, p] for i &lt; mc, in four partial sums (p mod 4) added pairwise at the end.
+     */
+    private static void sumPackedRows(float[] packedA, int mc, int kc, float[] rowSums, int at, boolean first) {
+        float[] lanes = new float[MR];
+        for (int q = 0; q * MR < mc; q++) {
+            int d = q * MR * kc;
+            FloatVector s0 = FloatVector.zero(A_PANEL_ROW);
+            FloatVector s1 = s0;
+            FloatVector s2 = s0;
+            FloatVector s3 = s0;
+            int p = 0;
+            for (; p + 4 <= kc; p += 4) {
+                s0 = s0.add(FloatVector.fromArray(A_PANEL_ROW, packedA, d + p * MR));
+                s1 = s1.add(FloatVector.fromArray(A_PANEL_ROW, packedA, d + (p + 1) * MR));
+                s2 = s2.add(FloatVector.fromArray(A_PANEL_ROW, packedA, d + (p + 2) * MR));
+                s3 = s3.add(FloatVector.fromArray(A_PANEL_ROW, packedA, d + (p + 3) * MR));
+            }
+            for (; p < kc; p++) {
+                s0 = s0.add(FloatVector.fromArray(A_PANEL_ROW, packedA, d + p * MR));
+            }
+            s0.add(s1).add(s2.add(s3)).intoArray(lanes, 0);
+            int rows = Math.min(MR, mc - q * MR);
+            for (int r = 0; r < rows; r++) {
+                int i = at + q * MR + r;
+                rowSums[i] = first ? lanes[r] : rowSums[i] + lanes[r];
             }
         }
     }

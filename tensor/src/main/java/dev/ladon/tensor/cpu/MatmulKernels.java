@@ -73,6 +73,49 @@ final class MatmulKernels {
         return y;
     }
 
+    /**
+     * float32 gradients of y = x W^T + b from g = dL/dy [N, out], as {@link dev.ladon.tensor.backend.Backend#linearBackward}:
+     * dx = g W (masked by x &gt; 0 in the product's epilogue when reluInput), dW = g^T x, whose packing of
+     * g^T also sums db (the bias gradient costs no pass of its own). N and out at least 1.
+     */
+    static Tensor[] linearBackward(Tensor g, Tensor x, Tensor weight, boolean needInput, boolean needWeight,
+            boolean needBias, boolean reluInput) {
+        int n = g.size(0);
+        int out = g.size(1);
+        int in = x.size(1);
+        float[] ga = ElementwiseKernels.floats(g);
+        Tensor dx = null;
+        if (needInput) {
+            dx = CpuBackend.INSTANCE.newOutput(g.dtype(), n, in);
+            Gemm.Epilogue mask = null;
+            if (reluInput) {
+                Tensor xc = x.contiguous();
+                mask = Gemm.Epilogue.reluGradient(ElementwiseKernels.floats(xc), xc.offset());
+            }
+            Gemm.batched(1, n, in, out, ga, new int[] {g.offset()}, g.stride(0), g.stride(1),
+                    ElementwiseKernels.floats(weight), new int[] {weight.offset()}, weight.stride(0), weight.stride(1),
+                    ElementwiseKernels.floats(dx), mask);
+        }
+        Tensor dw = null;
+        Tensor db = null;
+        if (needWeight) {
+            dw = CpuBackend.INSTANCE.newOutput(g.dtype(), out, in);
+            float[] xa = ElementwiseKernels.floats(x);
+            // A = g^T: A[i, p] = g[p, i].
+            if (needBias) {
+                db = CpuBackend.INSTANCE.newOutput(g.dtype(), out);
+                Gemm.productWithRowSums(out, in, n, ga, g.offset(), g.stride(1), g.stride(0), xa, x.offset(), x.stride(0),
+                        x.stride(1), ElementwiseKernels.floats(dw), ElementwiseKernels.floats(db), db.offset());
+            } else {
+                Gemm.batched(1, out, in, n, ga, new int[] {g.offset()}, g.stride(1), g.stride(0), xa,
+                        new int[] {x.offset()}, x.stride(0), x.stride(1), ElementwiseKernels.floats(dw), null);
+            }
+        } else if (needBias) {
+            db = g.sum(0);
+        }
+        return new Tensor[] {dx, dw, db};
+    }
+
     private static boolean sameOffsets(int[] offsets) {
         for (int o : offsets) {
             if (o != offsets[0]) {
