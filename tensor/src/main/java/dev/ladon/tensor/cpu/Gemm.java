@@ -212,6 +212,8 @@ final class Gemm {
     private static final class FloatWorkspace {
         float[] packedA = new float[0];
         final float[] tile = new float[MR * NR];
+        /** One panel's MR row sums, on their way out of a vector ({@link #sumPackedRows}). */
+        final float[] rowSumLanes = new float[MR];
 
         float[] packedA(int size) {
             if (packedA.length < size) {
@@ -247,7 +249,7 @@ final class Gemm {
             if (!direct) {
                 packA(a, src, ars, acs, mc, kc, packedA);
                 if (sumRows) {
-                    sumPackedRows(packedA, mc, kc, rowSums, rowSumsOffset + i0, depth == 0);
+                    sumPackedRows(packedA, mc, kc, rowSums, rowSumsOffset + i0, depth == 0, ws.rowSumLanes);
                 }
             }
             for (int step = 0; step < panels; step++) {
@@ -323,8 +325,8 @@ final class Gemm {
      * Adds up the rows of a packed block of A (see {@link #packA}): rowSums[at + i] becomes (when first) or
      * gains the sum over p of A[i, p] for i &lt; mc, in four partial sums (p mod 4) added pairwise at the end.
      */
-    private static void sumPackedRows(float[] packedA, int mc, int kc, float[] rowSums, int at, boolean first) {
-        float[] lanes = new float[MR];
+    private static void sumPackedRows(float[] packedA, int mc, int kc, float[] rowSums, int at, boolean first,
+            float[] lanes) {
         for (int q = 0; q * MR < mc; q++) {
             int d = q * MR * kc;
             FloatVector s0 = FloatVector.zero(A_PANEL_ROW);

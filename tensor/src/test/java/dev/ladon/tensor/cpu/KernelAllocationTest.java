@@ -98,6 +98,12 @@ class KernelAllocationTest {
         Tensor w = randn(n, k);
         Tensor bias = randn(n);
         assertAllocatesOnlyOutputs("linear with bias and ReLU", () -> FusedOps.linear(a, w, bias, true), (long) m * n);
+        // The layer's gradients from g [m, n]: dx [m, k] masked by a ReLU output, dW [n, k] with db [n] summed
+        // from the packed panels of g^T.
+        Tensor g = randn(m, n);
+        Tensor reluOutput = a.relu();
+        assertAllocatesOnlyOutputs("linearBackward", () -> FusedOps.linearBackward(g, reluOutput, w, true, true, true,
+                true), (long) m * k + (long) n * k + n);
     }
 
     @Test
@@ -150,6 +156,11 @@ class KernelAllocationTest {
         Tensor cos = randn(24, 6);
         Tensor sin = randn(24, 6);
         assertAllocatesOnlyOutputs("rotary", () -> FusedOps.rotary(heads, cos, sin), 2L * 24 * 3 * 16);
+        // 64 channels, 16 pairs rotated: rows of whole vectors, the path without tails
+        Tensor wide = randn(2, 24, 3, 64).permute(0, 2, 1, 3);
+        Tensor cos16 = randn(24, 16);
+        Tensor sin16 = randn(24, 16);
+        assertAllocatesOnlyOutputs("rotary, whole vectors", () -> FusedOps.rotary(wide, cos16, sin16), 2L * 24 * 3 * 64);
     }
 
     @Test
