@@ -30,8 +30,17 @@ final class AttentionKernels {
     private static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
     /** Keys per block: four vectors, so one query's block of scores sits in four register accumulators. */
     private static final int BLOCK_K = 4 * F.length();
-    /** Queries per forward task: enough rows to pay for packing each key block once per task. */
+    /**
+     * Queries per forward task. A task packs (and with RoPE rotates) the key blocks it needs unless the task
+     * before it, on the same (batch, head), already did ({@link #KEY_CACHE_BYTES}).
+     */
     private static final int BLOCK_Q = 32;
+    /**
+     * Bytes of packed key blocks a forward chunk keeps for the query blocks of one (batch, head): a quarter of
+     * a 1 MiB L2 (16 blocks of 64 keys at d = 64), so a block packed for one query block is still in cache
+     * for the next.
+     */
+    private static final long KEY_CACHE_BYTES = 256 * 1024;
     /**
      * Query (or key) rows handled together by the register-blocked loops: each vector loaded from a key or
      * value row then feeds four FMAs instead of one (with two vectors per row: 8 accumulators).
@@ -215,14 +224,22 @@ final class AttentionKernels {
         float[] relT = rel == null ? null : packRelTransposed(g, rel);
         int relStride = g.tk + BLOCK_K;
         int queryBlocks = (g.tq + BLOCK_Q - 1) / BLOCK_Q;
+        int keyBlocks = (g.tk + BLOCK_K - 1) / BLOCK_K;
+        // A chunk's tasks run (batch, head) by (batch, head), each query block after the other: the key blocks
+        // of one (batch, head), rotated and packed, are kept for its later query blocks when they fit in a
+        // share of L2, else one block is kept (reused only when the next task needs the same one).
+        int slots = (long) keyBlocks * g.d * BLOCK_K * Float.BYTES <= KEY_CACHE_BYTES ? keyBlocks : 1;
         Parallel.forRange(g.batch * g.heads * queryBlocks, 1, (task0, task1) -> {
-            float[] kt = new float[g.d * BLOCK_K];
+            float[][] packedKeys = new float[slots][g.d * BLOCK_K];
+            // Which (batch, head) and key block each slot holds: bh * keyBlocks + key block, -1 for none.
+            long[] packedFor = new long[slots];
+            java.util.Arrays.fill(packedFor, -1);
             float[] s = new float[ROWS * BLOCK_K];
             float[] acc = new float[BLOCK_Q * g.dv];
             float[] rowMax = new float[BLOCK_Q];
             float[] rowSum = new float[BLOCK_Q];
             float[] queryBlock = rotation == null ? null : new float[BLOCK_Q * g.d];
-            float[] keyBlock = rotation == null ? null : new float[BLOCK_K * g.d];
+            float[] rotatedKeys = rotation == null ? null : new float[BLOCK_K * g.d];
             for (int task = task0; task < task1; task++) {
                 int bh = task / queryBlocks;
                 int b = bh / g.heads;
@@ -239,11 +256,17 @@ final class AttentionKernels {
                 int keyEnd = g.visibleEnd(i1 - 1);
                 for (int j0 = 0; j0 < keyEnd; j0 += BLOCK_K) {
                     int j1 = Math.min(j0 + BLOCK_K, g.tk);
-                    if (rotation == null) {
-                        packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
-                    } else {
-                        rotation.keys().rotate(ka, kr, b, h, j0, j1, g.d, keyBlock);
-                        packTransposed(keyBlock, Rows.block(j0, g.d), b, h, j0, j1, g.d, kt);
+                    int keyBlock = j0 / BLOCK_K;
+                    float[] kt = packedKeys[keyBlock % slots];
+                    long stamp = (long) bh * keyBlocks + keyBlock;
+                    if (packedFor[keyBlock % slots] != stamp) {
+                        if (rotation == null) {
+                            packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
+                        } else {
+                            rotation.keys().rotate(ka, kr, b, h, j0, j1, g.d, rotatedKeys);
+                            packTransposed(rotatedKeys, Rows.block(j0, g.d), b, h, j0, j1, g.d, kt);
+                        }
+                        packedFor[keyBlock % slots] = stamp;
                     }
                     int i = i0;
                     if (relT == null) {

@@ -278,6 +278,15 @@ class AttentionKernelsTest {
     }
 
     @Test
+    void keyBlocksPastTheForwardCacheArePackedAgainForEachQueryBlock() {
+        // 1100 keys of 64 channels are more packed key blocks than a forward chunk keeps (at every vector
+        // width), so its one slot is packed again whenever a task needs another block; two query blocks per
+        // head walk the keys twice, and the last block is partial.
+        checkAgainstReference(inputs(15, DType.FLOAT32, 1, 2, 40, 1100, 64, 8, true, false), 2e-5);
+        checkRotationAgainstComposition(36, DType.FLOAT32, 1, 2, 40, 1100, 64, 16, true, false);
+    }
+
+    @Test
     void nonCausalAttentionSeesEveryKey() {
         checkAgainstReference(inputs(4, DType.FLOAT32, 2, 2, 5, 70, 9, 6, false, false), 2e-5);
     }
