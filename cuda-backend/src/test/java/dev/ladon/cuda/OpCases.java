@@ -118,6 +118,7 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
         indexing(c);
         sorting(c);
         fused(c);
+        layerPaths(c);
         attention(c);
         grouped(c);
         return c;
@@ -432,6 +433,60 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
                         }
                         return new Tensor[] {in.get(0), in.get(2), in.get(3)};
                     }, tol * 10, tol * 10));
+        }
+    }
+
+    /**
+     * The fused ops the layers call whose CUDA path is Backend's composed default while the CPU runs a kernel
+     * of its own: a linear layer's product with its epilogue and its gradients (the bias gradient summed in
+     * another order on the CPU), attention with RoPE inside, its backward into slices of one buffer (as the
+     * fused Q, K, V projection takes it), and the dropout mask from the counter-based generator.
+     */
+    static void layerPaths(List<OpCases> c) {
+        for (DType t : new DType[] {F32, F64}) {
+            double tol = t == F64 ? 1e-10 : 2e-4;
+            List<Tensor> layer = List.of(randn(181, t, 70, 40), randn(182, t, 50, 40), randn(183, t, 50),
+                    randn(184, t, 70, 50));
+            c.add(of("linear " + t + " with bias and ReLU, and without bias", layer, in -> new Tensor[] {
+                FusedOps.linear(in.get(0), in.get(1), in.get(2), true),
+                FusedOps.linear(in.get(0).mT().contiguous().mT(), in.get(1), null, false)}, tol, tol));
+            c.add(of("linearBackward " + t + ", input from a ReLU and plain", layer, in -> {
+                Tensor reluOutput = in.get(0).relu();
+                FusedOps.LinearGradients masked = FusedOps.linearBackward(in.get(3), reluOutput, in.get(1), true, true,
+                        true, true);
+                FusedOps.LinearGradients plain = FusedOps.linearBackward(in.get(3), in.get(0), in.get(1), true, false,
+                        true, false);
+                return new Tensor[] {masked.input(), masked.weight(), masked.bias(), plain.input(), plain.bias()};
+            }, tol, tol));
+            int b = 2;
+            int h = 3;
+            int tq = 20;
+            int tk = 36;
+            int d = 16;
+            List<Tensor> heads = List.of(randn(185, t, b, tq, h, d), randn(186, t, b, h, tk, d), randn(187, t, b, h, tk, d),
+                    randn(188, t, b, h, tq, d), randn(189, t, tk, d / 4));
+            c.add(of("attention " + t + " with RoPE inside, backward into slices of one buffer", heads, in -> {
+                Tensor q = in.get(0).permute(0, 2, 1, 3);
+                Tensor angles = in.get(4);
+                // A quarter of the pairs of channels rotated; the queries sit at the last tq positions.
+                FusedOps.AttentionRotation rotation = new FusedOps.AttentionRotation(angles.narrow(0, tk - tq, tq).cos(),
+                        angles.narrow(0, tk - tq, tq).sin(), angles.cos(), angles.sin());
+                double scale = 1 / Math.sqrt(d);
+                FusedOps.AttentionResult r = FusedOps.attention(q, in.get(1), in.get(2), null, rotation, scale, true);
+                Tensor[] g = FusedOps.attentionBackward(in.get(3), q, in.get(1), in.get(2), null, rotation, r, scale,
+                        true);
+                Tensor buffer = Tensor.zeros(t, q.device(), b, h, 3, tq, d);
+                Tensor qk = in.get(1).narrow(2, tk - tq, tq);
+                Tensor vv = in.get(2).narrow(2, tk - tq, tq);
+                FusedOps.AttentionRotation self = new FusedOps.AttentionRotation(rotation.queryCos(),
+                        rotation.querySin(), rotation.queryCos(), rotation.querySin());
+                FusedOps.AttentionResult rs = FusedOps.attention(q, qk, vv, null, self, scale, true);
+                FusedOps.attentionBackwardInto(in.get(3), q, qk, vv, self, rs, scale, true, buffer.select(2, 0),
+                        buffer.select(2, 1), buffer.select(2, 2));
+                return new Tensor[] {r.output(), r.logSumExp(), g[0], g[1], g[2], rs.output(), buffer};
+            }, tol, tol));
+            c.add(of("dropoutMask " + t + " p = 0.3", List.of(randn(190, t, 3)), in -> Tensor.dropoutMask(0.3,
+                    new Generator(191), t, in.get(0).device(), 33, 65), 0, 0));
         }
     }
 
