@@ -10,6 +10,8 @@ import java.util.List;
  * Paired comparison of two builds of the tensor module on float32 products: each build in its own class
  * loader, calls alternating between them, as {@link AttentionAB} does for attention. A shape is
  * {@code MxKxN} with an optional {@code :ab} (a, b each n or t: that operand a transposed view) or
+ * {@code :linear} (x [M, K] W^T + b then ReLU, {@code FusedOps.linear} with its epilogue) or {@code :reluback}
+ * (g [M, K] W [K, N] masked by a ReLU output, {@code FusedOps.linearBackward}'s input gradient), or
  * {@code BxMxKxN} for a batch of B products.
  *
  * <p>Usage (see {@code bench/ab/run}): {@code GemmAB TENSOR_CLASSES_A TENSOR_CLASSES_B THREADS ROUNDS SHAPES}.
@@ -18,6 +20,8 @@ public class GemmAB {
     /** One build's products, called through reflection on its own classes. */
     static final class Build {
         private final Method matmul;
+        private final Method linear;
+        private final Method linearBackward;
         private final List<Object[]> operands = new ArrayList<>();
 
         Build(String classes, int threads, List<String> shapes) throws Exception {
@@ -30,6 +34,10 @@ public class GemmAB {
             Method randn = tensor.getMethod("randn", int[].class);
             Method transposed = tensor.getMethod("mT");
             matmul = tensor.getMethod("matmul", tensor);
+            linear = loader.loadClass("dev.ladon.tensor.FusedOps").getMethod("linear", tensor, tensor, tensor,
+                    boolean.class);
+            linearBackward = loader.loadClass("dev.ladon.tensor.FusedOps").getMethod("linearBackward", tensor, tensor,
+                    tensor, boolean.class, boolean.class, boolean.class, boolean.class);
             for (String spec : shapes) {
                 String[] parts = spec.split(":");
                 int[] d = Arrays.stream(parts[0].split("x")).mapToInt(Integer::parseInt).toArray();
@@ -37,6 +45,20 @@ public class GemmAB {
                 if (d.length == 4) {
                     operands.add(new Object[] {randn.invoke(null, (Object) new int[] {d[0], d[1], d[2]}),
                             randn.invoke(null, (Object) new int[] {d[0], d[2], d[3]})});
+                    continue;
+                }
+                if (layout.equals("reluback")) {
+                    // g [M, K] W [K, N] masked by a ReLU output [M, N]: a linear layer's input gradient
+                    // (FusedOps.linearBackward with reluInput)
+                    operands.add(new Object[] {randn.invoke(null, (Object) new int[] {d[0], d[1]}),
+                            randn.invoke(null, (Object) new int[] {d[1], d[2]}),
+                            randn.invoke(null, (Object) new int[] {d[0], d[2]}), null});
+                    continue;
+                }
+                if (layout.equals("linear")) {
+                    // x [M, K] W^T + b, then ReLU: the product with its epilogue (FusedOps.linear)
+                    operands.add(new Object[] {randn.invoke(null, (Object) new int[] {d[0], d[1]}),
+                            randn.invoke(null, (Object) new int[] {d[2], d[1]}), randn.invoke(null, (Object) new int[] {d[2]})});
                     continue;
                 }
                 Object a = layout.charAt(0) == 't' ? transposed.invoke(randn.invoke(null, (Object) new int[] {d[1], d[0]}))
@@ -52,7 +74,13 @@ public class GemmAB {
             Object[] ab = operands.get(s);
             long t0 = System.nanoTime();
             for (int i = 0; i < reps; i++) {
-                matmul.invoke(ab[0], ab[1]);
+                if (ab.length == 4) {
+                    linearBackward.invoke(null, ab[0], ab[2], ab[1], true, false, false, true);
+                } else if (ab.length == 3) {
+                    linear.invoke(null, ab[0], ab[1], ab[2], true);
+                } else {
+                    matmul.invoke(ab[0], ab[1]);
+                }
             }
             return (System.nanoTime() - t0) / 1e6 / reps;
         }
