@@ -82,6 +82,20 @@ class LinearBackwardTest {
     }
 
     @Test
+    void aBroadcastGradientIsReadThroughItsZeroStrides() {
+        // The gradient of sum(linear(x)) reaches the layer as one value expanded to [N, out] (strides 0, 0).
+        Generator gen = new Generator(25);
+        Tensor g = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 1, 1).expand(300, 40);
+        Tensor x = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 300, 33);
+        Tensor w = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 40, 33);
+        FusedOps.LinearGradients r = FusedOps.linearBackward(g, x, w, true, true, true, false);
+        Tensor dense = g.contiguous();
+        assertSameBits(r.input(), dense.matmul(w), "dx");
+        assertSameBits(r.weight(), dense.mT().matmul(x), "dW");
+        assertCloseToColumnSums(r.bias(), dense, "db");
+    }
+
+    @Test
     void biasAloneIsTheColumnSum() {
         Generator gen = new Generator(23);
         Tensor g = Tensor.randn(gen, DType.FLOAT32, Device.CPU, 40, 6);
