@@ -77,7 +77,7 @@ public final class Functional {
 
     /**
      * relu(x W1^T + b1) W2^T + b2, the feed-forward layer with ReLU, as one node: x [..., d], w1 [dFF, d],
-     * w2 [d, dFF], biases [dFF] and [d] or null; returns [..., d]. The values are those of
+     * w2 [out, dFF], biases [dFF] and [out] or null; returns [..., out]. The values are those of
      * {@code linear(linearRelu(x, w1, b1), w2, b2)}. Backward, the hidden gradient is masked by the saved
      * hidden activations as the product that makes it finishes, so the masked and unmasked copies of that
      * [N, dFF] gradient are never both written out. With createGraph the backward recomputes the hidden layer
@@ -127,10 +127,9 @@ public final class Functional {
                         // The hidden gradient is this formula's own temporary: the workspace gets it back now.
                         scope.releaseIfLentSince(down.input(), mark);
                     }
-                    return new Variable[] {up == null || up.input() == null ? null
-                            : Variable.constant(up.input().reshape(xShape)),
-                            up == null ? null : constantOrNull(up.weight()), up == null ? null : constantOrNull(up.bias()),
-                            constantOrNull(down.weight()), constantOrNull(down.bias())};
+                    Variable[] upGrads = up == null ? new Variable[3] : constants(up, xShape);
+                    return new Variable[] {upGrads[0], upGrads[1], upGrads[2], constantOrNull(down.weight()),
+                            constantOrNull(down.bias())};
                 });
     }
 
@@ -141,15 +140,19 @@ public final class Functional {
      */
     private static Variable[] linearGradients(Variable rows, Variable[] s, boolean[] needs, int in, int[] xShape) {
         if (!GradMode.isEnabled()) {
-            FusedOps.LinearGradients r = FusedOps.linearBackward(rows.data(), s[0].data().reshape(-1, in),
-                    s[1].data(), needs[0], needs[1], needs[2], false);
-            return new Variable[] {r.input() == null ? null : Variable.constant(r.input().reshape(xShape)),
-                    constantOrNull(r.weight()), constantOrNull(r.bias())};
+            return constants(FusedOps.linearBackward(rows.data(), s[0].data().reshape(-1, in), s[1].data(), needs[0],
+                    needs[1], needs[2], false), xShape);
         }
         return new Variable[] {
                 needs[0] ? rows.matmul(s[1]).reshape(xShape) : null,
                 needs[1] ? rows.mT().matmul(s[0].reshape(-1, in)) : null,
                 needs[2] ? rows.sum(0) : null};
+    }
+
+    /** {dx shaped as x, dW, db} of a linear layer as constants (null where not computed). */
+    private static Variable[] constants(FusedOps.LinearGradients g, int[] xShape) {
+        return new Variable[] {g.input() == null ? null : Variable.constant(g.input().reshape(xShape)),
+                constantOrNull(g.weight()), constantOrNull(g.bias())};
     }
 
     /**
