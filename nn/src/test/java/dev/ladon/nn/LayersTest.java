@@ -166,6 +166,27 @@ class LayersTest {
     }
 
     @Test
+    void reluFeedForwardIsOneNodeUnlessDropoutIsActive() {
+        // With ReLU and no active dropout the layer is one reluFeedForward node; with dropout in training it is
+        // the two linear layers around the dropout, and in evaluation the one node again, with the same values.
+        FeedForward ff = new FeedForward(3, 5, FeedForward.Activation.RELU, 0.5);
+        ff.to(DType.FLOAT64);
+        Variable x = Variable.parameter(randn(8, 2, 3));
+        ff.train();
+        Variable training = ff.forward(x);
+        assertThat(training.gradFnName()).isEqualTo("linear");
+        training.sum().backward();
+        assertThat(x.grad()).isNotNull();
+        ff.eval();
+        Variable evaluation = ff.forward(x);
+        assertThat(evaluation.gradFnName()).isEqualTo("reluFeedForward");
+        Tensor h = x.data().matmul(ff.up().weight().data().mT()).add(ff.up().bias().data()).relu();
+        Tensor expected = h.matmul(ff.down().weight().data().mT()).add(ff.down().bias().data());
+        assertClose(evaluation.data().toDoubleArray(), expected.toDoubleArray(), 1e-12);
+        assertThat(training.data().allClose(evaluation.data(), 0, 1e-9)).isFalse();
+    }
+
+    @Test
     void initialisersDrawWithTheRequestedSpread() {
         Generator gen = new Generator(11);
         Linear big = new Linear(200, 300, false, gen);
