@@ -58,7 +58,8 @@ public class GemmAB {
                 if (layout.equals("linear")) {
                     // x [M, K] W^T + b, then ReLU: the product with its epilogue (FusedOps.linear)
                     operands.add(new Object[] {randn.invoke(null, (Object) new int[] {d[0], d[1]}),
-                            randn.invoke(null, (Object) new int[] {d[2], d[1]}), randn.invoke(null, (Object) new int[] {d[2]})});
+                            randn.invoke(null, (Object) new int[] {d[2], d[1]}),
+                            randn.invoke(null, (Object) new int[] {d[2]})});
                     continue;
                 }
                 Object a = layout.charAt(0) == 't' ? transposed.invoke(randn.invoke(null, (Object) new int[] {d[1], d[0]}))

@@ -119,7 +119,8 @@ class FunctionalTest {
             Variable y = Functional.reluFeedForward(fused[0], fused[1], fused[2], fused[3], fused[4]);
             y.mul(Variable.constant(upstream)).sum().backward();
             Variable[] split = parameters(xs, w1s, withBias ? b1s : null, w2s, withBias ? b2s : null);
-            Variable composed = Functional.linear(Functional.linearRelu(split[0], split[1], split[2]), split[3], split[4]);
+            Variable hidden = Functional.linearRelu(split[0], split[1], split[2]);
+            Variable composed = Functional.linear(hidden, split[3], split[4]);
             composed.mul(Variable.constant(upstream)).sum().backward();
             assertThat(y.shape()).containsExactly(2, 7, 9);
             assertThat(y.data().toFloatArray()).containsExactly(composed.data().toFloatArray());

@@ -307,7 +307,8 @@ final class Gemm {
                 }
                 if (mask != null) {
                     // Zero where the output is not above 0; a NaN output compares false and gives 0 too.
-                    v = FloatVector.zero(F).blend(v, FloatVector.fromArray(F, mask, mo + at + x).compare(VectorOperators.GT, 0f));
+                    FloatVector out = FloatVector.fromArray(F, mask, mo + at + x);
+                    v = FloatVector.zero(F).blend(v, out.compare(VectorOperators.GT, 0f));
                 }
                 v.intoArray(c, at + x);
             }
