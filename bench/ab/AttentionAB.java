@@ -9,7 +9,9 @@ import java.util.Arrays;
  * T = 128, d_h = 64, causal): each build in its own class loader, forward-and-backward calls alternating
  * between them, as {@link StepAB} does for whole training steps.
  *
- * <p>Usage (see {@code bench/ab/run}): {@code AttentionAB TENSOR_CLASSES_A TENSOR_CLASSES_B THREADS ROUNDS}.
+ * <p>Usage (see {@code bench/ab/run}): {@code AttentionAB TENSOR_CLASSES_A TENSOR_CLASSES_B THREADS ROUNDS [rope]};
+ * with {@code rope}, the queries and keys are rotated inside the kernel (half of each head's channels), as in
+ * the lm-step model.
  */
 public class AttentionAB {
     /** One build's attention, called through reflection on its own classes. */
@@ -20,8 +22,12 @@ public class AttentionAB {
         private final Object k;
         private final Object v;
         private final Object grad;
+        /** The RoPE tables (half of each head's channels rotated, as the lm-step model), or null without RoPE. */
+        private final Object rotation;
+        private final Method rotatedAttention;
+        private final Method rotatedBackward;
 
-        Build(String classes, int threads) throws Exception {
+        Build(String classes, int threads, boolean rope) throws Exception {
             ClassLoader loader = new URLClassLoader(new URL[] {Path.of(classes).toUri().toURL()},
                     AttentionAB.class.getClassLoader().getParent());
             Thread.currentThread().setContextClassLoader(loader);
@@ -38,16 +44,32 @@ public class AttentionAB {
             v = permute.invoke(randn.invoke(null, (Object) new int[] {16, 128, 4, 64}), (Object) heads);
             grad = randn.invoke(null, (Object) new int[] {16, 4, 128, 64});
             attention = fused.getMethod("attention", tensor, tensor, tensor, tensor, double.class, boolean.class);
-            backward = fused.getMethod("attentionBackward", tensor, tensor, tensor, tensor, tensor,
-                    loader.loadClass("dev.ladon.tensor.FusedOps$AttentionResult"), double.class, boolean.class);
+            Class<?> result = loader.loadClass("dev.ladon.tensor.FusedOps$AttentionResult");
+            backward = fused.getMethod("attentionBackward", tensor, tensor, tensor, tensor, tensor, result, double.class,
+                    boolean.class);
+            Class<?> rotationType = loader.loadClass("dev.ladon.tensor.FusedOps$AttentionRotation");
+            Object angles = randn.invoke(null, (Object) new int[] {128, 16});
+            Object cos = tensor.getMethod("cos").invoke(angles);
+            Object sin = tensor.getMethod("sin").invoke(angles);
+            rotation = rope ? rotationType.getConstructor(tensor, tensor, tensor, tensor).newInstance(cos, sin, cos, sin)
+                    : null;
+            rotatedAttention = fused.getMethod("attention", tensor, tensor, tensor, tensor, rotationType, double.class,
+                    boolean.class);
+            rotatedBackward = fused.getMethod("attentionBackward", tensor, tensor, tensor, tensor, tensor, rotationType,
+                    result, double.class, boolean.class);
         }
 
         /** Milliseconds of one forward and backward, averaged over {@code reps}. */
         double millis(int reps) throws Exception {
             long t0 = System.nanoTime();
             for (int i = 0; i < reps; i++) {
-                Object saved = attention.invoke(null, q, k, v, null, 0.125, true);
-                backward.invoke(null, grad, q, k, v, null, saved, 0.125, true);
+                if (rotation == null) {
+                    Object saved = attention.invoke(null, q, k, v, null, 0.125, true);
+                    backward.invoke(null, grad, q, k, v, null, saved, 0.125, true);
+                } else {
+                    Object saved = rotatedAttention.invoke(null, q, k, v, null, rotation, 0.125, true);
+                    rotatedBackward.invoke(null, grad, q, k, v, null, rotation, saved, 0.125, true);
+                }
             }
             return (System.nanoTime() - t0) / 1e6 / reps;
         }
@@ -56,8 +78,9 @@ public class AttentionAB {
     public static void main(String[] args) throws Exception {
         int threads = Integer.parseInt(args[2]);
         int rounds = Integer.parseInt(args[3]);
-        Build a = new Build(args[0], threads);
-        Build b = new Build(args[1], threads);
+        boolean rope = args.length > 4 && args[4].equals("rope");
+        Build a = new Build(args[0], threads, rope);
+        Build b = new Build(args[1], threads, rope);
         for (int w = 0; w < 10; w++) {
             a.millis(3);
             b.millis(3);
@@ -78,8 +101,8 @@ public class AttentionAB {
         Arrays.sort(ta);
         Arrays.sort(tb);
         Arrays.sort(ratio);
-        System.out.printf("attention forward+backward, %d threads: A median %.2f ms | B median %.2f ms | B/A per pair: "
-                + "median %.3f, quartiles %.3f %.3f%n", threads, ta[rounds / 2], tb[rounds / 2], ratio[rounds / 2],
+        System.out.printf("attention%s forward+backward, %d threads: A median %.2f ms | B median %.2f ms | B/A per pair: "
+                + "median %.3f, quartiles %.3f %.3f%n", rope ? " with RoPE" : "", threads, ta[rounds / 2], tb[rounds / 2], ratio[rounds / 2],
                 ratio[rounds / 4], ratio[3 * rounds / 4]);
     }
 }

@@ -90,37 +90,6 @@ final class RotaryKernels {
      */
     static void rotateFloat(float[] x, int xo, float[] cos, float[] sin, int co, int so, int half, int width,
             float[] out, int oo) {
-        if (half % F.length() == 0 && (width - 2 * half) % F.length() == 0) {
-            rotateWholeVectors(x, xo, cos, sin, co, so, half, width, out, oo);
-        } else {
-            rotateWithTails(x, xo, cos, sin, co, so, half, width, out, oo);
-        }
-    }
-
-    /**
-     * {@link #rotateFloat} when half and the pass-through width are whole vectors, as for head sizes that are
-     * multiples of the vector length. A row of 64 channels is then one or two vectors per loop; the tail
-     * loops of the general version, and the size of one method holding both, made such a row take about
-     * twice as long.
-     */
-    private static void rotateWholeVectors(float[] x, int xo, float[] cos, float[] sin, int co, int so, int half,
-            int width, float[] out, int oo) {
-        int vl = F.length();
-        for (int c = 0; c < half; c += vl) {
-            FloatVector x1 = FloatVector.fromArray(F, x, xo + c);
-            FloatVector x2 = FloatVector.fromArray(F, x, xo + half + c);
-            FloatVector vc = FloatVector.fromArray(F, cos, co + c);
-            FloatVector vs = FloatVector.fromArray(F, sin, so + c);
-            x1.mul(vc).sub(x2.mul(vs)).intoArray(out, oo + c);
-            x2.mul(vc).add(x1.mul(vs)).intoArray(out, oo + half + c);
-        }
-        for (int from = 2 * half; from < width; from += vl) {
-            FloatVector.fromArray(F, x, xo + from).intoArray(out, oo + from);
-        }
-    }
-
-    private static void rotateWithTails(float[] x, int xo, float[] cos, float[] sin, int co, int so, int half,
-            int width, float[] out, int oo) {
         int c = 0;
         for (int bound = F.loopBound(half); c < bound; c += F.length()) {
             FloatVector x1 = FloatVector.fromArray(F, x, xo + c);

@@ -156,7 +156,7 @@ class KernelAllocationTest {
         Tensor cos = randn(24, 6);
         Tensor sin = randn(24, 6);
         assertAllocatesOnlyOutputs("rotary", () -> FusedOps.rotary(heads, cos, sin), 2L * 24 * 3 * 16);
-        // 64 channels, 16 pairs rotated: rows of whole vectors, the path without tails
+        // 64 channels, 16 pairs rotated (the lm-step heads): rows of whole vectors, no tails
         Tensor wide = randn(2, 24, 3, 64).permute(0, 2, 1, 3);
         Tensor cos16 = randn(24, 16);
         Tensor sin16 = randn(24, 16);

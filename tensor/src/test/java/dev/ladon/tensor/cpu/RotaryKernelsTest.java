@@ -86,7 +86,7 @@ class RotaryKernelsTest {
         for (DType dtype : new DType[] {DType.FLOAT32, DType.FLOAT64}) {
             for (int half : positions > 7 ? new int[] {19} : new int[] {1, 5, 16, 19}) {
                 // 37: copied by vectors and a tail; 32 with half 16 (the lm-step heads: 64 channels, half of them
-                // rotated) is whole vectors at every vector width, the kernel's path without tails
+                // rotated): whole vectors at every vector width, no tails
                 for (int extra : positions > 7 ? new int[] {3} : new int[] {0, 3, 32, 37}) {
                     int width = 2 * half + extra;
                     Tensor x = Tensor.randn(gen, dtype, Device.CPU, 2, 3, positions, width);
