@@ -231,6 +231,9 @@ final class AttentionKernels {
         int slots = (long) keyBlocks * g.d * BLOCK_K * Float.BYTES <= KEY_CACHE_BYTES ? keyBlocks : 1;
         Parallel.forRange(g.batch * g.heads * queryBlocks, 1, (task0, task1) -> {
             float[][] packedKeys = new float[slots][g.d * BLOCK_K];
+            // The same blocks' value rows side by side (rows dv apart, not the projection's row stride): P V reads
+            // each of them once per four query rows.
+            float[][] packedValues = new float[slots][BLOCK_K * g.dv];
             // Which (batch, head) and key block each slot holds: bh * keyBlocks + key block, -1 for none.
             long[] packedFor = new long[slots];
             java.util.Arrays.fill(packedFor, -1);
@@ -258,8 +261,12 @@ final class AttentionKernels {
                     int j1 = Math.min(j0 + BLOCK_K, g.tk);
                     int keyBlock = j0 / BLOCK_K;
                     float[] kt = packedKeys[keyBlock % slots];
+                    float[] vb = packedValues[keyBlock % slots];
                     long stamp = (long) bh * keyBlocks + keyBlock;
                     if (packedFor[keyBlock % slots] != stamp) {
+                        for (int j = j0; j < j1; j++) {
+                            System.arraycopy(va, vr.at(b, h, j), vb, (j - j0) * g.dv, g.dv);
+                        }
                         if (rotation == null) {
                             packTransposed(ka, kr, b, h, j0, j1, g.d, kt);
                         } else {
@@ -281,8 +288,8 @@ final class AttentionKernels {
                                 int n = Math.min(j1, g.visibleEnd(i + r)) - j0;
                                 onlineSoftmaxStep(s, r * BLOCK_K, n, i + r - i0, rowMax, rowSum, acc, g.dv);
                             }
-                            addWeightedRowsToFour(s, 0, BLOCK_K, 1, widest, va, vr.at(b, h, j0), vr.rowStride(), acc,
-                                    (i - i0) * g.dv, g.dv, g.dv);
+                            addWeightedRowsToFour(s, 0, BLOCK_K, 1, widest, vb, 0, g.dv, acc, (i - i0) * g.dv, g.dv,
+                                    g.dv);
                         }
                     }
                     for (; i < i1; i++) {
@@ -293,7 +300,7 @@ final class AttentionKernels {
                         int relBase = (h * g.d) * relStride + g.relRow(i, j0);
                         scores(qa, qr.at(b, h, i), g.d, kt, relT, relBase, relStride, scale, s);
                         onlineSoftmaxStep(s, 0, n, i - i0, rowMax, rowSum, acc, g.dv);
-                        addWeightedRows(s, 0, 1, n, va, vr.at(b, h, j0), vr.rowStride(), acc, (i - i0) * g.dv, g.dv);
+                        addWeightedRows(s, 0, 1, n, vb, 0, g.dv, acc, (i - i0) * g.dv, g.dv);
                     }
                 }
                 for (int i = i0; i < i1; i++) {
