@@ -42,7 +42,8 @@ public class AttentionAB {
             q = permute.invoke(randn.invoke(null, (Object) new int[] {16, 128, 4, 64}), (Object) heads);
             k = permute.invoke(randn.invoke(null, (Object) new int[] {16, 128, 4, 64}), (Object) heads);
             v = permute.invoke(randn.invoke(null, (Object) new int[] {16, 128, 4, 64}), (Object) heads);
-            grad = randn.invoke(null, (Object) new int[] {16, 4, 128, 64});
+            // the output gradient as the output projection's input gradient hands it back: [B, T, H, D] by heads
+            grad = permute.invoke(randn.invoke(null, (Object) new int[] {16, 128, 4, 64}), (Object) heads);
             attention = fused.getMethod("attention", tensor, tensor, tensor, tensor, double.class, boolean.class);
             Class<?> result = loader.loadClass("dev.ladon.tensor.FusedOps$AttentionResult");
             backward = fused.getMethod("attentionBackward", tensor, tensor, tensor, tensor, tensor, result, double.class,
