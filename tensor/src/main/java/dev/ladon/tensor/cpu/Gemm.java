@@ -153,7 +153,8 @@ final class Gemm {
      * rowSums[rowSumsOffset + i] = sum over p of A[i, p]: a linear layer's bias gradient (the column sums of
      * the output gradient g) comes out of the weight gradient g^T x, whose A is g^T, while the packing pass
      * has each block of A in cache. Each row is summed in four interleaved partial sums down each depth
-     * block, the same order on every run and thread count. K must be at least 1.
+     * block, the same order on every run and thread count. With rowSums null, the plain product. K must be at
+     * least 1.
      */
     static void productWithRowSums(int m, int n, int k, float[] a, int aOff, int ars, int acs, float[] b, int bOff,
             int brs, int bcs, float[] c, float[] rowSums, int rowSumsOffset) {

@@ -74,9 +74,10 @@ final class MatmulKernels {
     }
 
     /**
-     * float32 gradients of y = x W^T + b from g = dL/dy [N, out], as {@link dev.ladon.tensor.backend.Backend#linearBackward}:
-     * dx = g W (masked by x &gt; 0 in the product's epilogue when reluInput), dW = g^T x, whose packing of
-     * g^T also sums db (the bias gradient costs no pass of its own). N and out at least 1.
+     * float32 gradients of y = x W^T + b from g = dL/dy [N, out], as
+     * {@link dev.ladon.tensor.backend.Backend#linearBackward}: dx = g W (masked by x &gt; 0 in the product's
+     * epilogue when reluInput), dW = g^T x, whose packing of g^T also sums db (the bias gradient costs no pass
+     * of its own). N and out at least 1.
      */
     static Tensor[] linearBackward(Tensor g, Tensor x, Tensor weight, boolean needInput, boolean needWeight,
             boolean needBias, boolean reluInput) {
@@ -100,16 +101,11 @@ final class MatmulKernels {
         Tensor db = null;
         if (needWeight) {
             dw = CpuBackend.INSTANCE.newOutput(g.dtype(), out, in);
-            float[] xa = ElementwiseKernels.floats(x);
+            db = needBias ? CpuBackend.INSTANCE.newOutput(g.dtype(), out) : null;
             // A = g^T: A[i, p] = g[p, i].
-            if (needBias) {
-                db = CpuBackend.INSTANCE.newOutput(g.dtype(), out);
-                Gemm.productWithRowSums(out, in, n, ga, g.offset(), g.stride(1), g.stride(0), xa, x.offset(), x.stride(0),
-                        x.stride(1), ElementwiseKernels.floats(dw), ElementwiseKernels.floats(db), db.offset());
-            } else {
-                Gemm.batched(1, out, in, n, ga, new int[] {g.offset()}, g.stride(1), g.stride(0), xa,
-                        new int[] {x.offset()}, x.stride(0), x.stride(1), ElementwiseKernels.floats(dw), null);
-            }
+            Gemm.productWithRowSums(out, in, n, ga, g.offset(), g.stride(1), g.stride(0), ElementwiseKernels.floats(x),
+                    x.offset(), x.stride(0), x.stride(1), ElementwiseKernels.floats(dw),
+                    db == null ? null : ElementwiseKernels.floats(db), db == null ? 0 : db.offset());
         } else if (needBias) {
             db = g.sum(0);
         }
