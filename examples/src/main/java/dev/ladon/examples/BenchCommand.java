@@ -43,10 +43,10 @@ final class BenchCommand implements Command {
                   --threads LIST   thread counts to run, comma-separated (default 1,2); Ladon's pool and the
                                    peer's OPENBLAS_NUM_THREADS are both set to each
                   --sizes LIST     square matrix sizes (default 256,512,1024,2048)
-  --shapes LIST    these products instead of the square sizes and the attention batch: MxKxN[:ab],
-                   a and b each n or t (that operand used transposed, as a view), e.g. the lm-step
-                   model's linear layers: 2048x256x256:nt (forward, x @ w^T), 2048x256x256:nn
-                   (input gradient), 256x2048x256:tn (weight gradient)
+                  --shapes LIST    these products instead of the square sizes and the attention batch: MxKxN[:ab],
+                                   a and b each n or t (that operand used transposed, as a view), e.g. the lm-step
+                                   model's linear layers: 2048x256x256:nt (forward, x @ w^T), 2048x256x256:nn
+                                   (input gradient), 256x2048x256:tn (weight gradient)
                   --elements N     elements for the ops cases (default 16777216, a multiple of 4096)
                   --reps N         at least N timed runs (and 0.3 s) per median after warm-up (default 7)
                   --rounds N       alternating rounds per case, Ladon then the peer (default 4); the best

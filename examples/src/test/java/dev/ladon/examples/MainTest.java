@@ -15,6 +15,20 @@ class MainTest {
     }
 
     @Test
+    void everyCommandsHelpStartsAtTheLeftMarginWithItsUsage() {
+        // A help text block with one line indented less than the rest shifts every other line right.
+        for (Command c : Main.commands()) {
+            String[] lines = c.help().split("\n");
+            assertThat(lines[0]).as(c.name()).startsWith("usage: bin/ladon " + c.name());
+            for (String line : lines) {
+                if (line.strip().startsWith("--")) {
+                    assertThat(line).as(c.name() + " option line").startsWith("  --");
+                }
+            }
+        }
+    }
+
+    @Test
     void ladonProfileTurnsTheOpProfilerOnByOpOrByShape() {
         assertThat(Main.startProfiler(null)).isFalse();
         assertThat(Main.startProfiler(" ")).isFalse();
