@@ -1,6 +1,7 @@
 package dev.ladon.examples;
 
 import dev.ladon.tensor.OpProfiler;
+import dev.ladon.tensor.cpu.Parallel;
 import java.util.Arrays;
 import java.util.List;
 
@@ -21,13 +22,15 @@ public final class Main {
         int code = run(args);
         if (profiling) {
             System.err.print(OpProfiler.table());
+            System.err.print(OpProfiler.productTable(Parallel.numThreads()));
         }
         System.exit(code);
     }
 
     /**
      * LADON_PROFILE=ops (or 1) times every op of the command and prints the table when it ends; =shapes keys
-     * the table by op and operand shapes. Unset or empty: no profiling.
+     * the table by op and operand shapes; =products adds a table of the CPU's float32 products by shape, with
+     * the threads' time in packing and in the micro-kernels. Unset or empty: no profiling.
      */
     static boolean startProfiler(String setting) {
         if (setting == null || setting.isBlank()) {
@@ -36,8 +39,9 @@ public final class Main {
         switch (setting.trim().toLowerCase(java.util.Locale.ROOT)) {
             case "ops", "1", "true" -> OpProfiler.enable(false);
             case "shapes" -> OpProfiler.enable(true);
+            case "products" -> OpProfiler.enable(false, true);
             default -> {
-                System.err.println("ladon: ignoring LADON_PROFILE='" + setting + "' (expected ops or shapes)");
+                System.err.println("ladon: ignoring LADON_PROFILE='" + setting + "' (expected ops, shapes or products)");
                 return false;
             }
         }
@@ -79,8 +83,11 @@ public final class Main {
         sb.append(String.format("  %-14s %s%n", "test", "run the whole test suite (mvn test)"));
         sb.append("\nenvironment:\n");
         sb.append("  LADON_NUM_THREADS=N       CPU threads (default: all cores)\n");
-        sb.append("  LADON_PROFILE=ops|shapes  time every op and print a table of where the time went when the\n");
-        sb.append("                            command ends (shapes: one line per op and operand shapes)\n");
+        sb.append("  LADON_PROFILE=ops|shapes|products\n");
+        sb.append("                            time every op and print a table of where the time went when the\n");
+        sb.append("                            command ends (shapes: one line per op and operand shapes; products:\n");
+        sb.append("                            also the CPU's float32 products by shape, with the threads' time\n");
+        sb.append("                            in packing and in the micro-kernels)\n");
         sb.append("  LADON_JAVA_OPTS=...       JVM options instead of the launcher's (default -Xmx8g -XX:+UseSerialGC)\n");
         System.out.print(sb);
     }

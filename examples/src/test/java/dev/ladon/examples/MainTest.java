@@ -29,7 +29,7 @@ class MainTest {
     }
 
     @Test
-    void ladonProfileTurnsTheOpProfilerOnByOpOrByShape() {
+    void ladonProfileTurnsTheOpProfilerOnByOpByShapeOrWithProducts() {
         assertThat(Main.startProfiler(null)).isFalse();
         assertThat(Main.startProfiler(" ")).isFalse();
         assertThat(Main.startProfiler("everything")).isFalse();
@@ -43,5 +43,12 @@ class MainTest {
         assertThat(Main.startProfiler("SHAPES")).isTrue();
         Tensor.rand(2, 3).matmul(Tensor.rand(3, 2));
         assertThat(OpProfiler.entries()).extracting(OpProfiler.Entry::op).contains("matmul [2, 3] [3, 2]");
+        assertThat(OpProfiler.productsEnabled()).isFalse();
+
+        OpProfiler.reset();
+        assertThat(Main.startProfiler("products")).isTrue();
+        Tensor.rand(2, 3).matmul(Tensor.rand(3, 2));
+        assertThat(OpProfiler.entries()).extracting(OpProfiler.Entry::op).contains("matmul");
+        assertThat(OpProfiler.productEntries()).extracting(OpProfiler.ProductEntry::product).containsExactly("2x3x2:nn");
     }
 }

@@ -48,6 +48,44 @@ class OpProfilerTest {
     }
 
     @Test
+    void withProductsEachFloatProductIsRecordedByShapeWithItsParts() {
+        Tensor x = Tensor.rand(64, 40);
+        Tensor w = Tensor.rand(24, 40);
+        OpProfiler.enable(false);
+        x.matmul(w.mT()); // ops only: no product line
+        assertThat(OpProfiler.productEntries()).isEmpty();
+        assertThat(OpProfiler.productTable(2)).isEmpty();
+        OpProfiler.enable(false, true);
+        assertThat(OpProfiler.productsEnabled()).isTrue();
+        Tensor y = x.matmul(w.mT());
+        x.matmul(w.mT());
+        FusedOps.linear(x, w, Tensor.rand(24), true);
+        x.mT().matmul(y); // the weight-gradient layout: A read transposed, so it is packed
+        Tensor.rand(3, 5, 6).matmul(Tensor.rand(3, 6, 7));
+        OpProfiler.disable();
+        assertThat(OpProfiler.productsEnabled()).isFalse();
+        x.matmul(w.mT()); // after disable: not recorded
+        Map<String, OpProfiler.ProductEntry> byLabel = OpProfiler.productEntries().stream()
+                .collect(Collectors.toMap(OpProfiler.ProductEntry::product, e -> e));
+        assertThat(byLabel).containsOnlyKeys("64x40x24:nt", "64x40x24:nt+bias+relu", "40x64x24:tn", "3x[5x6x7]:nn");
+        OpProfiler.ProductEntry forward = byLabel.get("64x40x24:nt");
+        assertThat(forward.calls()).isEqualTo(2);
+        assertThat(forward.flops()).isEqualTo(2L * 2 * 64 * 40 * 24);
+        assertThat(byLabel.get("3x[5x6x7]:nn").flops()).isEqualTo(2L * 3 * 5 * 6 * 7);
+        for (OpProfiler.ProductEntry e : byLabel.values()) {
+            assertThat(e.kernelNanos()).as(e.product()).isPositive();
+            assertThat(e.packANanos() + e.packBNanos() + e.kernelNanos()).as(e.product()).isLessThanOrEqualTo(e.taskNanos());
+            assertThat(e.wallNanos()).as(e.product()).isPositive();
+        }
+        // A row-major A of whole 8-row panels (64 rows) is read where it lies; a transposed one is packed.
+        assertThat(forward.packANanos()).isZero();
+        assertThat(byLabel.get("40x64x24:tn").packANanos()).isPositive();
+        assertThat(OpProfiler.productTable(2)).contains("64x40x24:nt+bias+relu").contains("kernel/t");
+        OpProfiler.reset();
+        assertThat(OpProfiler.productEntries()).isEmpty();
+    }
+
+    @Test
     void aKernelsOwnOpsAreChargedToItNotCountedAgain() {
         // Rotary copies a view whose channels are not adjacent before rotating it; that copy runs through the
         // wrapped backend too, inside the rotary call, so only rotary appears.

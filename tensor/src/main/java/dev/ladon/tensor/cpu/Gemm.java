@@ -3,7 +3,9 @@ package dev.ladon.tensor.cpu;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import dev.ladon.tensor.OpProfiler;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
@@ -166,6 +168,8 @@ final class Gemm {
         if (batch == 0 || m == 0 || n == 0 || k == 0) {
             return;
         }
+        long start = System.nanoTime();
+        PartTimes times = OpProfiler.productsEnabled() ? new PartTimes() : null;
         GemmPlan plan = new GemmPlan(batch, m, n, k, NR);
         MemorySegment packedB = panelBuffer((long) plan.waveElements() * Float.BYTES);
         for (int g = 0; g < plan.groups(); g += plan.groupsPerWave) {
@@ -175,11 +179,28 @@ final class Gemm {
                 FloatWorkspace ws = FLOAT_WORKSPACE.get();
                 for (int task = wave.nextTask(); task >= 0; task = wave.nextTask()) {
                     runTask(plan, wave, task, a, aOff, ars, acs, b, bOff, brs, bcs, c, packedB, ws, epilogue, rowSums,
-                            rowSumsOffset);
+                            rowSumsOffset, times);
                 }
             });
         }
         SPARE_PANELS.set(packedB);
+        if (times != null) {
+            String label = (batch > 1 ? batch + "x[" : "") + m + "x" + k + "x" + n + (batch > 1 ? "]" : "") + ":"
+                    + (acs == 1 ? 'n' : 't') + (bcs == 1 ? 'n' : 't')
+                    + (epilogue == null ? "" : epilogue.reluOutput() != null ? "+relugrad"
+                            : (epilogue.bias() != null ? "+bias" : "") + (epilogue.relu() ? "+relu" : ""))
+                    + (rowSums != null ? "+rowsums" : "");
+            OpProfiler.recordProduct(label, System.nanoTime() - start, times.task.get(), times.packA.get(),
+                    times.packB.get(), times.kernel.get(), 2L * batch * m * n * k);
+        }
+    }
+
+    /** The threads' time in the parts of one product's tasks, for {@link OpProfiler#recordProduct}. */
+    private static final class PartTimes {
+        final AtomicLong task = new AtomicLong();
+        final AtomicLong packA = new AtomicLong();
+        final AtomicLong packB = new AtomicLong();
+        final AtomicLong kernel = new AtomicLong();
     }
 
     /** The float64 counterpart of {@link #batched(int, int, int, int, float[], int[], int, int, float[], int[], int, int, float[])}. */
@@ -230,7 +251,12 @@ final class Gemm {
     /** One task: MC rows of one entry's block of NC columns, over the whole depth (see {@link GemmPlan}). */
     private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, float[] a, int[] aOff, int ars, int acs,
             float[] b, int[] bOff, int brs, int bcs, float[] c, MemorySegment packedB, FloatWorkspace ws,
-            Epilogue epilogue, float[] rowSums, int rowSumsOffset) {
+            Epilogue epilogue, float[] rowSums, int rowSumsOffset, PartTimes times) {
+        // With times, the parts are timed and added up once at the end of the task (nanoTime only then).
+        long taskStart = times == null ? 0 : System.nanoTime();
+        long packingA = 0;
+        long packingB = 0;
+        long kernels = 0;
         int groupInWave = task / plan.rowBlocks;
         int group = wave.firstGroup + groupInWave;
         int rowBlock = task % plan.rowBlocks;
@@ -251,15 +277,20 @@ final class Gemm {
             int kc = Math.min(plan.kcMax, plan.k - pc);
             int src = aOff[bi] + i0 * ars + pc * acs;
             if (!direct) {
+                long t = times == null ? 0 : System.nanoTime();
                 packA(a, src, ars, acs, mc, kc, packedA);
                 if (sumRows) {
                     sumPackedRows(packedA, mc, kc, rowSums, rowSumsOffset + i0, depth == 0, ws.rowSumLanes);
+                }
+                if (times != null) {
+                    packingA += System.nanoTime() - t;
                 }
             }
             for (int step = 0; step < panels; step++) {
                 int panel = (firstPanel + step) % panels;
                 int cols = Math.min(NR, nc - panel * NR);
                 int bo = plan.panelOffset(groupInWave, depth, panel);
+                long t = times == null ? 0 : System.nanoTime();
                 if (wave.claim(groupInWave, depth, panel)) {
                     try {
                         packB(b, bOff[bi] + pc * brs + (j0 + panel * NR) * bcs, brs, bcs, kc, cols, packedB, bo);
@@ -269,11 +300,19 @@ final class Gemm {
                     }
                     wave.markPacked(groupInWave, depth, panel);
                 }
+                if (times != null) {
+                    long now = System.nanoTime();
+                    packingB += now - t;
+                    t = now;
+                }
                 int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR;
                 if (direct) {
                     rowsKernel(kc, mc, cols, a, src, ars, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
                 } else {
                     panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
+                }
+                if (times != null) {
+                    kernels += System.nanoTime() - t;
                 }
                 if (epilogue != null && epilogue.reluOutput() == null && depth == plan.depthBlocks - 1) {
                     applyEpilogue(epilogue, j0 + panel * NR, c, co, plan.n, mc, cols);
@@ -282,6 +321,12 @@ final class Gemm {
         }
         if (epilogue != null && epilogue.reluOutput() != null) {
             applyEpilogue(epilogue, j0, c, (bi * plan.m + i0) * plan.n + j0, plan.n, mc, nc);
+        }
+        if (times != null) {
+            times.task.addAndGet(System.nanoTime() - taskStart);
+            times.packA.addAndGet(packingA);
+            times.packB.addAndGet(packingB);
+            times.kernel.addAndGet(kernels);
         }
     }
 
