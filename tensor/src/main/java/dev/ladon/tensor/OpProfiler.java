@@ -40,11 +40,11 @@ public final class OpProfiler {
     /**
      * One line of the product table: a product's label ({@code 2048x256x768:nt}: M x K x N, then whether A and
      * B were read as stored, n, or transposed, t), how often it ran, and in total its wall time, the threads'
-     * time in its tasks and, within that, packing A, packing B (with waiting for another thread's panel) and
-     * the micro-kernels, and its floating-point operations.
+     * time in its tasks and, within that, packing A, packing B, waiting for a panel of B that another thread
+     * is packing, and the micro-kernels, and its floating-point operations.
      */
     public record ProductEntry(String product, long calls, long wallNanos, long taskNanos, long packANanos,
-            long packBNanos, long kernelNanos, long flops) {
+            long packBNanos, long waitBNanos, long kernelNanos, long flops) {
         /** The share of the threads' time (threads x wall) spent in tasks. */
         public double busy(int threads) {
             return wallNanos == 0 ? 0 : taskNanos / (double) (threads * wallNanos);
@@ -88,9 +88,9 @@ public final class OpProfiler {
 
     /** Adds one product's times (see {@link ProductEntry}); called by a backend's product kernel. */
     public static void recordProduct(String product, long wallNanos, long taskNanos, long packANanos, long packBNanos,
-            long kernelNanos, long flops) {
+            long waitBNanos, long kernelNanos, long flops) {
         LongAdder[] v = PRODUCTS.computeIfAbsent(product, k -> {
-            LongAdder[] adders = new LongAdder[7];
+            LongAdder[] adders = new LongAdder[8];
             for (int i = 0; i < adders.length; i++) {
                 adders[i] = new LongAdder();
             }
@@ -101,8 +101,9 @@ public final class OpProfiler {
         v[2].add(taskNanos);
         v[3].add(packANanos);
         v[4].add(packBNanos);
-        v[5].add(kernelNanos);
-        v[6].add(flops);
+        v[5].add(waitBNanos);
+        v[6].add(kernelNanos);
+        v[7].add(flops);
     }
 
     /** Stops timing; what was recorded stays until {@link #reset}. */
@@ -132,14 +133,15 @@ public final class OpProfiler {
     public static List<ProductEntry> productEntries() {
         List<ProductEntry> list = new ArrayList<>();
         PRODUCTS.forEach((p, v) -> list.add(new ProductEntry(p, v[0].sum(), v[1].sum(), v[2].sum(), v[3].sum(),
-                v[4].sum(), v[5].sum(), v[6].sum())));
+                v[4].sum(), v[5].sum(), v[6].sum(), v[7].sum())));
         list.sort(Comparator.comparingLong(ProductEntry::wallNanos).reversed().thenComparing(ProductEntry::product));
         return list;
     }
 
     /**
      * The product table as text, empty when none was recorded: per product the calls, wall milliseconds, and
-     * the threads' milliseconds in packing A, packing B, the micro-kernels and the rest of the tasks, how busy
+     * the threads' milliseconds in packing A, packing B, waiting for B, the micro-kernels and the rest of the
+     * tasks (epilogues, bookkeeping), how busy
      * the {@code threads} threads were, and GFLOP/s per thread inside the micro-kernels and over the wall time.
      */
     public static String productTable(int threads) {
@@ -150,12 +152,13 @@ public final class OpProfiler {
         int width = Math.max(20, list.stream().mapToInt(e -> e.product().length()).max().orElse(0));
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "product profile (CPU float32, %d threads; "
                 + "pack, kernel and other are the threads' time, kernel GFLOP/s per thread):%n", threads));
-        sb.append(String.format(Locale.ROOT, "%-" + width + "s %6s %9s %8s %8s %9s %8s %5s %8s %8s%n", "product",
-                "calls", "wall ms", "pack A", "pack B", "kernel", "other", "busy", "kernel/t", "GFLOP/s"));
+        sb.append(String.format(Locale.ROOT, "%-" + width + "s %6s %9s %8s %8s %8s %9s %8s %5s %8s %8s%n", "product",
+                "calls", "wall ms", "pack A", "pack B", "wait B", "kernel", "other", "busy", "kernel/t", "GFLOP/s"));
         for (ProductEntry e : list) {
-            long other = e.taskNanos() - e.packANanos() - e.packBNanos() - e.kernelNanos();
-            sb.append(String.format(Locale.ROOT, "%-" + width + "s %6d %9.1f %8.1f %8.1f %9.1f %8.1f %5.2f %8.1f %8.1f%n",
-                    e.product(), e.calls(), e.wallNanos() / 1e6, e.packANanos() / 1e6, e.packBNanos() / 1e6,
+            long other = e.taskNanos() - e.packANanos() - e.packBNanos() - e.waitBNanos() - e.kernelNanos();
+            sb.append(String.format(Locale.ROOT,
+                    "%-" + width + "s %6d %9.1f %8.1f %8.1f %8.1f %9.1f %8.1f %5.2f %8.1f %8.1f%n", e.product(),
+                    e.calls(), e.wallNanos() / 1e6, e.packANanos() / 1e6, e.packBNanos() / 1e6, e.waitBNanos() / 1e6,
                     e.kernelNanos() / 1e6, other / 1e6, e.busy(threads), gflops(e.flops(), e.kernelNanos()),
                     gflops(e.flops(), e.wallNanos())));
         }

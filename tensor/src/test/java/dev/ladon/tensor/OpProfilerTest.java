@@ -74,7 +74,9 @@ class OpProfilerTest {
         assertThat(byLabel.get("3x[5x6x7]:nn").flops()).isEqualTo(2L * 3 * 5 * 6 * 7);
         for (OpProfiler.ProductEntry e : byLabel.values()) {
             assertThat(e.kernelNanos()).as(e.product()).isPositive();
-            assertThat(e.packANanos() + e.packBNanos() + e.kernelNanos()).as(e.product()).isLessThanOrEqualTo(e.taskNanos());
+            assertThat(e.packANanos() + e.packBNanos() + e.waitBNanos() + e.kernelNanos()).as(e.product())
+                    .isLessThanOrEqualTo(e.taskNanos());
+            assertThat(e.waitBNanos()).as(e.product()).isNotNegative();
             assertThat(e.wallNanos()).as(e.product()).isPositive();
         }
         // A row-major A of whole 8-row panels (64 rows) is read where it lies; a transposed one is packed.

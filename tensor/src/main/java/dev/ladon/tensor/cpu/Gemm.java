@@ -191,7 +191,7 @@ final class Gemm {
                             : (epilogue.bias() != null ? "+bias" : "") + (epilogue.relu() ? "+relu" : ""))
                     + (rowSums != null ? "+rowsums" : "");
             OpProfiler.recordProduct(label, System.nanoTime() - start, times.task.get(), times.packA.get(),
-                    times.packB.get(), times.kernel.get(), 2L * batch * m * n * k);
+                    times.packB.get(), times.waitB.get(), times.kernel.get(), 2L * batch * m * n * k);
         }
     }
 
@@ -200,6 +200,7 @@ final class Gemm {
         final AtomicLong task = new AtomicLong();
         final AtomicLong packA = new AtomicLong();
         final AtomicLong packB = new AtomicLong();
+        final AtomicLong waitB = new AtomicLong();
         final AtomicLong kernel = new AtomicLong();
     }
 
@@ -252,11 +253,15 @@ final class Gemm {
     private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, float[] a, int[] aOff, int ars, int acs,
             float[] b, int[] bOff, int brs, int bcs, float[] c, MemorySegment packedB, FloatWorkspace ws,
             Epilogue epilogue, float[] rowSums, int rowSumsOffset, PartTimes times) {
-        // With times, the parts are timed and added up once at the end of the task (nanoTime only then).
+        // With times, the parts are timed and added up once at the end of the task. The kernels' time is the
+        // panel loop's less what packing, waiting and epilogues took in it, so a panel that is already packed
+        // costs no clock reads beyond the loop's own.
         long taskStart = times == null ? 0 : System.nanoTime();
         long packingA = 0;
         long packingB = 0;
-        long kernels = 0;
+        long waitingB = 0;
+        long epilogues = 0;
+        long loops = 0;
         int groupInWave = task / plan.rowBlocks;
         int group = wave.firstGroup + groupInWave;
         int rowBlock = task % plan.rowBlocks;
@@ -286,12 +291,15 @@ final class Gemm {
                     packingA += System.nanoTime() - t;
                 }
             }
+            long loopStart = times == null ? 0 : System.nanoTime();
             for (int step = 0; step < panels; step++) {
                 int panel = (firstPanel + step) % panels;
                 int cols = Math.min(NR, nc - panel * NR);
                 int bo = plan.panelOffset(groupInWave, depth, panel);
-                long t = times == null ? 0 : System.nanoTime();
-                if (wave.claim(groupInWave, depth, panel)) {
+                boolean timed = times != null && !wave.ready(groupInWave, depth, panel);
+                long t = timed ? System.nanoTime() : 0;
+                boolean packs = wave.claim(groupInWave, depth, panel);
+                if (packs) {
                     try {
                         packB(b, bOff[bi] + pc * brs + (j0 + panel * NR) * bcs, brs, bcs, kc, cols, packedB, bo);
                     } catch (RuntimeException | Error e) {
@@ -300,10 +308,13 @@ final class Gemm {
                     }
                     wave.markPacked(groupInWave, depth, panel);
                 }
-                if (times != null) {
-                    long now = System.nanoTime();
-                    packingB += now - t;
-                    t = now;
+                if (timed) {
+                    long spent = System.nanoTime() - t;
+                    if (packs) {
+                        packingB += spent;
+                    } else {
+                        waitingB += spent;
+                    }
                 }
                 int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR;
                 if (direct) {
@@ -311,12 +322,16 @@ final class Gemm {
                 } else {
                     panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
                 }
-                if (times != null) {
-                    kernels += System.nanoTime() - t;
-                }
                 if (epilogue != null && epilogue.reluOutput() == null && depth == plan.depthBlocks - 1) {
+                    long e = times == null ? 0 : System.nanoTime();
                     applyEpilogue(epilogue, j0 + panel * NR, c, co, plan.n, mc, cols);
+                    if (times != null) {
+                        epilogues += System.nanoTime() - e;
+                    }
                 }
+            }
+            if (times != null) {
+                loops += System.nanoTime() - loopStart;
             }
         }
         if (epilogue != null && epilogue.reluOutput() != null) {
@@ -326,7 +341,8 @@ final class Gemm {
             times.task.addAndGet(System.nanoTime() - taskStart);
             times.packA.addAndGet(packingA);
             times.packB.addAndGet(packingB);
-            times.kernel.addAndGet(kernels);
+            times.waitB.addAndGet(waitingB);
+            times.kernel.addAndGet(loops - packingB - waitingB - epilogues);
         }
     }
 

@@ -138,6 +138,11 @@ final class GemmPlan {
             return (groupInWave * depthBlocks + depth) * panelsPerGroup + panel;
         }
 
+        /** Whether the panel is packed and published (what {@link #claim} checks first). */
+        boolean ready(int groupInWave, int depth, int panel) {
+            return panelState.get(slot(groupInWave, depth, panel)) == READY;
+        }
+
         /**
          * True if the caller must pack this panel and then call {@link #markPacked} (or {@link #markFailed});
          * false once another thread has packed it.
