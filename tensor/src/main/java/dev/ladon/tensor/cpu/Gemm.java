@@ -124,11 +124,13 @@ final class Gemm {
      * null; 0 elsewhere, also where it is NaN: ReLU's backward from its output). The same floats as a
      * separate bias add, ReLU or ReLU backward would give, without their passes over the whole output.
      *
-     * <p>Without reluOutput it runs on each panel's MC x NR block, just written and still in L1. With it, it
-     * runs once on the task's MC whole rows (in L2), so that reluOutput is read in runs of full rows, which the
-     * prefetchers follow: read 32 columns at a time down 32 rows 4 KiB apart, the masked product took 1.24
-     * times as long (`bench/ab/run gemm ... 2048x256x1024:reluback`), as long as the separate ReLU backward
-     * pass; bias and ReLU per task block instead of per panel took 1.01-1.03 times as long.
+     * <p>Without reluOutput the micro-kernels apply it to each full tile in registers before storing it (the
+     * same float operations in the same order); edge tiles get it after they are copied out. Applied to each
+     * panel's block after the store, it read C back while C's lines were still arriving from memory: in a
+     * training step that took about a fifth as long as the feed-forward product's kernels. With reluOutput, it runs once on the
+     * task's MC whole rows (in L2), so that reluOutput is read in runs of full rows, which the prefetchers
+     * follow: read 32 columns at a time down 32 rows 4 KiB apart, the masked product took 1.24 times as long
+     * (`bench/ab/run gemm ... 2048x256x1024:reluback`), as long as the separate ReLU backward pass.
      */
     record Epilogue(float[] bias, int biasOffset, boolean relu, float[] reluOutput, int reluOutputOffset) {
         Epilogue(float[] bias, int biasOffset, boolean relu) {
@@ -253,14 +255,13 @@ final class Gemm {
     private static void runTask(GemmPlan plan, GemmPlan.Wave wave, int task, float[] a, int[] aOff, int ars, int acs,
             float[] b, int[] bOff, int brs, int bcs, float[] c, MemorySegment packedB, FloatWorkspace ws,
             Epilogue epilogue, float[] rowSums, int rowSumsOffset, PartTimes times) {
-        // With times, the parts are timed and added up once at the end of the task. The kernels' time is the
-        // panel loop's less what packing, waiting and epilogues took in it, so a panel that is already packed
-        // costs no clock reads beyond the loop's own.
+        // With times, the parts are timed and added up once at the end of the task. The kernels' time (with the
+        // bias and ReLU they apply) is the panel loop's less what packing and waiting took in it, so a panel
+        // that is already packed costs no clock reads beyond the loop's own.
         long taskStart = times == null ? 0 : System.nanoTime();
         long packingA = 0;
         long packingB = 0;
         long waitingB = 0;
-        long epilogues = 0;
         long loops = 0;
         int groupInWave = task / plan.rowBlocks;
         int group = wave.firstGroup + groupInWave;
@@ -291,6 +292,9 @@ final class Gemm {
                     packingA += System.nanoTime() - t;
                 }
             }
+            // Bias and ReLU are applied by the micro-kernels to the last depth block's tiles, in registers.
+            Epilogue tileEpilogue = epilogue != null && epilogue.reluOutput() == null && depth == plan.depthBlocks - 1
+                    ? epilogue : null;
             long loopStart = times == null ? 0 : System.nanoTime();
             for (int step = 0; step < panels; step++) {
                 int panel = (firstPanel + step) % panels;
@@ -318,16 +322,11 @@ final class Gemm {
                 }
                 int co = (bi * plan.m + i0) * plan.n + j0 + panel * NR;
                 if (direct) {
-                    rowsKernel(kc, mc, cols, a, src, ars, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
+                    rowsKernel(kc, mc, cols, a, src, ars, packedB, bo, ws.tile, c, co, plan.n, depth > 0, tileEpilogue,
+                            j0 + panel * NR);
                 } else {
-                    panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0);
-                }
-                if (epilogue != null && epilogue.reluOutput() == null && depth == plan.depthBlocks - 1) {
-                    long e = times == null ? 0 : System.nanoTime();
-                    applyEpilogue(epilogue, j0 + panel * NR, c, co, plan.n, mc, cols);
-                    if (times != null) {
-                        epilogues += System.nanoTime() - e;
-                    }
+                    panelKernel(kc, mc, cols, packedA, packedB, bo, ws.tile, c, co, plan.n, depth > 0, tileEpilogue,
+                            j0 + panel * NR);
                 }
             }
             if (times != null) {
@@ -342,7 +341,7 @@ final class Gemm {
             times.packA.addAndGet(packingA);
             times.packB.addAndGet(packingB);
             times.waitB.addAndGet(waitingB);
-            times.kernel.addAndGet(loops - packingB - waitingB - epilogues);
+            times.kernel.addAndGet(loops - packingB - waitingB);
         }
     }
 
@@ -426,15 +425,21 @@ final class Gemm {
      * a[ao + i lda], and mc is a multiple of MR.
      */
     private static void rowsKernel(int kc, int mc, int cols, float[] a, int ao, int lda, MemorySegment packedB, int bo,
-            float[] tile, float[] c, int co, int ldc, boolean accumulate) {
+            float[] tile, float[] c, int co, int ldc, boolean accumulate, Epilogue epilogue, int column) {
+        float[] bias = epilogue == null ? null : epilogue.bias();
+        int biasAt = epilogue == null ? 0 : epilogue.biasOffset() + column;
+        boolean relu = epilogue != null && epilogue.relu();
         for (int ir = 0; ir < mc; ir += MR) {
             int rows = ao + ir * lda;
             int ci = co + ir * ldc;
             if (cols == NR) {
-                rowsMicroKernel(kc, a, rows, lda, packedB, bo, c, ci, ldc, accumulate);
+                rowsMicroKernel(kc, a, rows, lda, packedB, bo, c, ci, ldc, accumulate, bias, biasAt, relu);
             } else {
-                rowsMicroKernel(kc, a, rows, lda, packedB, bo, tile, 0, NR, false);
+                rowsMicroKernel(kc, a, rows, lda, packedB, bo, tile, 0, NR, false, null, 0, false);
                 copyTile(tile, MR, cols, c, ci, ldc, accumulate);
+                if (epilogue != null) {
+                    applyEpilogue(epilogue, column, c, ci, ldc, MR, cols);
+                }
             }
         }
     }
@@ -444,16 +449,22 @@ final class Gemm {
      * panel, adding into C when {@code accumulate} (depth blocks after the first), else overwriting it.
      */
     private static void panelKernel(int kc, int mc, int cols, float[] packedA, MemorySegment packedB, int bo,
-            float[] tile, float[] c, int co, int ldc, boolean accumulate) {
+            float[] tile, float[] c, int co, int ldc, boolean accumulate, Epilogue epilogue, int column) {
+        float[] bias = epilogue == null ? null : epilogue.bias();
+        int biasAt = epilogue == null ? 0 : epilogue.biasOffset() + column;
+        boolean relu = epilogue != null && epilogue.relu();
         for (int ir = 0; ir < mc; ir += MR) {
             int rows = Math.min(MR, mc - ir);
             int ao = ir * kc;
             int ci = co + ir * ldc;
             if (rows == MR && cols == NR) {
-                microKernel(kc, packedA, ao, packedB, bo, c, ci, ldc, accumulate);
+                microKernel(kc, packedA, ao, packedB, bo, c, ci, ldc, accumulate, bias, biasAt, relu);
             } else {
-                microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR, false);
+                microKernel(kc, packedA, ao, packedB, bo, tile, 0, NR, false, null, 0, false);
                 copyTile(tile, rows, cols, c, ci, ldc, accumulate);
+                if (epilogue != null) {
+                    applyEpilogue(epilogue, column, c, ci, ldc, rows, cols);
+                }
             }
         }
     }
@@ -610,11 +621,11 @@ final class Gemm {
     }
 
     private static void microKernel(int kc, float[] pa, int ao, MemorySegment pb, int bo, float[] c, int co, int ldc,
-            boolean accumulate) {
+            boolean accumulate, float[] bias, int biasAt, boolean relu) {
         if (MR == 8) {
-            kernel8x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate);
+            kernel8x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate, bias, biasAt, relu);
         } else {
-            kernel4x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate);
+            kernel4x2(kc, pa, ao, pb, bo, c, co, ldc, accumulate, bias, biasAt, relu);
         }
     }
 
@@ -623,7 +634,7 @@ final class Gemm {
      * 8 accumulators; each step loads 2 vectors of B and broadcasts 4 neighbouring values of A.
      */
     private static void kernel4x2(int kc, float[] pa, int ao, MemorySegment pb, int bo, float[] c, int co, int ldc,
-            boolean accumulate) {
+            boolean accumulate, float[] bias, int biasAt, boolean relu) {
         int vl = F.length();
         FloatVector c00 = FloatVector.zero(F);
         FloatVector c01 = FloatVector.zero(F);
@@ -661,6 +672,28 @@ final class Gemm {
             c30 = c30.add(FloatVector.fromArray(F, c, co + 3 * ldc));
             c31 = c31.add(FloatVector.fromArray(F, c, co + 3 * ldc + vl));
         }
+        if (bias != null) {
+            FloatVector b0 = FloatVector.fromArray(F, bias, biasAt);
+            FloatVector b1 = FloatVector.fromArray(F, bias, biasAt + vl);
+            c00 = c00.add(b0);
+            c01 = c01.add(b1);
+            c10 = c10.add(b0);
+            c11 = c11.add(b1);
+            c20 = c20.add(b0);
+            c21 = c21.add(b1);
+            c30 = c30.add(b0);
+            c31 = c31.add(b1);
+        }
+        if (relu) {
+            c00 = c00.max(0f);
+            c01 = c01.max(0f);
+            c10 = c10.max(0f);
+            c11 = c11.max(0f);
+            c20 = c20.max(0f);
+            c21 = c21.max(0f);
+            c30 = c30.max(0f);
+            c31 = c31.max(0f);
+        }
         c00.intoArray(c, co);
         c01.intoArray(c, co + vl);
         c10.intoArray(c, co + ldc);
@@ -673,7 +706,7 @@ final class Gemm {
 
     /** The 512-bit counterpart of {@link #kernel4x2}: 8 rows, 16 accumulators out of 32 registers. */
     private static void kernel8x2(int kc, float[] pa, int ao, MemorySegment pb, int bo, float[] c, int co, int ldc,
-            boolean accumulate) {
+            boolean accumulate, float[] bias, int biasAt, boolean relu) {
         int vl = F.length();
         FloatVector c00 = FloatVector.zero(F);
         FloatVector c01 = FloatVector.zero(F);
@@ -739,6 +772,44 @@ final class Gemm {
             c70 = c70.add(FloatVector.fromArray(F, c, co + 7 * ldc));
             c71 = c71.add(FloatVector.fromArray(F, c, co + 7 * ldc + vl));
         }
+        if (bias != null) {
+            FloatVector b0 = FloatVector.fromArray(F, bias, biasAt);
+            FloatVector b1 = FloatVector.fromArray(F, bias, biasAt + vl);
+            c00 = c00.add(b0);
+            c01 = c01.add(b1);
+            c10 = c10.add(b0);
+            c11 = c11.add(b1);
+            c20 = c20.add(b0);
+            c21 = c21.add(b1);
+            c30 = c30.add(b0);
+            c31 = c31.add(b1);
+            c40 = c40.add(b0);
+            c41 = c41.add(b1);
+            c50 = c50.add(b0);
+            c51 = c51.add(b1);
+            c60 = c60.add(b0);
+            c61 = c61.add(b1);
+            c70 = c70.add(b0);
+            c71 = c71.add(b1);
+        }
+        if (relu) {
+            c00 = c00.max(0f);
+            c01 = c01.max(0f);
+            c10 = c10.max(0f);
+            c11 = c11.max(0f);
+            c20 = c20.max(0f);
+            c21 = c21.max(0f);
+            c30 = c30.max(0f);
+            c31 = c31.max(0f);
+            c40 = c40.max(0f);
+            c41 = c41.max(0f);
+            c50 = c50.max(0f);
+            c51 = c51.max(0f);
+            c60 = c60.max(0f);
+            c61 = c61.max(0f);
+            c70 = c70.max(0f);
+            c71 = c71.max(0f);
+        }
         c00.intoArray(c, co);
         c01.intoArray(c, co + vl);
         c10.intoArray(c, co + ldc);
@@ -758,11 +829,11 @@ final class Gemm {
     }
 
     private static void rowsMicroKernel(int kc, float[] a, int ao, int lda, MemorySegment pb, int bo, float[] c, int co,
-            int ldc, boolean accumulate) {
+            int ldc, boolean accumulate, float[] bias, int biasAt, boolean relu) {
         if (MR == 8) {
-            kernel8x2Rows(kc, a, ao, lda, pb, bo, c, co, ldc, accumulate);
+            kernel8x2Rows(kc, a, ao, lda, pb, bo, c, co, ldc, accumulate, bias, biasAt, relu);
         } else {
-            kernel4x2Rows(kc, a, ao, lda, pb, bo, c, co, ldc, accumulate);
+            kernel4x2Rows(kc, a, ao, lda, pb, bo, c, co, ldc, accumulate, bias, biasAt, relu);
         }
     }
 
@@ -770,7 +841,7 @@ final class Gemm {
      * {@link #kernel4x2} with A read in place, as {@link #kernel8x2Rows}.
      */
     private static void kernel4x2Rows(int kc, float[] a, int ao, int lda, MemorySegment pb, int bo, float[] c, int co,
-            int ldc, boolean accumulate) {
+            int ldc, boolean accumulate, float[] bias, int biasAt, boolean relu) {
         int vl = F.length();
         int a0 = ao;
         int a1 = ao + lda;
@@ -811,6 +882,28 @@ final class Gemm {
             c30 = c30.add(FloatVector.fromArray(F, c, co + 3 * ldc));
             c31 = c31.add(FloatVector.fromArray(F, c, co + 3 * ldc + vl));
         }
+        if (bias != null) {
+            FloatVector b0 = FloatVector.fromArray(F, bias, biasAt);
+            FloatVector b1 = FloatVector.fromArray(F, bias, biasAt + vl);
+            c00 = c00.add(b0);
+            c01 = c01.add(b1);
+            c10 = c10.add(b0);
+            c11 = c11.add(b1);
+            c20 = c20.add(b0);
+            c21 = c21.add(b1);
+            c30 = c30.add(b0);
+            c31 = c31.add(b1);
+        }
+        if (relu) {
+            c00 = c00.max(0f);
+            c01 = c01.max(0f);
+            c10 = c10.max(0f);
+            c11 = c11.max(0f);
+            c20 = c20.max(0f);
+            c21 = c21.max(0f);
+            c30 = c30.max(0f);
+            c31 = c31.max(0f);
+        }
         c00.intoArray(c, co);
         c01.intoArray(c, co + vl);
         c10.intoArray(c, co + ldc);
@@ -828,7 +921,7 @@ final class Gemm {
      * A is packed when its rows are not runs.
      */
     private static void kernel8x2Rows(int kc, float[] a, int ao, int lda, MemorySegment pb, int bo, float[] c, int co,
-            int ldc, boolean accumulate) {
+            int ldc, boolean accumulate, float[] bias, int biasAt, boolean relu) {
         int vl = F.length();
         int a0 = ao;
         int a1 = ao + lda;
@@ -900,6 +993,44 @@ final class Gemm {
             c61 = c61.add(FloatVector.fromArray(F, c, co + 6 * ldc + vl));
             c70 = c70.add(FloatVector.fromArray(F, c, co + 7 * ldc));
             c71 = c71.add(FloatVector.fromArray(F, c, co + 7 * ldc + vl));
+        }
+        if (bias != null) {
+            FloatVector b0 = FloatVector.fromArray(F, bias, biasAt);
+            FloatVector b1 = FloatVector.fromArray(F, bias, biasAt + vl);
+            c00 = c00.add(b0);
+            c01 = c01.add(b1);
+            c10 = c10.add(b0);
+            c11 = c11.add(b1);
+            c20 = c20.add(b0);
+            c21 = c21.add(b1);
+            c30 = c30.add(b0);
+            c31 = c31.add(b1);
+            c40 = c40.add(b0);
+            c41 = c41.add(b1);
+            c50 = c50.add(b0);
+            c51 = c51.add(b1);
+            c60 = c60.add(b0);
+            c61 = c61.add(b1);
+            c70 = c70.add(b0);
+            c71 = c71.add(b1);
+        }
+        if (relu) {
+            c00 = c00.max(0f);
+            c01 = c01.max(0f);
+            c10 = c10.max(0f);
+            c11 = c11.max(0f);
+            c20 = c20.max(0f);
+            c21 = c21.max(0f);
+            c30 = c30.max(0f);
+            c31 = c31.max(0f);
+            c40 = c40.max(0f);
+            c41 = c41.max(0f);
+            c50 = c50.max(0f);
+            c51 = c51.max(0f);
+            c60 = c60.max(0f);
+            c61 = c61.max(0f);
+            c70 = c70.max(0f);
+            c71 = c71.max(0f);
         }
         c00.intoArray(c, co);
         c01.intoArray(c, co + vl);
