@@ -2,6 +2,12 @@ package dev.ladon.examples;
 
 import dev.ladon.tensor.OpProfiler;
 import dev.ladon.tensor.cpu.Parallel;
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.util.Arrays;
 import java.util.List;
 
@@ -66,12 +72,30 @@ public final class Main {
                     System.err.println("ladon " + c.name() + ": " + e.getMessage());
                     System.err.println("(see: bin/ladon " + c.name() + " --help)");
                     return 2;
+                } catch (IOException e) {
+                    // A file or directory the command was pointed at is missing, unreadable or not what it should
+                    // be: the user's to fix, so it is named in one line rather than in a stack trace.
+                    System.err.println("ladon " + c.name() + ": "
+                            + (e instanceof FileSystemException f ? describe(f) : e.getMessage()));
+                    return 1;
                 }
             }
         }
         System.err.println("ladon: unknown command '" + args[0] + "'");
         printHelp();
         return 2;
+    }
+
+    /** What went wrong with which path, in words: "no such file or directory: /data/x.txt". */
+    static String describe(FileSystemException e) {
+        String what = e instanceof NoSuchFileException ? "no such file or directory"
+                : e instanceof AccessDeniedException ? "permission denied"
+                : e instanceof NotDirectoryException ? "not a directory"
+                : e instanceof FileAlreadyExistsException ? "already exists"
+                : e.getReason() != null ? e.getReason() : e.getClass().getSimpleName();
+        String paths = e.getFile() == null ? "" : e.getOtherFile() == null ? e.getFile()
+                : e.getFile() + " -> " + e.getOtherFile();
+        return paths.isEmpty() ? what : what + ": " + paths;
     }
 
     private static void printHelp() {

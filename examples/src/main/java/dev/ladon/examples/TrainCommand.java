@@ -141,6 +141,12 @@ final class TrainCommand implements Command {
             throw new IllegalArgumentException("--batch, --accumulate, --steps, --stop-after and --eval-every must be"
                     + " positive, --save-every and --eval-tokens >= 0");
         }
+        if (resume && !Files.isDirectory(out)) {
+            throw new IllegalArgumentException("--resume: no run in " + out + " (start it without --resume, or point --out"
+                    + " at its directory)");
+        }
+        // The run directory is made before any work, so a path that cannot hold it fails now, not at the first save.
+        Files.createDirectories(out);
 
         // Data and tokenizer. A resumed run reloads the saved tokenizer (a BPE learned again would be the same,
         // but reading it is faster and guarantees the ids match the saved embedding).

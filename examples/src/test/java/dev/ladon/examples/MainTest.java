@@ -4,8 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ladon.tensor.OpProfiler;
 import dev.ladon.tensor.Tensor;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class MainTest {
     @AfterEach
@@ -26,6 +33,26 @@ class MainTest {
                 }
             }
         }
+    }
+
+    @Test
+    void aMissingOrUnreadableFileIsNamedInOneLineNotAStackTrace(@TempDir Path dir) throws Exception {
+        Path missing = dir.resolve("no-such-corpus.txt");
+        PrintStream err = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        int code;
+        try {
+            System.setErr(new PrintStream(captured, true));
+            code = Main.run(new String[] {"train", "--data", missing.toString(), "--steps", "1"});
+        } finally {
+            System.setErr(err);
+        }
+        assertThat(code).isEqualTo(1);
+        assertThat(captured.toString().strip()).isEqualTo("ladon train: no such file or directory: " + missing);
+
+        assertThat(Main.describe(new AccessDeniedException("/a"))).isEqualTo("permission denied: /a");
+        assertThat(Main.describe(new NotDirectoryException("/a/b"))).isEqualTo("not a directory: /a/b");
+        assertThat(Main.describe(new FileSystemException("/a", "/b", "Device busy"))).isEqualTo("Device busy: /a -> /b");
     }
 
     @Test

@@ -129,6 +129,27 @@ class TrainCommandTest {
     }
 
     @Test
+    void aRunDirectoryThatCannotBeMadeOrResumedFailsBeforeAnyTraining(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        Path file = Files.writeString(dir.resolve("a-file"), "not a directory");
+        PrintStream old = System.out;
+        ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
+        try {
+            // --out below a plain file: the directory cannot be made, and nothing is trained first.
+            assertThatThrownBy(() -> new TrainCommand().run(tiny(text, file.resolve("run"), "--steps", "2")))
+                    .isInstanceOf(java.nio.file.FileSystemException.class);
+            assertThatThrownBy(() -> new TrainCommand().run(tiny(text, dir.resolve("never-run"), "--steps", "2",
+                    "--resume"))).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("--resume: no run in " + dir.resolve("never-run"));
+        } finally {
+            System.setOut(old);
+        }
+        assertThat(printed.toString(StandardCharsets.UTF_8)).doesNotContain("step 1");
+        assertThat(dir.resolve("never-run")).doesNotExist();
+    }
+
+    @Test
     void perplexityAndBitsPerByteAgreeForByteTokens(@TempDir Path dir) throws Exception {
         // With one byte per token, bits per byte = log2(perplexity).
         String out = runCapturing(tiny(textFile(dir), dir.resolve("run"), "--steps", "2"));
