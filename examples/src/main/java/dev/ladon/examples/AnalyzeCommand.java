@@ -8,7 +8,6 @@ import dev.ladon.nn.data.Corpus;
 import dev.ladon.nn.data.EuroparlCorpus;
 import dev.ladon.nn.data.TokenDataset;
 import dev.ladon.nn.data.Tokenizer;
-import dev.ladon.tensor.Device;
 import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -68,7 +67,7 @@ final class AnalyzeCommand implements Command {
         int steps = o.getInt("steps", 100);
         CompareCommand.Settings s = new CompareCommand.Settings(steps, o.getInt("batch", 16), o.getInt("context", 64),
                 o.getLong("seed", 0), o.getDouble("lr", 2e-3), Math.max(1, steps / 10), 0.25,
-                o.getInt("eval-tokens", 32768), Device.parse(o.get("device", "cpu")));
+                o.getInt("eval-tokens", 32768), o.device());
         if (s.steps() < 1 || s.batch() < 1 || s.context() < 1 || s.evalTokens() < 1) {
             throw new IllegalArgumentException("--steps, --batch, --context and --eval-tokens must be positive");
         }
@@ -98,7 +97,7 @@ final class AnalyzeCommand implements Command {
         }
         Tokenizer tokenizer = Tokenizer.load(dir.resolve(TrainingCheckpoint.TOKENIZER));
         CompareCommand.Settings s = new CompareCommand.Settings(1, o.getInt("batch", 16), config.context(),
-                o.getLong("seed", 0), 0, 1, 0, o.getInt("eval-tokens", 32768), Device.parse(o.get("device", "cpu")));
+                o.getLong("seed", 0), 0, 1, 0, o.getInt("eval-tokens", 32768), o.device());
         Corpus corpus = EuroparlCorpus.load(o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES));
         int[] v = tokenizer.encode(corpus.validation());
         TokenDataset validation = new TokenDataset(Arrays.copyOf(v, Math.min(v.length, s.evalTokens() + 1)));

@@ -108,7 +108,7 @@ final class CompareCommand implements Command {
         List<String> models = parseModels(o.get("models", String.join(",", MODELS)));
         Settings s = new Settings(o.getInt("steps", 800), o.getInt("batch", 16), o.getInt("context", 64),
                 o.getLong("seed", 0), o.getDouble("lr", 2e-3), Math.max(1, o.getInt("steps", 800) / 10), 0.25,
-                o.getInt("eval-tokens", 32768), Device.parse(o.get("device", "cpu")));
+                o.getInt("eval-tokens", 32768), o.device());
         if (s.steps() < 1 || s.batch() < 1 || s.context() < 1 || s.evalTokens() < 1) {
             throw new IllegalArgumentException("--steps, --batch, --context and --eval-tokens must be positive");
         }

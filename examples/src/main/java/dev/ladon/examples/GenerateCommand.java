@@ -3,6 +3,7 @@ package dev.ladon.examples;
 import dev.ladon.moe.MoeLanguageModel;
 import dev.ladon.nn.TokenSampler;
 import dev.ladon.nn.data.Tokenizer;
+import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -32,24 +33,26 @@ final class GenerateCommand implements Command {
                   --temperature T     sampling temperature (default 0.8; 0 for greedy)
                   --top-k K           sample among the K most likely tokens (default 40; 0 for all)
                   --seed S            sampling seed (default 0)
+                  --device D          cpu, cuda or cuda:N (default cpu)
                 prints the prompt followed by the generated text""";
     }
 
     @Override
     public int run(String[] args) throws IOException {
-        Options o = new Options(args, "checkpoint", "prompt", "tokens", "temperature", "top-k", "seed");
+        Options o = new Options(args, "checkpoint", "prompt", "tokens", "temperature", "top-k", "seed", "device");
         if (!o.has("checkpoint")) {
             throw new IllegalArgumentException("--checkpoint DIR is required");
         }
         System.out.println(generate(Path.of(o.get("checkpoint", "")), o.get("prompt", "\n"), o.getInt("tokens", 200),
-                o.getDouble("temperature", 0.8), o.getInt("top-k", 40), o.getLong("seed", 0)));
+                o.getDouble("temperature", 0.8), o.getInt("top-k", 40), o.getLong("seed", 0), o.device()));
         return 0;
     }
 
-    /** The prompt followed by {@code tokens} sampled tokens, decoded. */
-    static String generate(Path dir, String prompt, int tokens, double temperature, int topK, long seed)
+    /** The prompt followed by {@code tokens} sampled tokens, decoded, by the model on {@code device}. */
+    static String generate(Path dir, String prompt, int tokens, double temperature, int topK, long seed, Device device)
             throws IOException {
         MoeLanguageModel model = TrainingCheckpoint.loadModel(dir);
+        model.to(device);
         Tokenizer tokenizer = Tokenizer.load(dir.resolve(TrainingCheckpoint.TOKENIZER));
         int[] ids = tokenizer.encode(prompt.isEmpty() ? "\n" : prompt);
         TokenSampler sampler = new TokenSampler(temperature, topK);

@@ -1,5 +1,7 @@
 package dev.ladon.examples;
 
+import dev.ladon.tensor.Device;
+import dev.ladon.tensor.backend.Backends;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -88,5 +90,18 @@ final class Options {
 
     boolean flag(String name) {
         return values.containsKey(name);
+    }
+
+    /**
+     * --device (cpu, cuda or cuda:N; default cpu), checked now: an unusable device is reported before any
+     * data is read or model built, not by the first op that runs on it.
+     */
+    Device device() {
+        Device device = Device.parse(get("device", "cpu"));
+        String reason = Backends.unavailableReason(device);
+        if (reason != null) {
+            throw new IllegalArgumentException("--device " + device + " is unavailable: " + reason);
+        }
+        return device;
     }
 }

@@ -22,6 +22,7 @@ import dev.ladon.nn.optim.GradientClipping;
 import dev.ladon.nn.optim.LearningRateSchedule;
 import dev.ladon.nn.optim.ParamGroup;
 import dev.ladon.nn.plot.LinePlot;
+import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.Workspace;
@@ -98,6 +99,7 @@ final class TrainCommand implements Command {
                   --eval-tokens N     validation tokens evaluated (default 16384; 0 for the whole split)
                   --seed S            initialisation, dropout and sampling seed (default 0)
                   --threads N         CPU threads (default: all cores)
+                  --device D          cpu, cuda or cuda:N (default cpu); checkpoints load on any device
                 checkpoints:
                   --out DIR           run directory (default runs/<model>): model.safetensors,
                                       optimizer.safetensors, trainer.safetensors, tokenizer.txt, loss.png;
@@ -119,7 +121,7 @@ final class TrainCommand implements Command {
         Options o = new Options(args, "data", "text", "max-bytes", "tokenizer", "vocab", "model", "positions",
                 "d-model", "layers", "heads", "head-dim", "d-ff", "dropout", "context", "batch", "accumulate", "steps",
                 "stop-after", "lr", "warmup", "min-lr", "weight-decay", "clip", "eval-every", "eval-tokens", "seed",
-                "threads", "out", "save-every", "resume!", "sample", "temperature", "top-k");
+                "threads", "device", "out", "save-every", "resume!", "sample", "temperature", "top-k");
         if (o.has("threads")) {
             Parallel.setNumThreads(o.getInt("threads", 1));
         }
@@ -141,6 +143,7 @@ final class TrainCommand implements Command {
             throw new IllegalArgumentException("--batch, --accumulate, --steps, --stop-after and --eval-every must be"
                     + " positive, --save-every and --eval-tokens >= 0");
         }
+        Device device = o.device();
         if (resume && !Files.isDirectory(out)) {
             throw new IllegalArgumentException("--resume: no run in " + out + " (start it without --resume, or point --out"
                     + " at its directory)");
@@ -182,6 +185,7 @@ final class TrainCommand implements Command {
         } else {
             model = LanguageModels.build(configFrom(o, modelName, tokenizer.vocabSize()), new Generator(seed));
         }
+        model.to(device);
         ModelConfig config = model.config();
         int context = config.context();
         Streams train = new Streams(trainTokens, batch, context);
@@ -216,7 +220,7 @@ final class TrainCommand implements Command {
             if (memoryCount > 0) {
                 memory = new ArrayList<>();
                 for (int i = 0; i < memoryCount; i++) {
-                    memory.add(state.get("memory." + i));
+                    memory.add(state.get("memory." + i).to(device));
                 }
             }
             // A checkpoint written before usage was saved holds none: counting starts here.
@@ -235,8 +239,9 @@ final class TrainCommand implements Command {
                 config.name(), config.variant(), config.positionEncoding(), config.dModel(), config.layers(),
                 config.heads(), config.dHead(), context, model.parameterCount());
         System.out.printf(Locale.ROOT, "data: %s, %s tokenizer (vocabulary %d): %,d training tokens in %d streams, "
-                        + "%,d validation tokens; %d threads; loaded in %.1f s%n", corpus.name(), tokenizerKind,
-                tokenizer.vocabSize(), trainTokens.length, batch, validationTokens.length, Parallel.numThreads(),
+                        + "%,d validation tokens; %s; loaded in %.1f s%n", corpus.name(), tokenizerKind,
+                tokenizer.vocabSize(), trainTokens.length, batch, validationTokens.length,
+                device.isCpu() ? Parallel.numThreads() + " threads" : "device " + device,
                 (System.nanoTime() - loadStart) / 1e9);
         if (resume) {
             System.out.printf(Locale.ROOT, "resuming %s at step %d%n", out, firstStep);
@@ -259,8 +264,8 @@ final class TrainCommand implements Command {
                     if (segment.restarted()) {
                         memory = null;
                     }
-                    var output = model.forward(segment.inputs(), memory);
-                    Variable l = lossFn.forward(output.logits(), segment.targets());
+                    var output = model.forward(segment.inputs().to(device), memory);
+                    Variable l = lossFn.forward(output.logits(), segment.targets().to(device));
                     // The regularisers of the expert layers (zero for a dense model) join the objective.
                     l.add(model.auxLoss()).div(accumulate).backward();
                     memory = model.usesMemory() ? scope.keepAll(output.memory()) : null;
@@ -437,6 +442,7 @@ final class TrainCommand implements Command {
     static Evaluation evaluate(MoeLanguageModel model, Streams validation, CrossEntropyLoss lossFn,
             Tokenizer tokenizer) {
         model.eval();
+        Device device = model.transformer().embedding().weight().data().device();
         double total = 0;
         long tokens = 0;
         long bytes = 0;
@@ -446,9 +452,9 @@ final class TrainCommand implements Command {
         try (var ng = GradMode.noGrad()) {
             for (Streams.Segment s : validation.all()) {
                 try (Workspace.Scope scope = workspace.open()) {
-                    var out = model.forward(s.inputs(), memory);
+                    var out = model.forward(s.inputs().to(device), memory);
                     long n = s.targets().numel();
-                    total += lossFn.forward(out.logits(), s.targets()).item() * n;
+                    total += lossFn.forward(out.logits(), s.targets().to(device)).item() * n;
                     tokens += n;
                     for (long id : s.targets().toLongArray()) {
                         bytes += tokenizer instanceof BpeTokenizer bpe ? bpe.tokenBytes((int) id).length : 1;

@@ -7,6 +7,7 @@ import dev.ladon.moe.ModelConfig;
 import dev.ladon.nn.data.BpeTokenizer;
 import dev.ladon.nn.data.Tokenizer;
 import dev.ladon.nn.io.SafeTensors;
+import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Tensor;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -31,7 +32,7 @@ class TrainCommandTest {
     }
 
     /** Seeded pseudo-words, so the text is not a single repeated period. */
-    private static Path textFile(Path dir) throws Exception {
+    static Path textFile(Path dir) throws Exception {
         Random r = new Random(7);
         String[] words = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"};
         StringBuilder sb = new StringBuilder();
@@ -43,7 +44,7 @@ class TrainCommandTest {
         return text;
     }
 
-    private static String[] tiny(Path text, Path out, String... more) {
+    static String[] tiny(Path text, Path out, String... more) {
         List<String> args = new ArrayList<>(List.of("--data", text.toString(), "--out", out.toString(),
                 "--d-model", "16", "--layers", "1", "--heads", "2", "--head-dim", "8", "--d-ff", "32", "--context", "8",
                 "--batch", "2", "--eval-every", "2", "--sample", "4", "--dropout", "0.2", "--threads", "1"));
@@ -51,7 +52,7 @@ class TrainCommandTest {
         return args.toArray(String[]::new);
     }
 
-    private static String runCapturing(String[] args) throws Exception {
+    static String runCapturing(String[] args) throws Exception {
         PrintStream old = System.out;
         ByteArrayOutputStream buffer = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buffer, true, StandardCharsets.UTF_8));
@@ -150,6 +151,21 @@ class TrainCommandTest {
     }
 
     @Test
+    void aDeviceWithoutABackendIsRefusedBeforeAnythingIsMade(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        Path out = dir.resolve("run");
+        assertThatThrownBy(() -> new TrainCommand().run(tiny(text, out, "--steps", "1", "--device", "tpu")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("--device tpu:0 is unavailable: no backend for 'tpu'");
+        assertThatThrownBy(() -> new TrainCommand().run(tiny(text, out, "--steps", "1", "--device", "cuda:x")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot parse device 'cuda:x'");
+        assertThat(out).doesNotExist();
+        // cpu is what the other tests run by default; named, it trains the same way.
+        String printed = runCapturing(tiny(text, out, "--steps", "1", "--device", "cpu"));
+        assertThat(lastLine(printed)).startsWith("validation perplexity");
+    }
+
+    @Test
     void perplexityAndBitsPerByteAgreeForByteTokens(@TempDir Path dir) throws Exception {
         // With one byte per token, bits per byte = log2(perplexity).
         String out = runCapturing(tiny(textFile(dir), dir.resolve("run"), "--steps", "2"));
@@ -173,8 +189,8 @@ class TrainCommandTest {
         assertThat(config.vocabSize()).isEqualTo(270);
         assertThat(config.dModel()).isEqualTo(16);
 
-        String a = GenerateCommand.generate(out, "the cat", 12, 0.8, 5, 3);
-        String b = GenerateCommand.generate(out, "the cat", 12, 0.8, 5, 3);
+        String a = GenerateCommand.generate(out, "the cat", 12, 0.8, 5, 3, Device.CPU);
+        String b = GenerateCommand.generate(out, "the cat", 12, 0.8, 5, 3, Device.CPU);
         assertThat(a).startsWith("the cat").isEqualTo(b);
         assertThat(saved.encode(a).length).isGreaterThan(saved.encode("the cat").length);
     }
@@ -352,7 +368,7 @@ class TrainCommandTest {
 
     @Test
     void missingCheckpointIsReported(@TempDir Path dir) {
-        assertThatThrownBy(() -> GenerateCommand.generate(dir, "x", 1, 0, 0, 0)).hasMessageContaining("no checkpoint");
+        assertThatThrownBy(() -> GenerateCommand.generate(dir, "x", 1, 0, 0, 0, Device.CPU)).hasMessageContaining("no checkpoint");
         assertThat(Arrays.asList(new TrainCommand().help().split("\n"))).anyMatch(l -> l.contains("--resume"));
     }
 }
