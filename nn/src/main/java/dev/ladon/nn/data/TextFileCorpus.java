@@ -2,6 +2,12 @@ package dev.ladon.nn.data;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,6 +53,10 @@ public final class TextFileCorpus {
                 startByte.add(total);
                 total += LanguageModelMetrics.utf8Length(kept) + 1;
             }
+        } catch (CharacterCodingException e) {
+            // The decoder's own message is only the length of the bad sequence ("Input length = 1"), and the
+            // reader decodes ahead of the lines it has returned, so the place is found again byte by byte.
+            throw new IOException(file + " is not UTF-8 text: " + firstInvalidUtf8(file), e);
         }
         double boundary = (1 - validationFraction) * total;
         int cut = lines.size();
@@ -57,6 +67,35 @@ public final class TextFileCorpus {
         String validation = joinLines(lines.subList(cut, lines.size()));
         String name = file.getFileName() + (maxBytes == Long.MAX_VALUE ? "" : " (first " + maxBytes + " bytes)");
         return new Corpus(name, train, validation, "");
+    }
+
+    /** Where the first byte sequence that is not UTF-8 starts, as "byte B (line L)", both counted from 1. */
+    static String firstInvalidUtf8(Path file) throws IOException {
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder();
+        CharBuffer chars = CharBuffer.allocate(8192);
+        ByteBuffer bytes = ByteBuffer.allocate(8192).flip(); // empty: nothing read yet
+        long consumed = 0;
+        long line = 1;
+        try (InputStream in = Files.newInputStream(file)) {
+            boolean end = false;
+            while (!end) {
+                int n = in.read(bytes.array(), bytes.limit(), bytes.capacity() - bytes.limit());
+                end = n < 0;
+                bytes.limit(bytes.limit() + Math.max(n, 0));
+                int before = bytes.position();
+                CoderResult r = decoder.decode(bytes, chars, end);
+                for (int i = before; i < bytes.position(); i++) {
+                    line += bytes.get(i) == '\n' ? 1 : 0;
+                }
+                consumed += bytes.position() - before;
+                if (r.isError()) {
+                    return "byte " + (consumed + 1) + " (line " + line + ") starts a sequence that is not UTF-8";
+                }
+                chars.clear();
+                bytes.compact().flip();
+            }
+        }
+        return "the decoder failed, but no invalid sequence was found on a second reading";
     }
 
     /** Lines each followed by a newline. */

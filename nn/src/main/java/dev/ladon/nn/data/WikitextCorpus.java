@@ -2,6 +2,7 @@ package dev.ladon.nn.data;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -57,6 +58,8 @@ public final class WikitextCorpus {
             while (!budget.exhausted() && (line = reader.readLine()) != null) {
                 lines.add(budget.take(line));
             }
+        } catch (CharacterCodingException e) {
+            throw new IOException("WikiText: " + file + " is not UTF-8 text: " + TextFileCorpus.firstInvalidUtf8(file), e);
         }
         return TextFileCorpus.joinLines(lines);
     }

@@ -57,7 +57,21 @@ class CorpusTest {
     void textFileRejectsInvalidUtf8AndBadFractions() throws IOException {
         Path f = dir.resolve("bad.txt");
         Files.write(f, new byte[] {'a', (byte) 0xC3, '\n'});
-        assertThatThrownBy(() -> TextFileCorpus.load(f, 0.1)).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> TextFileCorpus.load(f, 0.1)).isInstanceOf(IOException.class)
+                .hasMessage(f + " is not UTF-8 text: byte 2 (line 1) starts a sequence that is not UTF-8");
+        Path later = dir.resolve("later.txt");
+        Files.write(later, new byte[] {'o', 'k', '\n', 'a', 'l', 's', 'o', '\n', (byte) 0xFF, '\n'});
+        assertThatThrownBy(() -> TextFileCorpus.load(later, 0.1))
+                .hasMessageEndingWith("byte 9 (line 3) starts a sequence that is not UTF-8");
+        // Far into a file, past the reader's first buffer: found all the same.
+        Path far = dir.resolve("far.txt");
+        byte[] big = "0123456789\n".repeat(2000).getBytes(StandardCharsets.UTF_8);
+        byte[] bad = java.util.Arrays.copyOf(big, big.length + 2);
+        bad[big.length] = (byte) 0xE2; // a 3-byte lead cut short by the newline after it
+        bad[big.length + 1] = '\n';
+        Files.write(far, bad);
+        assertThatThrownBy(() -> TextFileCorpus.load(far, 0.1))
+                .hasMessageEndingWith("byte " + (big.length + 1) + " (line 2001) starts a sequence that is not UTF-8");
         assertThatThrownBy(() -> TextFileCorpus.load(f, 1.0)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("[0, 1)");
     }
@@ -80,6 +94,16 @@ class CorpusTest {
         assertThat(utf8(limited.train())).isLessThanOrEqualTo(10);
         // " \n" costs 2 bytes; of the 8 left, the cut line's newline takes 1.
         assertThat(limited.train()).isEqualTo(" \n = Valk\n");
+    }
+
+    @Test
+    void wikitextNamesTheSplitThatIsNotUtf8() throws IOException {
+        Files.writeString(dir.resolve("wiki.train.tokens"), " = A = \n", StandardCharsets.UTF_8);
+        Files.write(dir.resolve("wiki.valid.tokens"), new byte[] {' ', 'b', (byte) 0x80, '\n'});
+        Files.writeString(dir.resolve("wiki.test.tokens"), " c \n", StandardCharsets.UTF_8);
+        assertThatThrownBy(() -> WikitextCorpus.load(dir)).isInstanceOf(IOException.class).hasMessage("WikiText: "
+                + dir.resolve("wiki.valid.tokens") + " is not UTF-8 text: byte 3 (line 1) starts a sequence that is"
+                + " not UTF-8");
     }
 
     @Test
