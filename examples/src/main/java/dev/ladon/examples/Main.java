@@ -47,7 +47,8 @@ public final class Main {
             case "shapes" -> OpProfiler.enable(true);
             case "products" -> OpProfiler.enable(false, true);
             default -> {
-                System.err.println("ladon: ignoring LADON_PROFILE='" + setting + "' (expected ops, shapes or products)");
+                System.err.println("ladon: ignoring LADON_PROFILE='" + setting
+                        + "' (expected ops, shapes or products)");
                 return false;
             }
         }

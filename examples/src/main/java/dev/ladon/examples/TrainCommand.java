@@ -145,8 +145,8 @@ final class TrainCommand implements Command {
         }
         Device device = o.device();
         if (resume && !Files.isDirectory(out)) {
-            throw new IllegalArgumentException("--resume: no run in " + out + " (start it without --resume, or point --out"
-                    + " at its directory)");
+            throw new IllegalArgumentException("--resume: no run in " + out
+                    + " (start it without --resume, or point --out at its directory)");
         }
         // The run directory is made before any work, so a path that cannot hold it fails now, not at the first save.
         Files.createDirectories(out);

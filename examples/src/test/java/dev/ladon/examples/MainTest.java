@@ -52,7 +52,8 @@ class MainTest {
 
         assertThat(Main.describe(new AccessDeniedException("/a"))).isEqualTo("permission denied: /a");
         assertThat(Main.describe(new NotDirectoryException("/a/b"))).isEqualTo("not a directory: /a/b");
-        assertThat(Main.describe(new FileSystemException("/a", "/b", "Device busy"))).isEqualTo("Device busy: /a -> /b");
+        assertThat(Main.describe(new FileSystemException("/a", "/b", "Device busy")))
+                .isEqualTo("Device busy: /a -> /b");
     }
 
     @Test
@@ -76,6 +77,7 @@ class MainTest {
         assertThat(Main.startProfiler("products")).isTrue();
         Tensor.rand(2, 3).matmul(Tensor.rand(3, 2));
         assertThat(OpProfiler.entries()).extracting(OpProfiler.Entry::op).contains("matmul");
-        assertThat(OpProfiler.productEntries()).extracting(OpProfiler.ProductEntry::product).containsExactly("2x3x2:nn");
+        assertThat(OpProfiler.productEntries()).extracting(OpProfiler.ProductEntry::product)
+                .containsExactly("2x3x2:nn");
     }
 }

@@ -368,7 +368,8 @@ class TrainCommandTest {
 
     @Test
     void missingCheckpointIsReported(@TempDir Path dir) {
-        assertThatThrownBy(() -> GenerateCommand.generate(dir, "x", 1, 0, 0, 0, Device.CPU)).hasMessageContaining("no checkpoint");
+        assertThatThrownBy(() -> GenerateCommand.generate(dir, "x", 1, 0, 0, 0, Device.CPU))
+                .hasMessageContaining("no checkpoint");
         assertThat(Arrays.asList(new TrainCommand().help().split("\n"))).anyMatch(l -> l.contains("--resume"));
     }
 }

@@ -59,7 +59,8 @@ public final class WikitextCorpus {
                 lines.add(budget.take(line));
             }
         } catch (CharacterCodingException e) {
-            throw new IOException("WikiText: " + file + " is not UTF-8 text: " + TextFileCorpus.firstInvalidUtf8(file), e);
+            throw new IOException("WikiText: " + file + " is not UTF-8 text: "
+                    + TextFileCorpus.firstInvalidUtf8(file), e);
         }
         return TextFileCorpus.joinLines(lines);
     }
