@@ -8,6 +8,7 @@ import dev.ladon.nn.data.Corpus;
 import dev.ladon.nn.data.EuroparlCorpus;
 import dev.ladon.nn.data.TokenDataset;
 import dev.ladon.nn.data.Tokenizer;
+import dev.ladon.tensor.Device;
 import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -90,14 +91,16 @@ final class AnalyzeCommand implements Command {
 
     /** Runs a saved model over the first --eval-tokens validation tokens of Europarl with usage tracking. */
     private static int analyzeCheckpoint(Path dir, Options o) throws IOException {
+        Device device = o.device();
         MoeLanguageModel model = TrainingCheckpoint.loadModel(dir);
+        model.to(device);
         ModelConfig config = model.config();
         if (!config.variant().expertAttention() && !config.variant().expertFeedForward()) {
             throw new IllegalArgumentException("checkpoint " + dir + " holds " + config.name() + ", which has no experts");
         }
         Tokenizer tokenizer = Tokenizer.load(dir.resolve(TrainingCheckpoint.TOKENIZER));
         CompareCommand.Settings s = new CompareCommand.Settings(1, o.getInt("batch", 16), config.context(),
-                o.getLong("seed", 0), 0, 1, 0, o.getInt("eval-tokens", 32768), o.device());
+                o.getLong("seed", 0), 0, 1, 0, o.getInt("eval-tokens", 32768), device);
         Corpus corpus = EuroparlCorpus.load(o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES));
         int[] v = tokenizer.encode(corpus.validation());
         TokenDataset validation = new TokenDataset(Arrays.copyOf(v, Math.min(v.length, s.evalTokens() + 1)));

@@ -46,4 +46,16 @@ class TrainCommandGpuTest {
         String sample = GenerateCommand.generate(gpu, "the cat", 8, 0.8, 5, 3, CUDA);
         assertThat(sample).startsWith("the cat").hasSizeGreaterThan("the cat".length());
     }
+
+    @Test
+    void anExpertRunTrainedOnTheGpuIsAnalyzedThere(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("sa");
+        TrainCommandTest.runCapturing(new String[] {"--data", TrainCommandTest.textFile(dir).toString(), "--out",
+                run.toString(), "--model", "switchall-small", "--layers", "1", "--context", "8", "--batch", "2",
+                "--steps", "2", "--sample", "0", "--device", "cuda"});
+        Path usage = dir.resolve("usage");
+        assertThat(new AnalyzeCommand().run(new String[] {run.toString(), "--eval-tokens", "64", "--corpus-bytes",
+                "100000", "--out", usage.toString(), "--device", "cuda"})).isZero();
+        assertThat(usage.resolve("switchall-small-usage.csv")).exists();
+    }
 }
