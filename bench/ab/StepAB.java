@@ -23,6 +23,16 @@ public class StepAB {
         Object profiler(String method, Class<?>[] types, Object... args) throws Exception {
             return loader.loadClass("dev.ladon.tensor.OpProfiler").getMethod(method, types).invoke(null, args);
         }
+
+        /** Whether the build's {@code OpProfiler} times the parts of products ({@code LADON_PROFILE=products}). */
+        boolean hasProductProfile() throws Exception {
+            try {
+                loader.loadClass("dev.ladon.tensor.OpProfiler").getMethod("productTable", int.class);
+                return true;
+            } catch (NoSuchMethodException e) {
+                return false;
+            }
+        }
     }
 
     static Build load(String classPath) throws Exception {
@@ -48,12 +58,18 @@ public class StepAB {
             a.getAsDouble();
             b.getAsDouble();
         }
-        // LADON_PROFILE=ops (or shapes) also prints each build's op profile over the timed pairs.
+        // LADON_PROFILE=ops (or shapes) also prints each build's op profile over the timed pairs; =products also
+        // each build's product profile, where the build has one (from the eleventh session on).
         String profile = System.getenv("LADON_PROFILE");
-        boolean profiling = "ops".equals(profile) || "shapes".equals(profile);
+        boolean products = "products".equals(profile);
+        boolean profiling = "ops".equals(profile) || "shapes".equals(profile) || products;
         if (profiling) {
             for (Build build : List.of(buildA, buildB)) {
-                build.profiler("enable", new Class<?>[] {boolean.class}, "shapes".equals(profile));
+                if (products && build.hasProductProfile()) {
+                    build.profiler("enable", new Class<?>[] {boolean.class, boolean.class}, false, true);
+                } else {
+                    build.profiler("enable", new Class<?>[] {boolean.class}, "shapes".equals(profile));
+                }
             }
         }
         double[] ta = new double[pairs];
@@ -75,8 +91,14 @@ public class StepAB {
         System.out.printf("A median %.1f ms | B median %.1f ms | B/A per pair: median %.3f, quartiles %.3f %.3f%n",
                 ta[pairs / 2], tb[pairs / 2], ratio[pairs / 2], ratio[pairs / 4], ratio[3 * pairs / 4]);
         if (profiling) {
-            System.out.println("A " + buildA.profiler("table", new Class<?>[0]));
-            System.out.println("B " + buildB.profiler("table", new Class<?>[0]));
+            for (Build build : List.of(buildA, buildB)) {
+                System.out.println((build == buildA ? "A " : "B ") + build.profiler("table", new Class<?>[0]));
+                if (products) {
+                    System.out.println(build.hasProductProfile()
+                            ? build.profiler("productTable", new Class<?>[] {int.class}, 2)
+                            : "(this build has no product profile)");
+                }
+            }
         }
     }
 }
