@@ -50,10 +50,14 @@ import jdk.incubator.vector.VectorSpecies;
  * (a boxed vector is a heap object and ran about 18x slower). MR is 4 (8 accumulators) for 128- and
  * 256-bit vectors, which have 16 registers: with 12 (6 x 2 or 4 x 3) or even 10 accumulators the JIT
  * loads several broadcasts ahead, runs out of registers and keeps one accumulator on the stack, and the
- * store-to-load chain through it halves the kernel's rate (~84 to ~40 GFLOP/s on AVX2). With 512-bit vectors (32 registers) MR is 8.
+ * store-to-load chain through it halves the kernel's rate (~84 to ~40 GFLOP/s on AVX2). With 512-bit
+ * vectors (32 registers) MR is 8. After the last depth block the micro-kernel also adds a linear layer's
+ * bias and takes its ReLU ({@link Epilogue}) in registers, before its one store of the tile. Each kernel
+ * spells its stores out: a helper taking the vectors is not always inlined, and then boxes them.
  *
  * <p>{@link GemmPlan} cuts the work into tasks (MC rows of one entry's NC columns) that threads take
- * from a shared counter, and keeps the packed B panels the tasks share.
+ * from a shared counter, and keeps the packed B panels the tasks share. While {@code LADON_PROFILE=products}
+ * is on, each task times its packing, waiting and micro-kernels for {@link OpProfiler#recordProduct}.
  */
 final class Gemm {
     private static final VectorSpecies<Float> F = CpuSpecies.FLOAT;
