@@ -146,8 +146,9 @@ final class PointwiseOps {
             throw new IllegalStateException("reluInPlace: a leaf that requires grad (" + x.dtype() + " "
                     + Shape.str(x.shape()) + ") cannot be changed in place; use relu()");
         }
-        return Node.record("reluInPlace", x.data().reluInPlace(), inputs(x), NOTHING, true,
+        Variable result = Node.record("reluInPlace", x.data().reluInPlace(), inputs(x), NOTHING, true,
                 PointwiseOps::reluBackward);
+        return x.requiresGrad() ? x.becomeResultOfInPlace(result) : result;
     }
 
     /** g where the saved output s[0] is positive, else 0. */

@@ -98,13 +98,18 @@ final class ReductionOps {
                 (g, s, needs) -> new Variable[] {expandBack(g.mul(scale), shape, d, keepDim)});
     }
 
-    /** max/min over dims: the gradient goes to the extreme elements, split evenly among ties. */
+    /**
+     * max/min over dims: the gradient goes to the extreme elements, split evenly among ties. Where the extreme
+     * is NaN (a NaN wins max and min, as in PyTorch) it goes to the NaN elements, which eq alone never finds.
+     */
     static Variable extremum(String op, Variable x, int[] dims, boolean keepDim, boolean max) {
         int[] d = normalize(op, dims, x.dim());
         int[] shape = x.shape();
         Tensor result = max ? x.data().max(d, keepDim) : x.data().min(d, keepDim);
         return Node.record(op, result, new Variable[] {x}, new Variable[] {x}, true, (g, s, needs) -> {
-            Tensor hit = s[0].data().eq(keepDims(s[1].data(), d, keepDim)).to(g.dtype());
+            Tensor xs = s[0].data();
+            Tensor extreme = keepDims(s[1].data(), d, keepDim);
+            Tensor hit = xs.eq(extreme).to(g.dtype()).add(xs.ne(xs).to(g.dtype()).mul(extreme.ne(extreme).to(g.dtype())));
             Tensor share = hit.div(hit.sum(d, true));
             return new Variable[] {expandBack(g, shape, d, keepDim).mul(Variable.constant(share))};
         });

@@ -25,8 +25,11 @@ import java.util.function.UnaryOperator;
 public final class Variable {
     private final Tensor data;
     private final boolean requiresGrad;
-    /** The node that produced this value; null for leaves. */
-    private final Node gradFn;
+    /**
+     * The node that produced this value; null for leaves. Not final for one reason: an in-place op moves the
+     * variable it changed onto its own node, so that later uses of that variable see the new values' history.
+     */
+    private Node gradFn;
     /** For a leaf that requires grad: the node that accumulates into {@link #grad}, made on first use. */
     private Node accumulator;
     private Tensor grad;
@@ -126,6 +129,16 @@ public final class Variable {
 
     Node gradFn() {
         return gradFn;
+    }
+
+    /**
+     * After an in-place op wrote {@code result}'s values into this variable's storage: this variable takes
+     * result's node, as PyTorch's in-place ops rebase the tensor they changed. Without it, a later op on
+     * this variable would send its gradient through the history of the old values.
+     */
+    Variable becomeResultOfInPlace(Variable result) {
+        gradFn = result.gradFn;
+        return this;
     }
 
     void accumulateGrad(Tensor g) {
@@ -302,7 +315,8 @@ public final class Variable {
     /**
      * ReLU written into this value's storage (PyTorch's {@code relu_}), for a value nothing else uses, such
      * as a linear layer's output right before its activation: it spares an activation-sized tensor. This
-     * variable then holds the new values too. Backward refuses to run if another op saved the old values.
+     * variable then holds the new values and their history (it is returned), so later ops on it get the ReLU's
+     * gradient. Backward refuses to run if another op saved the old values.
      *
      * @throws IllegalStateException on a leaf that requires grad
      */

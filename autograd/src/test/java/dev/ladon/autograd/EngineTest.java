@@ -269,6 +269,14 @@ class EngineTest {
         r.mul(x).sum().backward();
         assertThat(x.grad().toDoubleArray()).containsExactly(x0.grad().toDoubleArray());
 
+        // As PyTorch's relu_: the changed variable itself now carries the ReLU, so a later use of it (not
+        // only of the returned value) gets the ReLU's gradient: 2 where 2 w > 0, else 0.
+        Variable w = Variable.parameter(Tensor.of(new float[] {-1, 2, -3, 4}, 4));
+        Variable hw = w.mul(2.0);
+        assertThat(hw.reluInPlace()).isSameAs(hw);
+        hw.sum().backward();
+        assertThat(w.grad().toDoubleArray()).containsExactly(0, 2, 0, 2);
+
         // exp saves its output h; overwriting it in place must stop the backward, naming exp.
         Variable y = Variable.parameter(randn(16, 3)).exp();
         Variable loss = y.sum().add(y.reluInPlace().sum());
@@ -276,6 +284,19 @@ class EngineTest {
                 .hasMessageContaining("in-place");
         assertThatThrownBy(() -> Variable.parameter(randn(17, 3)).reluInPlace())
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("leaf");
+    }
+
+    @Test
+    void maxAndMinSendTheGradientToTheExtremeSplittingTiesAndToNaNWhereNaNWins() {
+        Variable x = Variable.parameter(Tensor.of(new float[] {1, 5, 5, 2}, 4));
+        x.max().backward();
+        assertThat(x.grad().toDoubleArray()).containsExactly(0, 0.5, 0.5, 0);
+        Variable y = Variable.parameter(Tensor.of(new float[] {1, Float.NaN, 3, 0}, 4));
+        y.max().backward();
+        assertThat(y.grad().toDoubleArray()).as("NaN is the max").containsExactly(0, 1, 0, 0);
+        Variable z = Variable.parameter(Tensor.of(new float[] {1, Float.NaN, 3, 0, 2, 7}, 2, 3));
+        z.min(1, false).sum().backward();
+        assertThat(z.grad().toDoubleArray()).as("row 0's min is NaN, row 1's is 0").containsExactly(0, 1, 0, 1, 0, 0);
     }
 
     @Test
