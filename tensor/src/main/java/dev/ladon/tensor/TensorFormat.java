@@ -40,9 +40,28 @@ final class TensorFormat {
             }
             case FLOAT32, FLOAT64 -> {
                 double[] v = t.toDoubleArray();
-                yield i -> String.format(java.util.Locale.ROOT, "%.4f", v[i]);
+                String pattern = scientific(v) ? "%.4e" : "%.4f";
+                yield i -> Double.isFinite(v[i]) ? String.format(java.util.Locale.ROOT, pattern, v[i])
+                        : Double.isNaN(v[i]) ? "nan" : v[i] > 0 ? "inf" : "-inf";
             }
         };
+    }
+
+    /**
+     * One notation for the whole tensor, as PyTorch picks it: scientific when four decimals would hide a
+     * nonzero value (below 1e-4) or the values are large (1e8 and up) or span more than a factor of 1000.
+     */
+    private static boolean scientific(double[] v) {
+        double smallest = Double.POSITIVE_INFINITY;
+        double largest = 0;
+        for (double x : v) {
+            double a = Math.abs(x);
+            if (Double.isFinite(a) && a != 0) {
+                smallest = Math.min(smallest, a);
+                largest = Math.max(largest, a);
+            }
+        }
+        return largest > 0 && (smallest < 1e-4 || largest >= 1e8 || largest / smallest > 1000);
     }
 
     private static void appendDim(StringBuilder sb, IntFunction<String> element, int[] shape, int dim, int base,

@@ -102,6 +102,17 @@ class ConversionTest {
     }
 
     @Test
+    void toStringSwitchesToScientificNotationWhereFourDecimalsWouldMislead() {
+        assertThat(Tensor.of(new float[] {1e-6f, 0.5f}, 2).toString())
+                .isEqualTo("tensor([1.0000e-06, 5.0000e-01], shape=[2], dtype=float32)");
+        assertThat(Tensor.of(new double[] {1e10, -2}, 2).toString())
+                .isEqualTo("tensor([1.0000e+10, -2.0000e+00], shape=[2], dtype=float64)");
+        assertThat(Tensor.of(new float[] {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0, 1.5f}, 5)
+                .toString()).as("specials do not decide the notation")
+                .isEqualTo("tensor([nan, inf, -inf, 0.0000, 1.5000], shape=[5], dtype=float32)");
+    }
+
+    @Test
     void toStringElidesTheMiddleOfLargeTensors() {
         String s = Tensor.arange(2000).toString();
         assertThat(s).isEqualTo("tensor([0, 1, 2, ..., 1997, 1998, 1999], shape=[2000], dtype=int64)");
