@@ -14,8 +14,15 @@ public record Device(String type, int index) {
 
     public Device {
         type = type.toLowerCase(Locale.ROOT);
+        // Other types than cpu and cuda may come from backends on the class path, so only the form is checked.
+        if (!type.matches("[a-z][a-z0-9_]*")) {
+            throw new IllegalArgumentException("device type must be a name such as cpu or cuda, got '" + type + "'");
+        }
         if (index < 0) {
             throw new IllegalArgumentException("device index must be >= 0, got " + index);
+        }
+        if (type.equals("cpu") && index != 0) {
+            throw new IllegalArgumentException("there is one cpu device, cpu:0; got cpu:" + index);
         }
     }
 
@@ -28,11 +35,17 @@ public record Device(String type, int index) {
         String s = spec.trim().toLowerCase(Locale.ROOT);
         int colon = s.indexOf(':');
         if (colon < 0) {
-            return s.equals("cpu") ? CPU : new Device(s, 0);
+            if (s.equals("cpu")) {
+                return CPU;
+            }
+            if (!s.matches("[a-z][a-z0-9_]*")) {
+                throw new IllegalArgumentException("cannot parse device '" + spec + "': expected cpu, cuda or cuda:N");
+            }
+            return new Device(s, 0);
         }
         try {
             return new Device(s.substring(0, colon), Integer.parseInt(s.substring(colon + 1)));
-        } catch (NumberFormatException e) {
+        } catch (IllegalArgumentException e) { // NumberFormatException too
             throw new IllegalArgumentException("cannot parse device '" + spec + "': expected cpu, cuda or cuda:N");
         }
     }

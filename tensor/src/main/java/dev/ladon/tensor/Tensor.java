@@ -30,10 +30,12 @@ import java.util.List;
  * (x &gt; 0) or smallest (x &lt; 0) value, 0 / 0 gives 0.
  *
  * <p>Scalar operands given as a {@code double} ({@link #add(double)}, {@link #sub(double)},
- * {@link #mul(double)}, the comparisons, {@link #clamp}, {@link #maskedFill}): on an integer tensor an
- * integral value keeps the tensor's dtype. It is converted with Java's cast, which is exact for every
- * integer the double holds and saturates at the dtype's range, and the op itself is then exact. A
- * fractional value promotes the result to float32 ({@code ints.add(0.5)} is float32). Integers above 2^53
+ * {@link #mul(double)}, the comparisons, {@link #clamp}, {@link #maskedFill}): on an integer tensor a
+ * value the dtype holds (integral and in its range) keeps the tensor's dtype, and the op is exact. Any other
+ * value (a fraction, one past the range, infinity or NaN) promotes the result to float32 ({@code ints.add(0.5)}
+ * and {@code int32s.mul(1e10)} are float32); a comparison with such a value is made in float64, exact for
+ * every int32. In-place ops and the index adds keep the destination's dtype, so they refuse a floating
+ * operand on an integer tensor rather than round it, as PyTorch does. Integers above 2^53
  * in magnitude are not all representable as a double (the cast {@code (double) ((1L << 53) + 1)} already
  * gives 2^53), so give such an int64 operand as a tensor: {@code x.add(Tensor.of(new long[] {v}))}.
  */
@@ -103,7 +105,12 @@ public final class Tensor {
         return full(value, DType.FLOAT32, Device.CPU, shape);
     }
 
+    /**
+     * A new tensor of value everywhere, truncated toward zero for an integer dtype (NaN, infinity or a value past
+     * the dtype's range is refused there); for bool any nonzero value is true.
+     */
     public static Tensor full(double value, DType dtype, Device device, int... shape) {
+        requireHeldBy("full", dtype, value, true);
         Tensor t = empty(dtype, device, shape);
         if (value != 0.0) {
             t.backend().fill(t, value);
@@ -134,11 +141,16 @@ public final class Tensor {
 
     /** Values start, start+step, ... below end (above end when step is negative), in {@code dtype}. */
     public static Tensor arange(double start, double end, double step, DType dtype) {
-        if (step == 0 || Double.isNaN(start) || Double.isNaN(end)) {
-            throw new IllegalArgumentException("arange: step must be non-zero and bounds finite, got start=" + start
-                    + " end=" + end + " step=" + step);
+        if (step == 0 || !Double.isFinite(step) || !Double.isFinite(start) || !Double.isFinite(end)) {
+            throw new IllegalArgumentException("arange: step must be finite and non-zero and bounds finite, got start="
+                    + start + " end=" + end + " step=" + step);
         }
-        int n = (int) Math.max(0, Math.ceil((end - start) / step));
+        double count = Math.max(0, Math.ceil((end - start) / step));
+        if (count > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("arange: " + count + " values from start=" + start + " to end=" + end
+                    + " by step=" + step + " are more than a tensor holds");
+        }
+        int n = (int) count;
         double[] v = new double[n];
         for (int i = 0; i < n; i++) {
             v[i] = start + i * step;
@@ -264,6 +276,13 @@ public final class Tensor {
             Device device, int[] shape) {
         if (!dtype.isFloating()) {
             throw new IllegalArgumentException(op + ": random fills need a floating dtype, got " + dtype);
+        }
+        boolean valid = dist == RandomDistribution.UNIFORM ? Double.isFinite(a) && Double.isFinite(b) && a <= b
+                : Double.isFinite(a) && Double.isFinite(b) && b >= 0;
+        if (!valid) {
+            throw new IllegalArgumentException(op + (dist == RandomDistribution.UNIFORM
+                    ? ": need finite bounds with low <= high, got low=" + a + " high=" + b
+                    : ": need a finite mean and a finite std >= 0, got mean=" + a + " std=" + b));
         }
         Tensor t = empty(dtype, device, shape);
         long start = gen.advance(t.numel());
@@ -853,16 +872,64 @@ public final class Tensor {
         return backend().binary(kind, a, b, kind.isComparison() ? DType.BOOL : common);
     }
 
-    /** A 0-dim tensor of this tensor's dtype (or float32 for a fractional scalar on ints), for scalar ops. */
-    private Tensor scalarLike(double value) {
-        DType t = dtype();
-        if (!t.isFloating() && value != Math.rint(value)) {
-            t = DType.FLOAT32;
-        }
-        if (t == DType.BOOL) {
-            t = DType.INT64;
+    /**
+     * A 0-dim tensor of this tensor's dtype for a scalar op's operand. On an integer tensor a value the dtype
+     * does not hold exactly (a fraction, one past its range, infinity, NaN) makes the operand float32, or
+     * float64 for a comparison, which then holds every int32 exactly (x.lt(3e9) is true for every int32).
+     */
+    private Tensor scalarLike(double value, boolean comparison) {
+        DType t = dtype() == DType.BOOL ? DType.INT64 : dtype();
+        if (!t.isFloating() && !holdsExactly(t, value)) {
+            t = comparison ? DType.FLOAT64 : DType.FLOAT32;
         }
         return full(value, t, device());
+    }
+
+    private Tensor scalarLike(double value) {
+        return scalarLike(value, false);
+    }
+
+    /** Whether the integer (or bool) dtype t holds value exactly. */
+    private static boolean holdsExactly(DType t, double value) {
+        return switch (t) {
+            case BOOL -> value == 0 || value == 1;
+            case INT32 -> value == Math.rint(value) && value >= Integer.MIN_VALUE && value <= Integer.MAX_VALUE;
+            // 2^63 itself is the first double past Long.MAX_VALUE.
+            case INT64 -> value == Math.rint(value) && value >= Long.MIN_VALUE && value < 0x1p63;
+            default -> true;
+        };
+    }
+
+    /**
+     * Refuses to write a value an integer or bool tensor cannot hold: NaN, infinity or one past its range (PyTorch
+     * raises the same), and a fraction unless the op converts on purpose ({@link #full} truncates toward zero and
+     * makes any nonzero value true, as PyTorch's).
+     */
+    private static void requireHeldBy(String op, DType t, double value, boolean truncates) {
+        if (truncates && t == DType.BOOL) {
+            return; // as a cast: any nonzero value is true
+        }
+        double kept = truncates && Double.isFinite(value) && t != DType.BOOL ? (value < 0 ? Math.ceil(value)
+                : Math.floor(value)) : value;
+        if (!holdsExactly(t, kept)) {
+            throw new IllegalArgumentException(op + ": " + value + " cannot be stored in a " + t + " tensor without "
+                    + (kept != Math.rint(kept) ? "rounding" : Double.isInfinite(kept) ? "changing it" : "overflow")
+                    + "; use a floating dtype");
+        }
+    }
+
+    /**
+     * Refuses in-place writes (and the index adds, which keep this tensor's dtype) that would have to round a
+     * float into an integer tensor or turn numbers into bools, as PyTorch does: the result type must be castable
+     * to the destination's.
+     */
+    private void requireCastableInto(String op, DType source) {
+        DType t = dtype();
+        boolean narrowing = (source.isFloating() && !t.isFloating()) || (t == DType.BOOL && source != DType.BOOL);
+        if (narrowing) {
+            throw new IllegalArgumentException(op + ": a " + source + " operand cannot be written into this " + t
+                    + " tensor of shape " + Shape.str(shape) + " (its values would be rounded); convert with to()");
+        }
     }
 
     public Tensor add(Tensor other) {
@@ -929,7 +996,7 @@ public final class Tensor {
     }
 
     public Tensor eq(double value) {
-        return binary("eq", BinaryOp.EQ, scalarLike(value));
+        return binary("eq", BinaryOp.EQ, scalarLike(value, true));
     }
 
     public Tensor ne(Tensor other) {
@@ -937,7 +1004,7 @@ public final class Tensor {
     }
 
     public Tensor ne(double value) {
-        return binary("ne", BinaryOp.NE, scalarLike(value));
+        return binary("ne", BinaryOp.NE, scalarLike(value, true));
     }
 
     public Tensor lt(Tensor other) {
@@ -945,7 +1012,7 @@ public final class Tensor {
     }
 
     public Tensor lt(double value) {
-        return binary("lt", BinaryOp.LT, scalarLike(value));
+        return binary("lt", BinaryOp.LT, scalarLike(value, true));
     }
 
     public Tensor le(Tensor other) {
@@ -953,7 +1020,7 @@ public final class Tensor {
     }
 
     public Tensor le(double value) {
-        return binary("le", BinaryOp.LE, scalarLike(value));
+        return binary("le", BinaryOp.LE, scalarLike(value, true));
     }
 
     public Tensor gt(Tensor other) {
@@ -961,7 +1028,7 @@ public final class Tensor {
     }
 
     public Tensor gt(double value) {
-        return binary("gt", BinaryOp.GT, scalarLike(value));
+        return binary("gt", BinaryOp.GT, scalarLike(value, true));
     }
 
     public Tensor ge(Tensor other) {
@@ -969,7 +1036,7 @@ public final class Tensor {
     }
 
     public Tensor ge(double value) {
-        return binary("ge", BinaryOp.GE, scalarLike(value));
+        return binary("ge", BinaryOp.GE, scalarLike(value, true));
     }
 
     /** condition ? a : b elementwise, broadcasting all three; condition must be BOOL. */
@@ -999,6 +1066,7 @@ public final class Tensor {
     private Tensor inPlace(String op, BinaryOp kind, Tensor other) {
         requireSameDevice(op, this, other);
         requireDistinctElements(op);
+        requireCastableInto(op, other.dtype());
         Shape.broadcast(op, shape, other.shape);
         Tensor src = other.to(dtype()).broadcastToForInPlace(op, shape);
         backend().binaryInPlace(kind, this, src);
@@ -1044,8 +1112,9 @@ public final class Tensor {
         return inPlace("mulInPlace", BinaryOp.MUL, other);
     }
 
-    /** this *= value, the value converted to this tensor's dtype (on integers a fraction truncates toward zero). */
+    /** this *= value; on an integer tensor the value must be an integer the dtype holds. */
     public Tensor mulInPlace(double value) {
+        requireHeldBy("mulInPlace", dtype(), value, false);
         return inPlace("mulInPlace", BinaryOp.MUL, full(value, dtype(), device()));
     }
 
@@ -1067,7 +1136,10 @@ public final class Tensor {
         return this;
     }
 
+    /** Every element set to value, truncated toward zero on an integer tensor (NaN or overflow is refused). */
     public Tensor fillInPlace(double value) {
+        requireDistinctElements("fillInPlace");
+        requireHeldBy("fillInPlace", dtype(), value, true);
         backend().fill(this, value);
         storage.bumpVersion();
         return this;
@@ -1110,7 +1182,8 @@ public final class Tensor {
         if ((kind == ReduceOp.MEAN || kind == ReduceOp.LOGSUMEXP) && !dtype().isFloating()) {
             x = to(DType.FLOAT32);
         }
-        if (kind == ReduceOp.SUM && dtype() == DType.BOOL) {
+        if (kind == ReduceOp.SUM && (dtype() == DType.BOOL || dtype() == DType.INT32)) {
+            // As PyTorch (and cumsum here): integer sums are int64, so counts past 2^31 do not wrap.
             x = to(DType.INT64);
         }
         return backend().reduce(kind, x, sorted, keepDim);
@@ -1124,7 +1197,7 @@ public final class Tensor {
         return d;
     }
 
-    /** Sum of all elements (0-dim). */
+    /** Sum of all elements (0-dim). Sums of bool and int32 tensors are int64, floats keep their dtype. */
     public Tensor sum() {
         return reduce("sum", ReduceOp.SUM, allDims(), false);
     }
@@ -1297,6 +1370,7 @@ public final class Tensor {
                         + " exceeds input shape " + Shape.str(shape) + " in dim " + i);
             }
         }
+        requireCastableInto("scatterAdd", src.dtype());
         return backend().scatterAdd(this, d, index, src.to(dtype()));
     }
 
@@ -1326,6 +1400,7 @@ public final class Tensor {
                     + Shape.str(expected) + " for input " + Shape.str(shape) + ", dim " + d + " and index of "
                     + index.numel() + " entries");
         }
+        requireCastableInto("indexAdd", src.dtype());
         return backend().indexAdd(this, d, index, src.to(dtype()));
     }
 

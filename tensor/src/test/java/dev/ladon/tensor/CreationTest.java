@@ -1,6 +1,7 @@
 package dev.ladon.tensor;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
@@ -57,6 +58,39 @@ class CreationTest {
         assertThat(Tensor.arange(0, 1, 0.3, DType.FLOAT32).numel()).isEqualTo(4); // 0, 0.3, 0.6, 0.9
         assertThat(Tensor.arange(3, 3, 1, DType.FLOAT32).numel()).isZero();
         assertThat(Tensor.arange(3, 0, 1, DType.FLOAT32).numel()).isZero();
+        assertThatThrownBy(() -> Tensor.arange(0, Double.POSITIVE_INFINITY, 1, DType.FLOAT32))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("arange");
+        assertThatThrownBy(() -> Tensor.arange(0, 1e12, 1, DType.FLOAT32)).hasMessageContaining("more than a tensor holds");
+    }
+
+    @Test
+    void randomFillsRefuseParametersThatDescribeNoDistribution() {
+        Generator gen = new Generator(1);
+        assertThatThrownBy(() -> Tensor.normal(0, -1, gen, DType.FLOAT32, Device.CPU, 3))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("normal").hasMessageContaining("std");
+        assertThatThrownBy(() -> Tensor.normal(0, Double.NaN, gen, DType.FLOAT32, Device.CPU, 3))
+                .hasMessageContaining("normal");
+        assertThatThrownBy(() -> Tensor.uniform(1, 0, gen, DType.FLOAT32, Device.CPU, 3))
+                .hasMessageContaining("uniform").hasMessageContaining("low <= high");
+        assertThat(Tensor.normal(2, 0, gen, DType.FLOAT64, Device.CPU, 2).toDoubleArray()).as("std 0 is allowed")
+                .containsExactly(2, 2);
+    }
+
+    @Test
+    void devicesParseFromTheirNamesAndRefuseMalformedOnes() {
+        assertThat(Device.parse("cpu")).isEqualTo(Device.CPU);
+        assertThat(Device.parse("CUDA:1")).isEqualTo(Device.cuda(1));
+        assertThatThrownBy(() -> Device.parse("")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expected cpu, cuda or cuda:N");
+        assertThatThrownBy(() -> Device.parse("cuda:-1")).hasMessageContaining("expected cpu, cuda or cuda:N");
+        assertThatThrownBy(() -> Device.parse("cpu:1")).hasMessageContaining("expected cpu, cuda or cuda:N");
+        assertThatThrownBy(() -> new Device("cpu", 2)).hasMessageContaining("one cpu device");
+    }
+
+    @Test
+    void fillInPlaceRefusesABroadcastView() {
+        assertThatThrownBy(() -> Tensor.ones(1).expand(3).fillInPlace(2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("fillInPlace").hasMessageContaining("broadcast view");
     }
 
     @Test

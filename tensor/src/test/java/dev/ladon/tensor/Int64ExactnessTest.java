@@ -196,9 +196,52 @@ class Int64ExactnessTest {
                 new long[] {2 * big, big - (1L << 53) - 1, Long.MAX_VALUE - 3 + big});
         Elements.assertExact("eq(tensor)", x.eq(exact), DType.BOOL, new int[] {3}, new long[] {1, 0, 0});
         Tensor y = x.copy();
-        y.mulInPlace(2.75);
-        Elements.assertExact("mulInPlace(2.75) truncates the scalar", y, DType.INT64, new int[] {3},
+        y.mulInPlace(2.0);
+        Elements.assertExact("mulInPlace(2.0)", y, DType.INT64, new int[] {3},
                 new long[] {2 * big, -(1L << 54) - 2, 2 * (Long.MAX_VALUE - 3)});
+        assertThatThrownBy(() -> y.mulInPlace(2.75)).as("an in-place op keeps the dtype, so it refuses to round")
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mulInPlace")
+                .hasMessageContaining("int64");
+    }
+
+    @Test
+    void aDoubleScalarTheIntegerDtypeCannotHoldPromotesInsteadOfSaturating() {
+        Tensor x = Tensor.of(new int[] {3, Integer.MAX_VALUE, Integer.MIN_VALUE}, 3);
+        Tensor product = x.mul(1e10);
+        assertThat(product.dtype()).isEqualTo(DType.FLOAT32);
+        assertThat(product.toDoubleArray()[0]).isEqualTo(3e10, org.assertj.core.data.Offset.offset(3e10 * 1e-6));
+        assertThat(x.add(Double.POSITIVE_INFINITY).toDoubleArray()).containsOnly(Double.POSITIVE_INFINITY);
+        Elements.assertExact("lt(3e9)", x.lt(3e9), DType.BOOL, new int[] {3}, new long[] {1, 1, 1});
+        Elements.assertExact("eq(2^31)", x.eq(2147483648.0), DType.BOOL, new int[] {3}, new long[] {0, 0, 0});
+        Elements.assertExact("gt(-1e10)", x.gt(-1e10), DType.BOOL, new int[] {3}, new long[] {1, 1, 1});
+        Elements.assertExact("int64 lt(1e19)", Tensor.of(new long[] {Long.MAX_VALUE}, 1).lt(1e19), DType.BOOL,
+                new int[] {1}, new long[] {1});
+        assertThatThrownBy(() -> Tensor.full(Double.NaN, DType.INT32, Device.CPU, 2))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("full").hasMessageContaining("int32");
+        assertThatThrownBy(() -> Tensor.full(1e20, DType.INT32, Device.CPU, 2)).hasMessageContaining("overflow");
+        assertThatThrownBy(() -> Tensor.zeros(DType.INT32, 2).fillInPlace(Double.NEGATIVE_INFINITY))
+                .hasMessageContaining("fillInPlace").hasMessageContaining("-Infinity");
+        assertThat(Tensor.zeros(DType.BOOL, 2).fillInPlace(2).toLongArray()).as("bool: nonzero is true")
+                .containsExactly(1, 1);
+        assertThatThrownBy(() -> Tensor.zeros(DType.BOOL, 2).mulInPlace(2)).hasMessageContaining("bool");
+    }
+
+    @Test
+    void inPlaceOpsAndIndexAddsRefuseAFloatOperandOnAnIntegerTensor() {
+        Tensor ints = Tensor.of(new int[] {1, 2}, 2);
+        assertThatThrownBy(() -> ints.addInPlace(Tensor.full(0.7, 2))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("addInPlace").hasMessageContaining("float32").hasMessageContaining("int32");
+        assertThatThrownBy(() -> Tensor.zeros(DType.INT32, 3).scatterAdd(0, Tensor.of(new long[] {1}, 1),
+                Tensor.full(0.9, 1))).hasMessageContaining("scatterAdd");
+        assertThatThrownBy(() -> Tensor.zeros(DType.INT64, 3).indexAdd(0, Tensor.of(new long[] {1}, 1),
+                Tensor.full(0.9, 1))).hasMessageContaining("indexAdd");
+        assertThatThrownBy(() -> Tensor.zeros(DType.BOOL, 2).addInPlace(Tensor.of(new int[] {1, 2}, 2)))
+                .hasMessageContaining("bool");
+        // Within a kind the destination's dtype wins, as before: int64 into int32, float64 into float32.
+        Elements.assertExact("int64 into int32", ints.addInPlace(Tensor.of(new long[] {5, 6}, 2)), DType.INT32,
+                new int[] {2}, new long[] {6, 8});
+        assertThat(Tensor.zeros(2).addInPlace(Tensor.full(0.25, DType.FLOAT64, Device.CPU, 2)).toDoubleArray())
+                .containsExactly(0.25, 0.25);
     }
 
     // ---- where, maskedFill ----------------------------------------------------------------------

@@ -206,13 +206,30 @@ class ReductionTest {
     @Test
     void integerAndBoolReductionsKeepOrWidenTheirType() {
         Tensor i32 = Tensor.of(new int[] {1, 2, 3, 4, 5, 6}, 2, 3);
-        Elements.assertExact("int32 sum", i32.sum(1), DType.INT32, new int[] {2}, new long[] {6, 15});
+        Elements.assertExact("int32 sum", i32.sum(1), DType.INT64, new int[] {2}, new long[] {6, 15});
+        Elements.assertExact("int32 sum past 2^31", Tensor.of(new int[] {2_000_000_000, 1_000_000_000}, 2).sum(),
+                DType.INT64, new int[] {}, new long[] {3_000_000_000L});
         Elements.assertExact("int32 max", i32.max(0, false), DType.INT32, new int[] {3}, new long[] {4, 5, 6});
         Elements.assertClose("int32 mean", i32.mean(0), DType.FLOAT32, new int[] {3}, new double[] {2.5, 3.5, 4.5}, 0);
         Tensor mask = Tensor.of(new boolean[] {true, false, true, true}, 4);
         Elements.assertExact("bool sum", mask.sum(), DType.INT64, new int[] {}, new long[] {3});
         Tensor big = Tensor.of(new long[] {(1L << 40) + 1, 1L << 41}, 2);
         Elements.assertExact("int64 max", big.max(), DType.INT64, new int[] {}, new long[] {1L << 41});
+    }
+
+    @Test
+    void reducingOverNoDimsKeepsEveryElementOfEveryDtype() {
+        // A 0-dim tensor's reductions, and an explicit empty dim list, reduce nothing: the values stay.
+        Tensor three = Tensor.scalar(3, DType.INT64, Device.CPU);
+        Elements.assertExact("int64 max", three.max(), DType.INT64, new int[] {}, new long[] {3});
+        Elements.assertExact("int64 min", three.min(), DType.INT64, new int[] {}, new long[] {3});
+        Elements.assertExact("int64 sum", three.sum(), DType.INT64, new int[] {}, new long[] {3});
+        Elements.assertExact("bool sum", Tensor.scalar(1, DType.BOOL, Device.CPU).sum(), DType.INT64, new int[] {},
+                new long[] {1});
+        Elements.assertExact("int64 sum over {}", Tensor.of(new long[] {3, 4}, 2).sum(new int[] {}, false),
+                DType.INT64, new int[] {2}, new long[] {3, 4});
+        Elements.assertExact("argmax of a 0-dim tensor", three.argmax(0, false), DType.INT64, new int[] {},
+                new long[] {0});
     }
 
     @Test

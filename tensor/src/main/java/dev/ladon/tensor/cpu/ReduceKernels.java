@@ -58,7 +58,7 @@ final class ReduceKernels {
         }
         if (dims.length == 0) {
             // Reducing over no dims keeps every element (argmax of a 0-dim tensor is 0).
-            if (outType == DType.INT64) {
+            if (op == ReduceOp.ARGMAX || op == ReduceOp.ARGMIN) {
                 return out;
             }
             ElementwiseKernels.copy(out.view(x.shape()), x);
