@@ -218,6 +218,19 @@ class ReductionTest {
     }
 
     @Test
+    void floatSumsStayWithinAFewRoundingsOfTheExactSum() {
+        // 4096 copies of 0.1f: the exact mean is 0.1f itself. Long float running sums drift by tens of ulps.
+        float tenth = 0.1f;
+        double mean = Tensor.full(tenth, 4096).mean().item();
+        assertThat(Math.abs(mean - tenth)).isLessThanOrEqualTo(2 * Math.ulp(tenth));
+        // Ones after a large value: a float running sum that holds 1e8 drops each 1 (its ulp is 8).
+        Tensor x = Tensor.ones(4096);
+        x.narrow(0, 0, 1).fillInPlace(1e8);
+        double exact = 1e8 + 4095;
+        assertThat(Math.abs(x.sum().item() - exact)).isLessThanOrEqualTo(Math.ulp((float) exact));
+    }
+
+    @Test
     void reducingOverNoDimsKeepsEveryElementOfEveryDtype() {
         // A 0-dim tensor's reductions, and an explicit empty dim list, reduce nothing: the values stay.
         Tensor three = Tensor.scalar(3, DType.INT64, Device.CPU);

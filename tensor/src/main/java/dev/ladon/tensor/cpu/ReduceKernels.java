@@ -27,6 +27,13 @@ final class ReduceKernels {
      * off by 5e-4), while blocks keep the error at a few roundings whatever the length.
      */
     private static final int SUM_BLOCK = 256;
+
+    /**
+     * The same for {@link #sumFloat}, the sums of whole rows and tensors users read most: with blocks of 256 per
+     * lane, 4096 copies of 0.1 had a mean 17 ulp off and most of the ones after a 1e8 were lost; with four
+     * accumulators of four vectors per block the mean is within an ulp or two.
+     */
+    private static final int ROW_SUM_BLOCK = 16;
     /**
      * Float32 rows longer than this are reduced in chunks of this length, shared out between threads (a
      * full reduction is one long row); the chunk results are combined in chunk order, so the result does
@@ -437,20 +444,31 @@ final class ReduceKernels {
     }
 
     /**
-     * Sum of a float row: float vector sums over blocks of SUM_BLOCK elements per lane, added into a double.
+     * Sum of a float row: float vector sums over blocks of ROW_SUM_BLOCK vectors, added into a double.
      * Shared by the row-sum loop of {@link #reduceRows} and the chunks of a long row.
      */
     static double sumFloat(float[] a, int off, int n) {
         double s = 0;
         int i = 0;
-        int bound = F.loopBound(n);
-        while (i < bound) {
-            int blockEnd = Math.min(bound, i + SUM_BLOCK * F.length());
-            FloatVector acc = FloatVector.zero(F);
-            for (; i < blockEnd; i += F.length()) {
-                acc = FloatVector.fromArray(F, a, off + i).add(acc);
+        int lanes = F.length();
+        // Four accumulators: shorter float sums per lane, and four independent add chains instead of one.
+        int quadBound = n - n % (4 * lanes);
+        while (i < quadBound) {
+            int blockEnd = Math.min(quadBound, i + ROW_SUM_BLOCK * lanes);
+            FloatVector acc0 = FloatVector.zero(F);
+            FloatVector acc1 = FloatVector.zero(F);
+            FloatVector acc2 = FloatVector.zero(F);
+            FloatVector acc3 = FloatVector.zero(F);
+            for (; i < blockEnd; i += 4 * lanes) {
+                acc0 = FloatVector.fromArray(F, a, off + i).add(acc0);
+                acc1 = FloatVector.fromArray(F, a, off + i + lanes).add(acc1);
+                acc2 = FloatVector.fromArray(F, a, off + i + 2 * lanes).add(acc2);
+                acc3 = FloatVector.fromArray(F, a, off + i + 3 * lanes).add(acc3);
             }
-            s += FloatMath.sumLanes(acc);
+            s += FloatMath.sumLanes(acc0.add(acc1).add(acc2.add(acc3)));
+        }
+        for (int bound = F.loopBound(n); i < bound; i += lanes) {
+            s += FloatMath.sumLanes(FloatVector.fromArray(F, a, off + i));
         }
         for (; i < n; i++) {
             s += a[off + i];
