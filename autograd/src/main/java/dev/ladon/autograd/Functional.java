@@ -5,6 +5,7 @@ import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
 import dev.ladon.tensor.Workspace;
+import java.util.Arrays;
 
 /**
  * Layer-level functions (like {@code torch.nn.functional}). layerNorm, rmsNorm and crossEntropy run the
@@ -213,8 +214,13 @@ public final class Functional {
         return crossEntropy(logits, target, -100, 0.0);
     }
 
-    /** Mean squared error over all elements (a and b broadcast). */
+    /** Mean squared error over all elements of a and b, which have one shape. */
     public static Variable mse(Variable a, Variable b) {
+        // Equal shapes, as PyTorch's mse_loss expects: broadcasting [N, 1] against [N] would average N^2 pairs.
+        if (!Arrays.equals(a.shape(), b.shape()) || !a.dtype().isFloating() || !b.dtype().isFloating()) {
+            throw new IllegalArgumentException("mse: needs floating inputs of one shape, got " + a.dtype() + " "
+                    + Shape.str(a.shape()) + " and " + b.dtype() + " " + Shape.str(b.shape()));
+        }
         return a.sub(b).square().mean();
     }
 

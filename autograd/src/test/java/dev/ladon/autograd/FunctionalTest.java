@@ -150,11 +150,27 @@ class FunctionalTest {
     }
 
     @Test
-    void mseIsTheMeanSquaredDifference() {
+    void mseIsTheMeanSquaredDifferenceOfTwoTensorsOfOneShape() {
         Variable a = Variable.constant(Tensor.of(new double[] {1, 2, 3, 4}, 2, 2));
-        Variable b = Variable.constant(Tensor.of(new double[] {0, 4}, 2));
+        Variable b = Variable.constant(Tensor.of(new double[] {0, 4, 0, 4}, 2, 2));
         // differences 1, -2, 3, 0 -> squares 1, 4, 9, 0 -> mean 3.5
         assertThat(Functional.mse(a, b).item()).isEqualTo(3.5);
+        // [3, 1] against [3] would broadcast to 3 x 3 pairs: refused, naming mse.
+        assertThatThrownBy(() -> Functional.mse(Variable.constant(Tensor.zeros(3, 1)),
+                Variable.constant(Tensor.zeros(3)))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("mse").hasMessageContaining("[3, 1]");
+        assertThatThrownBy(() -> Functional.mse(Variable.constant(Tensor.zeros(DType.INT64, 2)),
+                Variable.constant(Tensor.zeros(DType.INT64, 2)))).hasMessageContaining("mse: needs floating");
+    }
+
+    @Test
+    void normsRefuseAnEpsThatIsNegativeOrNotFinite() {
+        Variable x = Variable.constant(Tensor.ones(2, 4));
+        for (double eps : new double[] {-1, Double.NaN, Double.POSITIVE_INFINITY}) {
+            assertThatThrownBy(() -> Functional.layerNorm(x, null, null, eps)).as("eps " + eps)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("layerNorm: eps");
+            assertThatThrownBy(() -> Functional.rmsNorm(x, null, eps)).hasMessageContaining("rmsNorm: eps");
+        }
     }
 
     @Test

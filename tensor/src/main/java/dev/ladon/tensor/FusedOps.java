@@ -17,7 +17,7 @@ public final class FusedOps {
 
     /** Layer norm over the last dim of x; weight and bias [D] or null. */
     public static LayerNormResult layerNorm(Tensor x, Tensor weight, Tensor bias, double eps) {
-        checkNormArgs("layerNorm", x, weight, bias);
+        checkNormArgs("layerNorm", x, weight, bias, eps);
         Tensor[] r = x.backend().layerNorm(x, weight, bias, eps);
         return new LayerNormResult(r[0], r[1], r[2]);
     }
@@ -33,7 +33,7 @@ public final class FusedOps {
     }
 
     public static RmsNormResult rmsNorm(Tensor x, Tensor weight, double eps) {
-        checkNormArgs("rmsNorm", x, weight, null);
+        checkNormArgs("rmsNorm", x, weight, null, eps);
         Tensor[] r = x.backend().rmsNorm(x, weight, eps);
         return new RmsNormResult(r[0], r[1]);
     }
@@ -44,8 +44,13 @@ public final class FusedOps {
         return x.backend().rmsNormBackward(gradOutput, x, weight, saved.rstd());
     }
 
-    private static void checkNormArgs(String op, Tensor x, Tensor weight, Tensor bias) {
+    private static void checkNormArgs(String op, Tensor x, Tensor weight, Tensor bias, double eps) {
         Tensor.requireFloating(op, x);
+        if (!(eps >= 0 && eps < Double.POSITIVE_INFINITY)) {
+            // A negative eps makes a constant row's variance negative, and its square root NaN.
+            throw new IllegalArgumentException(op + ": eps must be finite and >= 0, got " + eps + " (input "
+                    + Shape.str(x.shape()) + ")");
+        }
         if (x.dim() == 0) {
             throw new IllegalArgumentException(op + ": needs at least 1 dim, got a 0-dim tensor");
         }
