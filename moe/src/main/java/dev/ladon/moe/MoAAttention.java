@@ -75,6 +75,10 @@ public final class MoAAttention extends Module implements AttentionLayer {
             throw new IllegalArgumentException("MoAAttention: need positive sizes and 1 <= k <= E, got d=" + dModel
                     + " headDim=" + headDim + " E=" + experts + " k=" + active);
         }
+        if (selection == null || position == null) {
+            throw new IllegalArgumentException("MoAAttention: selection and position must not be null, got selection="
+                    + selection + " position=" + position);
+        }
         this.dModel = dModel;
         this.headDim = headDim;
         this.experts = experts;

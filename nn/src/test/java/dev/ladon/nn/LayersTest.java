@@ -166,6 +166,12 @@ class LayersTest {
     }
 
     @Test
+    void feedForwardRejectsANullActivation() {
+        assertThatThrownBy(() -> new FeedForward(4, 4, null, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("FeedForward: activation must not be null (RELU or GELU)");
+    }
+
+    @Test
     void reluFeedForwardIsOneNodeUnlessDropoutIsActive() {
         // With ReLU and no active dropout the layer is one reluFeedForward node; with dropout in training it is
         // the two linear layers around the dropout, and in evaluation the one node again, with the same values.
