@@ -76,6 +76,20 @@ class AttentionTest {
     }
 
     @Test
+    void attentionRefusesANonFiniteScale() {
+        Variable x = Variable.constant(Tensor.ones(1, 1, 2, 4));
+        Variable qkv = Variable.constant(Tensor.ones(1, 2, 12));
+        for (double scale : new double[] {Double.NaN, Double.POSITIVE_INFINITY}) {
+            assertThatThrownBy(() -> AttentionFunction.attention(x, x, x, null, scale, true))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("AttentionFunction.attention: scale must be finite, got " + scale);
+            assertThatThrownBy(() -> AttentionFunction.packed(qkv, 1, 4, null, scale, true))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("AttentionFunction.packed: scale must be finite, got " + scale);
+        }
+    }
+
+    @Test
     void rotaryEmbeddingRotatesChannelPairsHalfApart() {
         Generator gen = new Generator(2);
         int dh = 10;
