@@ -175,6 +175,17 @@ class MoAAttentionTest {
     }
 
     @Test
+    void regulariserWeightsMustBeFiniteAndNonNegative() {
+        MoAAttention a = new MoAAttention(D, DH, E, 2, MoAAttention.Selection.SOFTMAX, SwitchHeadAttention.Position.XL);
+        assertThatThrownBy(() -> a.entropyWeight(Double.NaN)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("MoAAttention.entropyWeight: gamma must be finite and >= 0, got NaN");
+        assertThatThrownBy(() -> a.switchLossWeights(0.01, -0.001)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("MoAAttention.switchLossWeights: beta must be finite and >= 0, got -0.001");
+        assertThatThrownBy(() -> a.switchLossWeights(Double.POSITIVE_INFINITY, 0))
+                .hasMessageContaining("alpha must be finite and >= 0, got Infinity");
+    }
+
+    @Test
     void gradcheckCasesPass() {
         List<String> ran = new ArrayList<>();
         for (GradcheckCase c : new MoeGradcheckCases().cases()) {
