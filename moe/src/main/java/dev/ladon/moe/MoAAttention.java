@@ -75,6 +75,10 @@ public final class MoAAttention extends Module implements AttentionLayer {
             throw new IllegalArgumentException("MoAAttention: need positive sizes and 1 <= k <= E, got d=" + dModel
                     + " headDim=" + headDim + " E=" + experts + " k=" + active);
         }
+        if (selection == null || position == null) {
+            throw new IllegalArgumentException("MoAAttention: selection and position must not be null, got selection="
+                    + selection + " position=" + position);
+        }
         this.dModel = dModel;
         this.headDim = headDim;
         this.experts = experts;
@@ -113,16 +117,17 @@ public final class MoAAttention extends Module implements AttentionLayer {
         Init.constant(scale, 1 / Math.sqrt(headDim));
     }
 
-    /** Weights of the SOFTMAX-mode regularisers: alpha (load balancing) and beta (z-loss). */
+    /** Weights of the SOFTMAX-mode regularisers, finite and &gt;= 0: alpha (load balancing) and beta (z-loss). */
     public MoAAttention switchLossWeights(double alpha, double beta) {
+        SigmaMoE.checkedWeight("MoAAttention.switchLossWeights", "alpha", alpha);
+        this.zLossWeight = SigmaMoE.checkedWeight("MoAAttention.switchLossWeights", "beta", beta);
         this.loadBalanceWeight = alpha;
-        this.zLossWeight = beta;
         return this;
     }
 
-    /** Weight gamma of the SIGMOID-mode entropy regulariser. */
+    /** Weight gamma of the SIGMOID-mode entropy regulariser, finite and &gt;= 0. */
     public MoAAttention entropyWeight(double gamma) {
-        this.entropyWeight = gamma;
+        this.entropyWeight = SigmaMoE.checkedWeight("MoAAttention.entropyWeight", "gamma", gamma);
         return this;
     }
 

@@ -67,10 +67,24 @@ public final class SigmaMoE extends Module implements FeedForwardLayer {
         SelectorInit.equalNormRows(selector, residualScale / Math.sqrt(dModel), gen);
     }
 
-    /** The regulariser weight gamma (0, the default, leaves {@link #auxLoss()} zero). */
+    /**
+     * The regulariser weight gamma, finite and &gt;= 0 (0, the default, leaves {@link #auxLoss()} zero; the
+     * paper runs use 1e-4 to 1e-3).
+     */
     public SigmaMoE entropyWeight(double gamma) {
-        this.entropyWeight = gamma;
+        this.entropyWeight = checkedWeight("SigmaMoE.entropyWeight", "gamma", gamma);
         return this;
+    }
+
+    /**
+     * A regulariser's weight, finite and &gt;= 0: the regularisers are minimised, so a negative weight would
+     * push the routing toward collapse, and a NaN one would make the loss NaN.
+     */
+    static double checkedWeight(String where, String name, double weight) {
+        if (!(weight >= 0) || Double.isInfinite(weight)) {
+            throw new IllegalArgumentException(where + ": " + name + " must be finite and >= 0, got " + weight);
+        }
+        return weight;
     }
 
     /** Expert dropout delta (training only): scores zeroed with probability delta, not rescaled. */

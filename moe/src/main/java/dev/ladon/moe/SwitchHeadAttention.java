@@ -67,6 +67,9 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
             throw new IllegalArgumentException("SwitchHeadAttention: need positive sizes and 1 <= k <= E, got d="
                     + dModel + " heads=" + heads + " headDim=" + headDim + " E=" + experts + " k=" + active);
         }
+        if (position == null) {
+            throw new IllegalArgumentException("SwitchHeadAttention: position must not be null (XL or ROPE)");
+        }
         this.dModel = dModel;
         this.heads = heads;
         this.headDim = headDim;

@@ -3,6 +3,7 @@ package dev.ladon.moe;
 import static dev.ladon.moe.DenseReference.assertClose;
 import static dev.ladon.moe.DenseReference.randn;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ladon.autograd.Variable;
 import dev.ladon.autograd.gradcheck.GradcheckCase;
@@ -161,6 +162,27 @@ class MoAAttentionTest {
         assertThat(SwitchHeadAttentionTest.std(a.namedParameters().get("wo").data()))
                 .isCloseTo(c / Math.sqrt(2 * 16), Offset.offset(0.02 * c / Math.sqrt(32)));
         assertThat(a.namedParameters().get("scale").data().item()).isEqualTo(0.25);
+    }
+
+    @Test
+    void rejectsANullSelectionOrPosition() {
+        assertThatThrownBy(() -> new MoAAttention(D, DH, E, 2, null, SwitchHeadAttention.Position.XL))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("must not be null, got selection=null position=XL");
+        assertThatThrownBy(() -> new MoAAttention(D, DH, E, 2, MoAAttention.Selection.SIGMOID, null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("got selection=SIGMOID position=null");
+    }
+
+    @Test
+    void regulariserWeightsMustBeFiniteAndNonNegative() {
+        MoAAttention a = new MoAAttention(D, DH, E, 2, MoAAttention.Selection.SOFTMAX, SwitchHeadAttention.Position.XL);
+        assertThatThrownBy(() -> a.entropyWeight(Double.NaN)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("MoAAttention.entropyWeight: gamma must be finite and >= 0, got NaN");
+        assertThatThrownBy(() -> a.switchLossWeights(0.01, -0.001)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("MoAAttention.switchLossWeights: beta must be finite and >= 0, got -0.001");
+        assertThatThrownBy(() -> a.switchLossWeights(Double.POSITIVE_INFINITY, 0))
+                .hasMessageContaining("alpha must be finite and >= 0, got Infinity");
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.ladon.moe;
 import static dev.ladon.moe.DenseReference.assertClose;
 import static dev.ladon.moe.DenseReference.randn;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ladon.autograd.Variable;
 import dev.ladon.autograd.gradcheck.GradcheckCase;
@@ -88,6 +89,17 @@ class SigmaMoETest {
         assertClose(m.forward(x).data(), reference(m, x, 2, keep, true).data(), 1e-12, "training output");
         m.eval();
         assertClose(m.forward(x).data(), reference(m, x, 2, null, true).data(), 1e-12, "eval output");
+    }
+
+    @Test
+    void entropyWeightMustBeFiniteAndNonNegative() {
+        SigmaMoE m = new SigmaMoE(D, NE, 3, 2);
+        for (double gamma : new double[] {Double.NaN, -1e-4, Double.POSITIVE_INFINITY}) {
+            assertThatThrownBy(() -> m.entropyWeight(gamma)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("SigmaMoE.entropyWeight: gamma must be finite and >= 0, got " + gamma);
+        }
+        assertThat(m.entropyWeight(0).toString()).doesNotContain("gamma");
+        assertThat(m.entropyWeight(1e-3).toString()).contains("gamma=0.001");
     }
 
     @Test

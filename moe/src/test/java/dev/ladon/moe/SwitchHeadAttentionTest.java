@@ -179,6 +179,13 @@ class SwitchHeadAttentionTest {
     }
 
     @Test
+    void rejectsANullPosition() {
+        assertThatThrownBy(() -> new SwitchHeadAttention(8, 2, 4, 2, 1, null))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("SwitchHeadAttention: position must not be null (XL or ROPE)");
+    }
+
+    @Test
     void gradcheckCasesPass() {
         for (GradcheckCase c : new MoeGradcheckCases().cases()) {
             if (c.name().startsWith("SwitchHead")) {

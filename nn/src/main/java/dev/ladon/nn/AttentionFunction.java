@@ -40,6 +40,7 @@ public final class AttentionFunction extends Function {
      */
     public static Variable attention(Variable q, Variable k, Variable v, Variable rel,
             FusedOps.AttentionRotation rotation, double scale, boolean causal) {
+        checkScale("AttentionFunction.attention", scale);
         return new AttentionFunction(rotation, scale, causal).apply(q, k, v, rel);
     }
 
@@ -56,7 +57,15 @@ public final class AttentionFunction extends Function {
             throw new IllegalArgumentException("AttentionFunction.packed: expected qkv [B, T, 3 * " + heads + " * "
                     + headDim + "], got " + Shape.str(qkv.shape()));
         }
+        checkScale("AttentionFunction.packed", scale);
         return new Packed(heads, headDim, rotation, scale, causal).apply(qkv);
+    }
+
+    /** A NaN or infinite scale would make every score, and so every output, NaN. */
+    private static void checkScale(String op, double scale) {
+        if (!Double.isFinite(scale)) {
+            throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
+        }
     }
 
     /** The function behind {@link #packed}. */

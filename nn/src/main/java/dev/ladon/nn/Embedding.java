@@ -2,6 +2,7 @@ package dev.ladon.nn;
 
 import dev.ladon.autograd.Variable;
 import dev.ladon.tensor.Generator;
+import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.Tensor;
 
 /**
@@ -28,9 +29,22 @@ public final class Embedding extends Module {
         Init.normal(weight, 1.0, gen);
     }
 
-    /** ids (int32 or int64) [...] to [..., dim]; an id outside [0, num) is an error naming it. */
+    /**
+     * ids (int32 or int64) [...] to [..., dim]. An id outside [0, num) is an IndexOutOfBoundsException naming
+     * it and this table's rows; on the GPU the lookup kernel records it and the backend reports it at the next
+     * host synchronisation, in the kernel's words.
+     */
     public Variable forward(Tensor ids) {
-        return Variable.embedding(weight.variable(), ids);
+        try {
+            return Variable.embedding(weight.variable(), ids);
+        } catch (IndexOutOfBoundsException e) {
+            // The lookup checks every id anyway: a lookup that succeeds pays nothing for this message.
+            IndexOutOfBoundsException named = new IndexOutOfBoundsException("Embedding.forward: ids "
+                    + Shape.str(ids.shape()) + " hold an id outside the table's " + numEmbeddings + " rows [0, "
+                    + numEmbeddings + "): " + e.getMessage());
+            named.initCause(e);
+            throw named;
+        }
     }
 
     public Parameter weight() {

@@ -19,6 +19,9 @@ public final class FeedForward extends Module implements FeedForwardLayer {
     private final Dropout dropout;
 
     public FeedForward(int d, int dFF, Activation activation, double dropout) {
+        if (activation == null) {
+            throw new IllegalArgumentException("FeedForward: activation must not be null (RELU or GELU)");
+        }
         this.activation = activation;
         this.up = registerModule("up", new Linear(d, dFF, true));
         this.down = registerModule("down", new Linear(dFF, d, true));

@@ -25,7 +25,12 @@ public final class ModuleList<M extends Module> extends Module implements Iterab
         return module;
     }
 
+    /** The module at {@code index}, 0 &lt;= index &lt; {@link #size()}. */
     public M get(int index) {
+        if (index < 0 || index >= items.size()) {
+            throw new IndexOutOfBoundsException("ModuleList.get: index " + index + " is out of range for a list of "
+                    + items.size() + " modules");
+        }
         return items.get(index);
     }
 

@@ -25,13 +25,17 @@ public final class MultiHeadAttention extends Module implements AttentionLayer {
     private final RotaryEmbedding rotary;
 
     /**
-     * @param ropeFraction share of each head's channels that RoPE rotates (0.5 in the paper's RoPE runs);
-     *                     0 for no position information inside attention
+     * @param ropeFraction share of each head's channels that RoPE rotates, in [0, 1] (0.5 in the paper's RoPE
+     *                     runs); 0 for no position information inside attention
      */
     public MultiHeadAttention(int dModel, int heads, int headDim, double ropeFraction) {
         if (dModel < 1 || heads < 1 || headDim < 1) {
             throw new IllegalArgumentException("MultiHeadAttention: sizes must be positive, got d=" + dModel + " heads="
                     + heads + " headDim=" + headDim);
+        }
+        if (!(ropeFraction >= 0 && ropeFraction <= 1)) {
+            throw new IllegalArgumentException("MultiHeadAttention: ropeFraction must be in [0, 1] (0 for no RoPE), "
+                    + "got " + ropeFraction);
         }
         this.dModel = dModel;
         this.heads = heads;

@@ -30,13 +30,20 @@ public final class RotaryEmbedding {
     private int cachedOffset = -1;
 
     /**
-     * @param headDim  channels per head
-     * @param fraction share of channels to rotate; the count is rounded down to an even number
-     * @param base     the frequency base, 10000 in most models
+     * @param headDim  channels per head, &gt;= 1
+     * @param fraction share of channels to rotate, in (0, 1]; the count is rounded down to an even number
+     * @param base     the frequency base, finite and &gt; 0 (10000 in most models)
      */
     public RotaryEmbedding(int headDim, double fraction, double base) {
+        if (headDim < 1) {
+            throw new IllegalArgumentException("RotaryEmbedding: headDim must be >= 1, got " + headDim);
+        }
         if (!(fraction > 0 && fraction <= 1)) {
             throw new IllegalArgumentException("RotaryEmbedding: fraction must be in (0, 1], got " + fraction);
+        }
+        // theta_c = base^(-2c/n): a base <= 0 or infinite makes NaN or infinite angles.
+        if (!(base > 0) || Double.isInfinite(base)) {
+            throw new IllegalArgumentException("RotaryEmbedding: base must be finite and > 0, got " + base);
         }
         this.headDim = headDim;
         this.rotated = 2 * (int) Math.floor(fraction * headDim / 2);
@@ -52,11 +59,15 @@ public final class RotaryEmbedding {
         return rotated;
     }
 
-    /** x [B, H, T, headDim] at positions offset .. offset + T - 1, rotated; same shape. */
+    /** x [B, H, T, headDim] at positions offset .. offset + T - 1 (offset &gt;= 0), rotated; same shape. */
     public Variable apply(Variable x, int offset) {
         if (x.dim() != 4 || x.size(3) != headDim) {
             throw new IllegalArgumentException("RotaryEmbedding.apply: expected [B, H, T, " + headDim + "], got "
                     + Shape.str(x.shape()));
+        }
+        if (offset < 0) {
+            throw new IllegalArgumentException("RotaryEmbedding.apply: offset must be >= 0, got " + offset
+                    + " (positions start at offset)");
         }
         tables(x.size(2), offset, x.dtype(), x.device());
         return new Rotation(cachedCos, cachedSin, cachedNegativeSin).apply(x);

@@ -25,12 +25,29 @@ public record TokenSampler(double temperature, int topK) {
         }
     }
 
-    /** The next token for logits [V]. */
+    /**
+     * The next token for logits [V], V &gt;= 1. A logit is finite or -infinity (a masked token); at least one is
+     * finite.
+     */
     public int next(Tensor logits, Generator gen) {
-        if (logits.dim() != 1) {
-            throw new IllegalArgumentException("TokenSampler.next: expected logits [V], got " + Shape.str(logits.shape()));
+        if (logits.dim() != 1 || logits.size(0) == 0) {
+            throw new IllegalArgumentException("TokenSampler.next: expected logits [V] with V >= 1, got "
+                    + Shape.str(logits.shape()));
         }
         double[] z = logits.toDoubleArray();
+        boolean anyFinite = false;
+        for (int i = 0; i < z.length; i++) {
+            // NaN would sort as the largest logit, +infinity makes the softmax inf / inf.
+            if (Double.isNaN(z[i]) || z[i] == Double.POSITIVE_INFINITY) {
+                throw new IllegalArgumentException("TokenSampler.next: logit " + i + " of " + z.length + " is " + z[i]
+                        + " (a logit must be finite or -Infinity)");
+            }
+            anyFinite |= z[i] != Double.NEGATIVE_INFINITY;
+        }
+        if (!anyFinite) {
+            throw new IllegalArgumentException("TokenSampler.next: all " + z.length
+                    + " logits are -Infinity, no token can be drawn");
+        }
         Integer[] order = new Integer[z.length];
         for (int i = 0; i < z.length; i++) {
             order[i] = i;

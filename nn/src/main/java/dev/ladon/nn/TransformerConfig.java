@@ -28,7 +28,13 @@ public record TransformerConfig(int vocabSize, int dModel, int heads, int headDi
 
     public TransformerConfig {
         if (vocabSize < 1 || dModel < 1 || heads < 1 || headDim < 1 || layers < 1 || dFF < 1) {
-            throw new IllegalArgumentException("TransformerConfig: sizes must be positive: " + this);
+            throw new IllegalArgumentException("TransformerConfig: sizes must be positive, got vocabSize=" + vocabSize
+                    + " dModel=" + dModel + " heads=" + heads + " headDim=" + headDim + " layers=" + layers + " dFF="
+                    + dFF);
+        }
+        if (positions == null || activation == null) {
+            throw new IllegalArgumentException("TransformerConfig: positions and activation must not be null, got "
+                    + "positions=" + positions + " activation=" + activation);
         }
         if (!(dropout >= 0 && dropout < 1)) {
             throw new IllegalArgumentException("TransformerConfig: dropout must be in [0, 1), got " + dropout);

@@ -1,6 +1,7 @@
 package dev.ladon.nn;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ladon.autograd.Variable;
 import dev.ladon.tensor.DType;
@@ -75,6 +76,20 @@ class AttentionTest {
     }
 
     @Test
+    void attentionRefusesANonFiniteScale() {
+        Variable x = Variable.constant(Tensor.ones(1, 1, 2, 4));
+        Variable qkv = Variable.constant(Tensor.ones(1, 2, 12));
+        for (double scale : new double[] {Double.NaN, Double.POSITIVE_INFINITY}) {
+            assertThatThrownBy(() -> AttentionFunction.attention(x, x, x, null, scale, true))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("AttentionFunction.attention: scale must be finite, got " + scale);
+            assertThatThrownBy(() -> AttentionFunction.packed(qkv, 1, 4, null, scale, true))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("AttentionFunction.packed: scale must be finite, got " + scale);
+        }
+    }
+
+    @Test
     void rotaryEmbeddingRotatesChannelPairsHalfApart() {
         Generator gen = new Generator(2);
         int dh = 10;
@@ -112,6 +127,31 @@ class AttentionTest {
         double other = rope.apply(q, 7).mul(rope.apply(k, 5)).sum().item();
         assertThat(shifted).isCloseTo(near, Offset.offset(1e-10));
         assertThat(other).isNotCloseTo(near, Offset.offset(1e-6));
+    }
+
+    @Test
+    void rotaryEmbeddingRefusesABadHeadDimBaseOrOffset() {
+        assertThatThrownBy(() -> new RotaryEmbedding(-4, 1.0, 10000)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("RotaryEmbedding: headDim must be >= 1, got -4");
+        for (double base : new double[] {-1, 0, Double.NaN, Double.POSITIVE_INFINITY}) {
+            assertThatThrownBy(() -> new RotaryEmbedding(4, 1.0, base)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("RotaryEmbedding: base must be finite and > 0, got " + base);
+        }
+        RotaryEmbedding rope = new RotaryEmbedding(4, 1.0, 10000);
+        Variable x = Variable.constant(Tensor.ones(1, 1, 2, 4));
+        assertThatThrownBy(() -> rope.apply(x, -3)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("RotaryEmbedding.apply: offset must be >= 0, got -3");
+    }
+
+    @Test
+    void multiHeadAttentionRefusesARopeFractionOutsideZeroToOne() {
+        for (double fraction : new double[] {-0.5, Double.NaN, 2.0}) {
+            assertThatThrownBy(() -> new MultiHeadAttention(8, 2, 4, fraction))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("MultiHeadAttention: ropeFraction must be in [0, 1] (0 for no RoPE), got " + fraction);
+        }
+        assertThat(new MultiHeadAttention(8, 2, 4, 0).toString()).doesNotContain("rope");
+        assertThat(new MultiHeadAttention(8, 2, 4, 1).toString()).contains("rope=4/4");
     }
 
     @Test

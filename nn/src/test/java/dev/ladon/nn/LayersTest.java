@@ -85,7 +85,17 @@ class LayersTest {
         y.sum().backward();
         assertClose(e.weight().grad().select(0, 2).toDoubleArray(), new double[] {2, 2, 2}, 0);
         assertClose(e.weight().grad().select(0, 1).toDoubleArray(), new double[] {0, 0, 0}, 0);
-        assertThatThrownBy(() -> e.forward(Tensor.of(new long[] {4}, 1))).hasMessageContaining("4");
+    }
+
+    @Test
+    void anEmbeddingIdOutOfRangeIsNamedWithTheTablesRows() {
+        Embedding e = new Embedding(4, 2);
+        assertThatThrownBy(() -> e.forward(Tensor.of(new long[] {1, 4}, 2)))
+                .isInstanceOf(IndexOutOfBoundsException.class)
+                .hasMessageStartingWith("Embedding.forward: ids [2] hold an id outside the table's 4 rows [0, 4): ")
+                .hasMessageContaining("index 4 is out of range");
+        assertThatThrownBy(() -> e.forward(Tensor.of(new long[] {-1}, 1, 1)))
+                .hasMessageStartingWith("Embedding.forward: ids [1, 1] hold an id outside the table's 4 rows");
     }
 
     @Test
@@ -163,6 +173,12 @@ class LayersTest {
             Tensor expected = h.matmul(ff.down().weight().data().mT()).add(ff.down().bias().data());
             assertClose(ff.forward(Variable.constant(x)).data().toDoubleArray(), expected.toDoubleArray(), 1e-12);
         }
+    }
+
+    @Test
+    void feedForwardRejectsANullActivation() {
+        assertThatThrownBy(() -> new FeedForward(4, 4, null, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("FeedForward: activation must not be null (RELU or GELU)");
     }
 
     @Test

@@ -27,6 +27,11 @@ public final class Adam extends Optimizer {
     }
 
     @Override
+    protected List<String> stateNames() {
+        return AdamW.STATE_NAMES;
+    }
+
+    @Override
     protected void update(int index, Parameter param, Tensor grad, double weightDecay) {
         Tensor g = weightDecay == 0 ? grad : grad.add(param.data().mul(weightDecay));
         AdamW.adamStep(this, index, param, g, beta1, beta2, eps, 0.0);

@@ -12,6 +12,9 @@ import java.util.List;
  * unused expert) is corrected by its own number of updates.
  */
 public final class AdamW extends Optimizer {
+    /** The first and second moments and the update count, per parameter (Adam keeps the same). */
+    static final List<String> STATE_NAMES = List.of("expAvg", "expAvgSq", STEP);
+
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -27,6 +30,11 @@ public final class AdamW extends Optimizer {
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
+    }
+
+    @Override
+    protected List<String> stateNames() {
+        return STATE_NAMES;
     }
 
     @Override

@@ -14,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 /**
  * Updates parameters from their gradients. {@link #step()} visits every parameter that has a gradient
@@ -21,17 +22,22 @@ import java.util.Set;
  * {@link #zeroGrad()} clears gradients for the next accumulation. The learning rate is one value for all
  * groups, set by the training loop (see {@link LearningRateSchedule}).
  *
- * <p>Per-parameter state (moments, step counts) is created on a parameter's first update and is saved by
- * {@link #stateDict()} under {@code "state.<index>.<name>"}, index being the parameter's position across
- * the groups, so a checkpoint restores into an optimizer built the same way over the same model.
+ * <p>Per-parameter state (moments, step counts) is created on a parameter's first update, all of its
+ * {@link #stateNames()} at once, and is saved by {@link #stateDict()} under {@code "state.<index>.<name>"},
+ * index being the parameter's position across the groups, so a checkpoint restores into an optimizer built
+ * the same way over the same model.
  */
 public abstract class Optimizer {
+    /** The state name of a parameter's update count (see {@link #advanceStep}). */
+    protected static final String STEP = "step";
+
     private final List<ParamGroup> groups;
     private final List<Parameter> params = new ArrayList<>();
     private final List<Double> decays = new ArrayList<>();
     private final Map<Integer, Map<String, Tensor>> state = new HashMap<>();
     private double learningRate;
 
+    /** @throws IllegalArgumentException when the groups hold no parameter at all, or one parameter twice */
     protected Optimizer(List<ParamGroup> groups, double learningRate) {
         this.groups = List.copyOf(groups);
         Set<Parameter> seen = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -45,8 +51,19 @@ public abstract class Optimizer {
                 decays.add(g.weightDecay());
             }
         }
+        if (params.isEmpty()) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + ": got an empty parameter list (its "
+                    + this.groups.size() + " group(s) hold no parameter)");
+        }
         setLearningRate(learningRate);
     }
+
+    /**
+     * The names of the state this optimizer keeps for a parameter, all created at its first update:
+     * {@link #STEP} is the int64 scalar of {@link #advanceStep}, every other name a tensor shaped as the
+     * parameter. {@link #loadStateDict} accepts these names and no others.
+     */
+    protected abstract List<String> stateNames();
 
     /**
      * Updates one parameter in place.
@@ -132,41 +149,81 @@ public abstract class Optimizer {
     }
 
     /**
-     * Restores a {@link #stateDict()}: copies of its tensors on each parameter's device.
+     * Restores a {@link #stateDict()}: copies of its tensors, each parameter's on that parameter's device and in
+     * its dtype. A parameter has either none of its state (never updated) or all of {@link #stateNames()}.
      *
-     * @throws IllegalArgumentException for a key that names no parameter of this optimizer, or a moment
-     *                                  whose shape differs from its parameter's
+     * @throws IllegalArgumentException naming every bad key: one that names no parameter of this optimizer or
+     *                                  no state it keeps, a state tensor whose shape differs from its
+     *                                  parameter's or whose dtype is not floating (a step count: not an integer
+     *                                  scalar), and each parameter with only some of its state; nothing is
+     *                                  changed then
      */
     public final void loadStateDict(Map<String, Tensor> saved) {
-        Map<Integer, Map<String, Tensor>> loaded = new HashMap<>();
-        for (var e : saved.entrySet()) {
+        String optimizer = getClass().getSimpleName();
+        List<String> names = stateNames();
+        List<String> problems = new ArrayList<>();
+        Map<Integer, Map<String, Tensor>> given = new TreeMap<>();
+        for (var e : new TreeMap<>(saved).entrySet()) {
             String key = e.getKey();
+            Tensor value = e.getValue();
             if (key.equals("lr")) {
+                if (value.numel() != 1) {
+                    problems.add("'lr' has shape " + Shape.str(value.shape()) + " but a learning rate is one number");
+                }
                 continue;
             }
             String[] parts = key.split("\\.", 3);
             int index = parts.length == 3 && parts[0].equals("state") ? parseIndex(parts[1]) : -1;
-            if (index < 0 || index >= params.size()) {
-                throw new IllegalArgumentException(getClass().getSimpleName() + ".loadStateDict: unexpected key '" + key
-                        + "' (this optimizer has " + params.size() + " parameters)");
+            if (index < 0 || index >= params.size() || !names.contains(parts[2])) {
+                problems.add("unexpected key '" + key + "'");
+                continue;
             }
-            Tensor value = e.getValue();
+            given.computeIfAbsent(index, i -> new LinkedHashMap<>()).put(parts[2], value);
             Parameter p = params.get(index);
-            boolean perElement = value.dim() > 0;
-            if (perElement && !Arrays.equals(value.shape(), p.shape())) {
-                throw new IllegalArgumentException(getClass().getSimpleName() + ".loadStateDict: '" + key + "' has shape "
-                        + Shape.str(value.shape()) + " but parameter " + index + " is " + Shape.str(p.shape()));
+            if (parts[2].equals(STEP)) {
+                if (value.dim() != 0 || !value.dtype().isIntegral()) {
+                    problems.add("'" + key + "' is a " + value.dtype() + " tensor of shape " + Shape.str(value.shape())
+                            + " but a step count is an integer scalar");
+                }
+            } else if (!Arrays.equals(value.shape(), p.shape())) {
+                problems.add("'" + key + "' has shape " + Shape.str(value.shape()) + " but parameter " + index + " is "
+                        + Shape.str(p.shape()));
+            } else if (!value.dtype().isFloating()) {
+                problems.add("'" + key + "' is " + value.dtype() + ", not a floating dtype like parameter " + index
+                        + "'s (" + p.data().dtype() + ")");
             }
-            // The optimizer's own state: made outside any open workspace scope.
-            Tensor copy = Workspace.outside(() -> perElement ? value.to(p.data().device()).to(p.data().dtype()).copy()
-                    : value.copy());
-            loaded.computeIfAbsent(index, i -> new LinkedHashMap<>()).put(parts[2], copy);
         }
-        state.clear();
-        state.putAll(loaded);
+        for (var e : given.entrySet()) {
+            List<String> missing = names.stream().filter(n -> !e.getValue().containsKey(n)).toList();
+            if (!missing.isEmpty()) {
+                problems.add("parameter " + e.getKey() + " has " + String.join(", ", e.getValue().keySet())
+                        + " but not " + String.join(", ", missing));
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(optimizer + ".loadStateDict: " + String.join("; ", problems) + " ("
+                    + optimizer + " has " + params.size() + " parameters and keeps "
+                    + (names.isEmpty() ? "no state" : String.join(", ", names) + " for each") + ")");
+        }
         if (saved.containsKey("lr")) {
+            // Checked by setLearningRate before the state is touched.
             setLearningRate(saved.get("lr").item());
         }
+        // The optimizer's own state: made outside any open workspace scope.
+        Map<Integer, Map<String, Tensor>> loaded = Workspace.outside(() -> {
+            Map<Integer, Map<String, Tensor>> copies = new HashMap<>();
+            for (var e : given.entrySet()) {
+                Tensor p = params.get(e.getKey()).data();
+                Map<String, Tensor> copy = copies.computeIfAbsent(e.getKey(), i -> new LinkedHashMap<>());
+                for (var s : e.getValue().entrySet()) {
+                    copy.put(s.getKey(), s.getKey().equals(STEP) ? s.getValue().copy()
+                            : s.getValue().to(p.device()).to(p.dtype()).copy());
+                }
+            }
+            return copies;
+        });
+        state.clear();
+        state.putAll(loaded);
     }
 
     private static int parseIndex(String s) {
@@ -179,9 +236,9 @@ public abstract class Optimizer {
 
     /** The 1-based update count of parameter {@code index}, advanced by one (kept as an int64 scalar state). */
     protected final long advanceStep(int index) {
-        Tensor s = state(index, "step");
+        Tensor s = state(index, STEP);
         long step = s == null ? 1 : (long) s.item() + 1;
-        putState(index, "step", Tensor.scalar(step, DType.INT64, dev.ladon.tensor.Device.CPU));
+        putState(index, STEP, Tensor.scalar(step, DType.INT64, dev.ladon.tensor.Device.CPU));
         return step;
     }
 }

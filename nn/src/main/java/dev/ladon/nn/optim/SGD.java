@@ -29,6 +29,12 @@ public final class SGD extends Optimizer {
         this.nesterov = nesterov;
     }
 
+    /** The momentum buffer, kept only with momentum. */
+    @Override
+    protected List<String> stateNames() {
+        return momentum == 0 ? List.of() : List.of("momentum");
+    }
+
     @Override
     protected void update(int index, Parameter param, Tensor grad, double weightDecay) {
         Tensor p = param.data();

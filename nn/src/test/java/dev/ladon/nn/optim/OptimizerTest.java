@@ -160,6 +160,67 @@ class OptimizerTest {
     }
 
     @Test
+    void loadStateDictNamesEveryBadKeyInOneMessageAndChangesNothing() {
+        Pair m = new Pair(W0, B0);
+        AdamW opt = new AdamW(ParamGroup.all(m, 0), 0.01);
+        m.backward(GRADS[0], GRADS[0]);
+        opt.step();
+        Map<String, Tensor> before = Map.copyOf(opt.stateDict());
+        Map<String, Tensor> bad = Map.of("state.0.expAvg", Tensor.ones(1, 2), "state.0.bogus", Tensor.ones(1, 3),
+                "state.7.step", Tensor.scalar(1, DType.INT64, Device.CPU), "lr", Tensor.scalar(0.5, DType.FLOAT64,
+                        Device.CPU));
+        assertThatThrownBy(() -> opt.loadStateDict(bad)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("AdamW.loadStateDict: unexpected key 'state.0.bogus'; 'state.0.expAvg' has shape [1, 2] but "
+                        + "parameter 0 is [1, 3]; unexpected key 'state.7.step'; parameter 0 has expAvg but not "
+                        + "expAvgSq, step (AdamW has 2 parameters and keeps expAvg, expAvgSq, step for each)");
+        assertThat(opt.learningRate()).isEqualTo(0.01);
+        assertThat(opt.stateDict()).hasSize(before.size());
+        for (String key : List.of("state.0.expAvg", "state.0.expAvgSq", "state.0.step", "state.1.expAvg")) {
+            assertThat(opt.stateDict().get(key)).as(key).isSameAs(before.get(key));
+        }
+    }
+
+    @Test
+    void loadStateDictRefusesAParameterWithPartOfItsState() {
+        Pair m = new Pair(W0, B0);
+        AdamW opt = new AdamW(ParamGroup.all(m, 0), 0.01);
+        // Accepted, this would leave step() without a second moment to update.
+        assertThatThrownBy(() -> opt.loadStateDict(Map.of("state.0.expAvg", Tensor.ones(1, 3))))
+                .hasMessageContaining("parameter 0 has expAvg but not expAvgSq, step");
+        m.backward(GRADS[0], GRADS[0]);
+        opt.step();
+        assertThat(opt.stateDict()).containsKeys("state.0.expAvg", "state.0.expAvgSq", "state.0.step");
+    }
+
+    @Test
+    void loadStateDictRefusesStateOfTheWrongKind() {
+        Pair m = new Pair(W0, B0);
+        AdamW adamW = new AdamW(ParamGroup.all(m, 0), 0.01);
+        Map<String, Tensor> wrongDtypes = Map.of("state.1.expAvg", Tensor.zeros(DType.INT64, Device.CPU, 3),
+                "state.1.expAvgSq", Tensor.zeros(3), "state.1.step", Tensor.scalar(2.0, DType.FLOAT32, Device.CPU));
+        assertThatThrownBy(() -> adamW.loadStateDict(wrongDtypes))
+                .hasMessageContaining("'state.1.expAvg' is int64, not a floating dtype like parameter 1's (float64)")
+                .hasMessageContaining("'state.1.step' is a float32 tensor of shape [] but a step count is an integer "
+                        + "scalar");
+        // SGD keeps a momentum buffer only with momentum.
+        SGD plain = new SGD(ParamGroup.all(m, 0), 0.1);
+        assertThatThrownBy(() -> plain.loadStateDict(Map.of("state.0.momentum", Tensor.zeros(1, 3))))
+                .hasMessage("SGD.loadStateDict: unexpected key 'state.0.momentum' (SGD has 2 parameters and keeps no "
+                        + "state)");
+        SGD withMomentum = new SGD(ParamGroup.all(m, 0), 0.1, 0.9, false);
+        // A floating buffer is converted to its parameter's dtype, as Module.loadStateDict converts parameters.
+        withMomentum.loadStateDict(Map.of("state.0.momentum", Tensor.ones(DType.FLOAT32, Device.CPU, 1, 3)));
+        assertThat(withMomentum.stateDict().get("state.0.momentum").dtype()).isEqualTo(DType.FLOAT64);
+    }
+
+    @Test
+    void anOptimizerWithoutParametersIsRejected() {
+        assertThatThrownBy(() -> new SGD(List.of(new ParamGroup(List.of(), 0)), 0.1))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("SGD: got an empty parameter list (its 1 group(s) hold no parameter)");
+    }
+
+    @Test
     void aParameterInTwoGroupsIsRejected() {
         Pair m = new Pair(W0, B0);
         assertThatThrownBy(() -> new SGD(List.of(new ParamGroup(List.of(m.w), 0), new ParamGroup(List.of(m.w), 0)), 0.1))
