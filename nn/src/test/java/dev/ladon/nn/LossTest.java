@@ -56,5 +56,8 @@ class LossTest {
         Variable a = Variable.constant(Tensor.of(new double[] {1, 2, 3, 4}, 2, 2));
         Variable b = Variable.constant(Tensor.of(new double[] {0, 2, 5, 1}, 2, 2));
         assertThat(new MSELoss().forward(a, b).item()).isEqualTo((1 + 0 + 4 + 9) / 4.0);
+        assertThatThrownBy(() -> new MSELoss().forward(a, Variable.constant(Tensor.zeros(2))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mse")
+                .hasMessageContaining("[2, 2]").hasMessageContaining("[2]");
     }
 }
