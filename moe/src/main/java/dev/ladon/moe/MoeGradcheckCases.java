@@ -29,6 +29,15 @@ public final class MoeGradcheckCases implements GradcheckCaseProvider {
             cases.add(ModuleGradcheck.of("SwitchHeadAttention " + position + " with memory", a,
                     v -> a.forward(v.get(0), v.get(1)), List.of(randn(gen, 2, 3, 5), randn(gen, 2, 5, 5))));
         }
+        // The projection ablation's extremes: all four projections experts, and V alone (dense Q, K, O).
+        for (String projections : List.of("qkvo", "v")) {
+            SwitchHeadAttention a = new SwitchHeadAttention(5, 2, 4, 3, 2, SwitchHeadAttention.Position.XL,
+                    ModelConfig.Projection.parseSet(projections));
+            a.to(DType.FLOAT64);
+            a.resetParameters(1, gen);
+            cases.add(ModuleGradcheck.of("SwitchHeadAttention XL, experts " + projections, a,
+                    v -> a.forward(v.get(0), v.get(1)), List.of(randn(gen, 2, 3, 5), randn(gen, 2, 5, 5))));
+        }
         for (MoAAttention.Selection selection : MoAAttention.Selection.values()) {
             MoAAttention a = new MoAAttention(5, 3, 4, 2, selection, SwitchHeadAttention.Position.XL)
                     .entropyWeight(0.1);

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -37,17 +36,10 @@ public final class MoeLanguageModel extends Module {
     }
 
     /**
-     * The model of {@code config}, initialised per the specs (residual scale sqrt(2/L)). SwitchHead layers
-     * support the paper's V+O expert projections only.
-     *
-     * @throws UnsupportedOperationException for SwitchHead projections other than {V, O}
+     * The model of {@code config}, initialised per the specs (residual scale sqrt(2/L)); SwitchHead layers make
+     * the config's projections experts (V and O in the paper, any set in its ablation).
      */
     public static MoeLanguageModel build(ModelConfig config, Generator gen) {
-        if (config.variant().switchHeadAttention()
-                && !config.moeProjections().equals(Set.of(ModelConfig.Projection.V, ModelConfig.Projection.O))) {
-            throw new UnsupportedOperationException("MoeLanguageModel '" + config.name() + "': SwitchHead layers "
-                    + "implement expert V and O projections only, got " + config.moeProjections());
-        }
         boolean xl = config.positionEncoding() == ModelConfig.PositionEncoding.XL;
         TransformerConfig shape = new TransformerConfig(config.vocabSize(), config.dModel(), config.heads(),
                 config.dHead(), config.layers(), config.dFF(), config.dropout(),
@@ -68,7 +60,8 @@ public final class MoeLanguageModel extends Module {
                 ? SwitchHeadAttention.Position.XL : SwitchHeadAttention.Position.ROPE;
         Module attention;
         if (c.variant().switchHeadAttention()) {
-            var a = new SwitchHeadAttention(d, c.heads(), c.dHead(), c.experts(), c.activeExperts(), position);
+            var a = new SwitchHeadAttention(d, c.heads(), c.dHead(), c.experts(), c.activeExperts(), position,
+                    c.moeProjections());
             a.resetParameters(scale, gen);
             a.expertDropout(c.attentionExpertDropout(), new Generator(gen.seed() ^ expertLayers.size()));
             expertLayers.add(a);

@@ -13,6 +13,9 @@ import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Shape;
 import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Tensor;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.Set;
 
 /**
  * SwitchHead mixture-of-experts attention (Csordas et al., NeurIPS 2024; spec switchhead.md section 2).
@@ -27,6 +30,10 @@ import dev.ladon.tensor.Tensor;
  * Top-k indices are chosen without gradient; the gates are the sigmoids of the chosen logits (no
  * renormalisation). The XL variant adds the relative term Q . (PE(key - query) W_P) to the scores; the
  * RoPE variant rotates the first half of the channels of Q and K instead. No biases anywhere.
+ *
+ * <p>The paper's layer makes V and O experts. For its projection ablation (spec section 8) any set of Q, K,
+ * V and O can be: an expert Q uses the destination selector (with O), an expert K the source selector (with
+ * V), each built only when a projection uses it; the others are dense [d, H d_h] (O: [H d_h, d]) matrices.
  *
  * <p>Shapes: x [B, T, d] (queries, the normed current block), source [B, Tm + T, d] (the normed
  * [memory; block]); output [B, T, d]. Causal inside the block, memory visible.
@@ -46,6 +53,7 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
     private final int experts;
     private final int active;
     private final Position position;
+    private final Set<ModelConfig.Projection> expertProjections;
     private final Parameter wq;
     private final Parameter wk;
     private final Parameter wv;
@@ -59,13 +67,29 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
     private ExpertUsage usage;
 
     /**
+     * The paper's layer: V and O experts.
+     *
      * @param experts E, experts per head (for V and for O)
      * @param active  k, experts each token uses per head and side, 1 &lt;= k &lt;= E
      */
     public SwitchHeadAttention(int dModel, int heads, int headDim, int experts, int active, Position position) {
+        this(dModel, heads, headDim, experts, active, position,
+                EnumSet.of(ModelConfig.Projection.V, ModelConfig.Projection.O));
+    }
+
+    /**
+     * A layer whose {@code expertProjections} (a non-empty set of Q, K, V, O) are experts and the others
+     * dense, as in the paper's projection ablation.
+     */
+    public SwitchHeadAttention(int dModel, int heads, int headDim, int experts, int active, Position position,
+            Set<ModelConfig.Projection> expertProjections) {
         if (dModel < 1 || heads < 1 || headDim < 1 || experts < 1 || active < 1 || active > experts) {
             throw new IllegalArgumentException("SwitchHeadAttention: need positive sizes and 1 <= k <= E, got d="
                     + dModel + " heads=" + heads + " headDim=" + headDim + " E=" + experts + " k=" + active);
+        }
+        if (expertProjections == null || expertProjections.isEmpty()) {
+            throw new IllegalArgumentException("SwitchHeadAttention: need at least one of Q, K, V, O as experts, got "
+                    + expertProjections);
         }
         if (position == null) {
             throw new IllegalArgumentException("SwitchHeadAttention: position must not be null (XL or ROPE)");
@@ -76,12 +100,19 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
         this.experts = experts;
         this.active = active;
         this.position = position;
-        this.wq = registerParameter("wq", Tensor.zeros(dModel, heads * headDim));
-        this.wk = registerParameter("wk", Tensor.zeros(dModel, heads * headDim));
-        this.wv = registerParameter("wv", Tensor.zeros(heads, experts, dModel, headDim));
-        this.wo = registerParameter("wo", Tensor.zeros(heads, experts, headDim, dModel));
-        this.sourceSelector = registerParameter("sourceSelector", Tensor.zeros(heads * experts, dModel));
-        this.destinationSelector = registerParameter("destinationSelector", Tensor.zeros(heads * experts, dModel));
+        this.expertProjections = Collections.unmodifiableSet(EnumSet.copyOf(expertProjections));
+        this.wq = registerParameter("wq", isExpert(ModelConfig.Projection.Q)
+                ? Tensor.zeros(heads, experts, dModel, headDim) : Tensor.zeros(dModel, heads * headDim));
+        this.wk = registerParameter("wk", isExpert(ModelConfig.Projection.K)
+                ? Tensor.zeros(heads, experts, dModel, headDim) : Tensor.zeros(dModel, heads * headDim));
+        this.wv = registerParameter("wv", isExpert(ModelConfig.Projection.V)
+                ? Tensor.zeros(heads, experts, dModel, headDim) : Tensor.zeros(dModel, heads * headDim));
+        this.wo = registerParameter("wo", isExpert(ModelConfig.Projection.O)
+                ? Tensor.zeros(heads, experts, headDim, dModel) : Tensor.zeros(heads * headDim, dModel));
+        this.sourceSelector = isExpert(ModelConfig.Projection.K) || isExpert(ModelConfig.Projection.V)
+                ? registerParameter("sourceSelector", Tensor.zeros(heads * experts, dModel)) : null;
+        this.destinationSelector = isExpert(ModelConfig.Projection.Q) || isExpert(ModelConfig.Projection.O)
+                ? registerParameter("destinationSelector", Tensor.zeros(heads * experts, dModel)) : null;
         this.wp = position == Position.XL ? registerParameter("wp", Tensor.zeros(dModel, heads * headDim)) : null;
         this.rotary = position == Position.ROPE ? new RotaryEmbedding(headDim, 0.5, 10000) : null;
         resetParameters(1, new Generator(0));
@@ -99,8 +130,12 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
         Init.normal(wk, std, gen);
         Init.normal(wv, std, gen);
         Init.normal(wo, residualScale / Math.sqrt(heads * headDim), gen);
-        SelectorInit.equalNormRows(sourceSelector, std, gen);
-        SelectorInit.equalNormRows(destinationSelector, std, gen);
+        if (sourceSelector != null) {
+            SelectorInit.equalNormRows(sourceSelector, std, gen);
+        }
+        if (destinationSelector != null) {
+            SelectorInit.equalNormRows(destinationSelector, std, gen);
+        }
         if (wp != null) {
             Init.normal(wp, std, gen);
         }
@@ -139,26 +174,20 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
         Variable xFlat = x.reshape(b * t, dModel);
         Variable sFlat = source.reshape(b * tk, dModel);
 
-        // Selection logits [N, H, E] for each side; the choices are constants, the gates differentiable.
-        Variable zSource = sFlat.matmul(sourceSelector.variable().mT()).view(b * tk, heads, experts);
-        Variable zDestination = xFlat.matmul(destinationSelector.variable().mT()).view(b * t, heads, experts);
-        Tensor sourceIndices = choose(zSource);
-        Tensor destinationIndices = choose(zDestination);
-        if (usage != null) {
-            usage.record("source", sourceIndices, experts);
-            usage.record("destination", destinationIndices, experts);
-        }
-        Variable sourceGates = zSource.gather(2, sourceIndices).sigmoid().reshape(-1);
-        Variable destinationGates = zDestination.gather(2, destinationIndices).sigmoid().reshape(-1);
-        ExpertChoice valueChoice = ExpertChoice.of(sourceIndices, experts, x.device());
-        ExpertChoice outputChoice = ExpertChoice.of(destinationIndices, experts, x.device());
+        // Each side's selection (logits [N, H, E]; the choices are constants, the gates differentiable), for
+        // the side's expert projections: source (K, V) and destination (Q, O).
+        Routing sourceSide = sourceSelector == null ? null : route("source", sFlat, sourceSelector, x);
+        Routing destinationSide = destinationSelector == null ? null
+                : route("destination", xFlat, destinationSelector, x);
 
-        // V [B, H, Tk, d_h]: each source token through its own k value experts per head, summed.
-        Variable v = ExpertMatmul.apply(sFlat, wv.variable().reshape(heads * experts, dModel, headDim), sourceGates,
-                valueChoice.tokenRows(), valueChoice.experts())
-                .view(b, tk, heads, active, headDim).sum(new int[] {3}, false).permute(0, 2, 1, 3);
-        Variable q = x.matmul(wq.variable()).view(b, t, heads, headDim).permute(0, 2, 1, 3);
-        Variable k = source.matmul(wk.variable()).view(b, tk, heads, headDim).permute(0, 2, 1, 3);
+        // Q [B, H, T, d_h], K and V [B, H, Tk, d_h]: a token's row through its k experts per head, summed,
+        // or through the dense matrix.
+        Variable q = project(ModelConfig.Projection.Q, xFlat, wq, destinationSide).view(b, t, heads, headDim)
+                .permute(0, 2, 1, 3);
+        Variable k = project(ModelConfig.Projection.K, sFlat, wk, sourceSide).view(b, tk, heads, headDim)
+                .permute(0, 2, 1, 3);
+        Variable v = project(ModelConfig.Projection.V, sFlat, wv, sourceSide).view(b, tk, heads, headDim)
+                .permute(0, 2, 1, 3);
         Variable rel = null;
         FusedOps.AttentionRotation rotation = null;
         if (position == Position.XL) {
@@ -170,11 +199,43 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
         }
         Variable o = AttentionFunction.attention(q, k, v, rel, rotation, 1 / Math.sqrt(headDim), true);
 
-        // y [B, T, d]: each (token, head) row of O through its k output experts; sum over heads and choices.
+        // y [B, T, d]: each (token, head) row of O through its k output experts, summed over heads and
+        // choices; or the heads side by side through the dense W_O.
+        if (!isExpert(ModelConfig.Projection.O)) {
+            return o.permute(0, 2, 1, 3).reshape(b, t, heads * headDim).matmul(wo.variable());
+        }
         Variable oRows = o.permute(0, 2, 1, 3).reshape(b * t * heads, headDim);
-        return ExpertMatmul.apply(oRows, wo.variable().reshape(heads * experts, headDim, dModel), destinationGates,
-                outputChoice.pairRows(), outputChoice.experts())
+        return ExpertMatmul.apply(oRows, wo.variable().reshape(heads * experts, headDim, dModel),
+                destinationSide.gates(), destinationSide.choice().pairRows(), destinationSide.choice().experts())
                 .view(b, t, heads * active, dModel).sum(new int[] {2}, false);
+    }
+
+    /** One selector's choice for a batch of tokens: which experts, and their gates [N * H * k]. */
+    private record Routing(ExpertChoice choice, Variable gates) {
+    }
+
+    private Routing route(String side, Variable tokens, Parameter selector, Variable x) {
+        Variable logits = tokens.matmul(selector.variable().mT()).view(tokens.size(0), heads, experts);
+        Tensor indices = choose(logits);
+        if (usage != null) {
+            usage.record(side, indices, experts);
+        }
+        return new Routing(ExpertChoice.of(indices, experts, x.device()), logits.gather(2, indices).sigmoid()
+                .reshape(-1));
+    }
+
+    /** A Q, K or V projection of token rows [N, d]: [N, H * d_h], through experts or the dense matrix. */
+    private Variable project(ModelConfig.Projection which, Variable rows, Parameter weight, Routing side) {
+        if (!isExpert(which)) {
+            return rows.matmul(weight.variable());
+        }
+        return ExpertMatmul.apply(rows, weight.variable().reshape(heads * experts, dModel, headDim), side.gates(),
+                side.choice().tokenRows(), side.choice().experts())
+                .view(rows.size(0), heads, active, headDim).sum(new int[] {2}, false);
+    }
+
+    private boolean isExpert(ModelConfig.Projection p) {
+        return expertProjections.contains(p);
     }
 
     /** Top-k expert indices [N, H, k] of logits [N, H, E], with expert dropout in training. */
@@ -201,9 +262,15 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
         return active;
     }
 
+    /** Which of Q, K, V and O are experts ({V, O} for the paper's layer). */
+    public Set<ModelConfig.Projection> expertProjections() {
+        return expertProjections;
+    }
+
     @Override
     protected String extraRepr() {
         return "d=" + dModel + ", heads=" + heads + ", headDim=" + headDim + ", experts=" + experts + ", k=" + active
-                + ", position=" + position + (expertDropout > 0 ? ", expertDropout=" + expertDropout : "");
+                + ", position=" + position + (expertProjections.equals(EnumSet.of(ModelConfig.Projection.V,
+                ModelConfig.Projection.O)) ? "" : ", experts in " + expertProjections) + (expertDropout > 0 ? ", expertDropout=" + expertDropout : "");
     }
 }

@@ -40,7 +40,8 @@ class MoeLanguageModelTest {
 
     @Test
     void everyVariantRunsForwardAndBackwardWithExpectedParameterCount() {
-        for (String name : List.of("switchhead-small", "moa-small", "switchall-small")) {
+        for (String name : List.of("switchhead-small", "moa-small", "switchall-small", "switchhead-47m-v",
+                "switchhead-47m-qo", "switchhead-47m-vok", "switchhead-47m-qkvo")) {
             ModelConfig config = tiny(name);
             MoeLanguageModel model = LanguageModels.build(config, new Generator(1));
             assertThat(model.parameterCount()).as(name + " parameters").isEqualTo(ParameterCount.of(config).total());
@@ -145,10 +146,11 @@ class MoeLanguageModelTest {
     }
 
     @Test
-    void rejectsSwitchHeadProjectionsOtherThanValueAndOutput() {
+    void switchHeadLayersMakeTheConfiguredProjectionsExperts() {
         ModelConfig qkvo = tiny("switchhead-small").toBuilder()
                 .moeProjections(ModelConfig.Projection.parseSet("qkvo")).build();
-        assertThatThrownBy(() -> LanguageModels.build(qkvo, new Generator(1)))
-                .isInstanceOf(UnsupportedOperationException.class).hasMessageContaining("V and O");
+        MoeLanguageModel model = LanguageModels.build(qkvo, new Generator(1));
+        assertThat(model.parameterCount()).isEqualTo(ParameterCount.of(qkvo).total());
+        assertThat(model.toString()).contains("experts in [Q, K, V, O]");
     }
 }

@@ -26,7 +26,13 @@ class SwitchHeadAttentionTest {
     private static final int E = 4;
 
     private static SwitchHeadAttention layer(int k, SwitchHeadAttention.Position position, long seed) {
-        SwitchHeadAttention a = new SwitchHeadAttention(D, H, DH, E, k, position);
+        return layer(k, position, seed, "vo");
+    }
+
+    private static SwitchHeadAttention layer(int k, SwitchHeadAttention.Position position, long seed,
+            String expertProjections) {
+        SwitchHeadAttention a = new SwitchHeadAttention(D, H, DH, E, k, position,
+                ModelConfig.Projection.parseSet(expertProjections));
         a.to(DType.FLOAT64);
         a.resetParameters(1, new Generator(seed));
         return a;
@@ -43,17 +49,13 @@ class SwitchHeadAttentionTest {
     static Variable reference(SwitchHeadAttention a, Variable x, Variable s, int k, boolean useTopk) {
         int t = x.size(1);
         int tk = s.size(1);
-        Variable zS = s.matmul(p(a, "sourceSelector").mT()).view(B, tk, H, E);
-        Variable zD = x.matmul(p(a, "destinationSelector").mT()).view(B, t, H, E);
-        Variable gS = useTopk ? zS.sigmoid().mul(Variable.constant(DenseReference.topkMask(zS.data(), k)))
-                : zS.sigmoid();
-        Variable gD = useTopk ? zD.sigmoid().mul(Variable.constant(DenseReference.topkMask(zD.data(), k)))
-                : zD.sigmoid();
-        // all value experts: [B, 1, 1, Tk, d] @ [H, E, d, dh] -> [B, H, E, Tk, dh]
-        Variable vAll = s.view(B, 1, 1, tk, D).matmul(p(a, "wv"));
-        Variable v = vAll.mul(gS.permute(0, 2, 3, 1).unsqueeze(4)).sum(new int[] {2}, false);
-        Variable q = x.matmul(p(a, "wq")).view(B, t, H, DH).permute(0, 2, 1, 3);
-        Variable kk = s.matmul(p(a, "wk")).view(B, tk, H, DH).permute(0, 2, 1, 3);
+        Variable gS = a.namedParameters().containsKey("sourceSelector") ? gates(a, s, "sourceSelector", k, useTopk)
+                : null;
+        Variable gD = a.namedParameters().containsKey("destinationSelector")
+                ? gates(a, x, "destinationSelector", k, useTopk) : null;
+        Variable v = projection(a, "wv", s, gS);
+        Variable q = projection(a, "wq", x, gD);
+        Variable kk = projection(a, "wk", s, gS);
         Variable rel = null;
         if (a.namedParameters().containsKey("wp")) {
             Variable r = Variable.constant(DenseReference.relativeEncodings(tk, D)).matmul(p(a, "wp")).view(tk, H, DH);
@@ -64,15 +66,40 @@ class SwitchHeadAttentionTest {
             kk = rope.apply(kk, 0);
         }
         Variable o = DenseReference.causalAttention(q, kk, v, rel, 1 / Math.sqrt(DH));
+        if (p(a, "wo").dim() == 2) {
+            return o.permute(0, 2, 1, 3).reshape(B, t, H * DH).matmul(p(a, "wo"));
+        }
         // all output experts: [B, H, 1, T, dh] @ [H, E, dh, d] -> [B, H, E, T, d], gated, summed over H and E
         Variable oAll = o.unsqueeze(2).matmul(p(a, "wo"));
         return oAll.mul(gD.permute(0, 2, 3, 1).unsqueeze(4)).sum(new int[] {1, 2}, false);
     }
 
+    /** Gates [B, n, H, E] of tokens [B, n, d]: the sigmoid of every logit, zero outside the top k if useTopk. */
+    private static Variable gates(SwitchHeadAttention a, Variable tokens, String selector, int k, boolean useTopk) {
+        Variable z = tokens.matmul(p(a, selector).mT()).view(B, tokens.size(1), H, E);
+        return useTopk ? z.sigmoid().mul(Variable.constant(DenseReference.topkMask(z.data(), k))) : z.sigmoid();
+    }
+
+    /** Q, K or V [B, H, n, dh] of tokens [B, n, d]: every expert, gated and summed, or the dense matrix. */
+    private static Variable projection(SwitchHeadAttention a, String weight, Variable tokens, Variable gates) {
+        int n = tokens.size(1);
+        if (p(a, weight).dim() == 2) {
+            return tokens.matmul(p(a, weight)).view(B, n, H, DH).permute(0, 2, 1, 3);
+        }
+        // all experts: [B, 1, 1, n, d] @ [H, E, d, dh] -> [B, H, E, n, dh]
+        Variable all = tokens.view(B, 1, 1, n, D).matmul(p(a, weight));
+        return all.mul(gates.permute(0, 2, 3, 1).unsqueeze(4)).sum(new int[] {2}, false);
+    }
+
     private static void checkAgainstReference(int k, SwitchHeadAttention.Position position, int memory,
             boolean useTopk) {
+        checkAgainstReference(k, position, memory, useTopk, "vo");
+    }
+
+    private static void checkAgainstReference(int k, SwitchHeadAttention.Position position, int memory,
+            boolean useTopk, String expertProjections) {
         Generator gen = new Generator(11 + k + memory);
-        SwitchHeadAttention a = layer(k, position, 5 + k);
+        SwitchHeadAttention a = layer(k, position, 5 + k, expertProjections);
         Variable x = Variable.parameter(randn(gen, B, T, D));
         Variable s = Variable.parameter(randn(gen, B, memory + T, D));
         Tensor weights = randn(gen, B, T, D);
@@ -99,6 +126,24 @@ class SwitchHeadAttentionTest {
     @Test
     void ropeMatchesDenseReferenceForwardAndBackward() {
         checkAgainstReference(2, SwitchHeadAttention.Position.ROPE, MEMORY, true);
+    }
+
+    @Test
+    void everyProjectionSetOfTheAblationMatchesTheDenseReference() {
+        // Spec section 8: one, two, three or all four projections as experts; Q rides the destination
+        // selector with O, K the source selector with V.
+        for (String set : List.of("v", "qo", "vok", "qkvo", "k", "q")) {
+            checkAgainstReference(2, SwitchHeadAttention.Position.XL, MEMORY, true, set);
+            checkAgainstReference(2, SwitchHeadAttention.Position.ROPE, MEMORY, true, set);
+        }
+        SwitchHeadAttention valuesOnly = layer(2, SwitchHeadAttention.Position.XL, 1, "v");
+        assertThat(valuesOnly.namedParameters()).as("no destination side without Q or O experts")
+                .containsKey("sourceSelector").doesNotContainKey("destinationSelector");
+        assertThat(valuesOnly.namedParameters().get("wo").data().shape()).containsExactly(H * DH, D);
+        assertThat(layer(2, SwitchHeadAttention.Position.XL, 1, "qo").namedParameters())
+                .containsKey("destinationSelector").doesNotContainKey("sourceSelector");
+        assertThatThrownBy(() -> new SwitchHeadAttention(D, H, DH, E, 2, SwitchHeadAttention.Position.XL,
+                java.util.Set.of())).hasMessageContaining("at least one of Q, K, V, O");
     }
 
     @Test
