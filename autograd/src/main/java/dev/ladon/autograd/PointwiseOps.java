@@ -146,9 +146,35 @@ final class PointwiseOps {
             throw new IllegalStateException("reluInPlace: a leaf that requires grad (" + x.dtype() + " "
                     + Shape.str(x.shape()) + ") cannot be changed in place; use relu()");
         }
+        if (isViewOfALeafThatRequiresGrad(x)) {
+            throw new IllegalStateException("reluInPlace: this " + x.dtype() + " " + Shape.str(x.shape())
+                    + " value is a view of a leaf that requires grad, which cannot be changed in place; use relu()");
+        }
         Variable result = Node.record("reluInPlace", x.data().reluInPlace(), inputs(x), NOTHING, true,
                 PointwiseOps::reluBackward);
         return x.requiresGrad() ? x.becomeResultOfInPlace(result) : result;
+    }
+
+    /**
+     * Whether x's storage is a leaf's that requires grad, reached through a chain of one-input ops (the view
+     * ops: narrow, select, view, permute, ...). Only such a chain can end in the leaf's own storage; an op
+     * with another input, or one that computes, makes new storage.
+     */
+    private static boolean isViewOfALeafThatRequiresGrad(Variable x) {
+        Node node = x.gradFn();
+        while (node != null && node.leaf == null) {
+            Node only = null;
+            for (Node input : node.next) {
+                if (input != null) {
+                    if (only != null) {
+                        return false;
+                    }
+                    only = input;
+                }
+            }
+            node = only;
+        }
+        return node != null && node.leaf.data().storage() == x.data().storage();
     }
 
     /** g where the saved output s[0] is positive, else 0. */

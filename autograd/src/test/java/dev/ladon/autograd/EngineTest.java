@@ -284,6 +284,12 @@ class EngineTest {
                 .hasMessageContaining("in-place");
         assertThatThrownBy(() -> Variable.parameter(randn(17, 3)).reluInPlace())
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("leaf");
+        // Nor through a view of such a leaf, which would change the parameter behind the optimizer's back.
+        Variable leaf = Variable.parameter(Tensor.of(new float[] {-1, 2, -3}, 3));
+        assertThatThrownBy(() -> leaf.narrow(0, 0, 2).reluInPlace()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("view of a leaf");
+        assertThatThrownBy(() -> leaf.view(3, 1).permute(1, 0).reluInPlace()).hasMessageContaining("view of a leaf");
+        assertThat(leaf.data().toDoubleArray()).containsExactly(-1, 2, -3);
     }
 
     @Test
