@@ -54,7 +54,9 @@ final class ReduceKernels {
         }
         if (reduceCount == 0) {
             Tensor out = b.empty(outType, outShape);
-            ElementwiseKernels.fill(b, out, op == ReduceOp.LOGSUMEXP ? Double.NEGATIVE_INFINITY : 0.0);
+            // Empty: a sum is 0, a logsumexp -inf, a mean 0 / 0 (Tensor refuses the other ops first).
+            ElementwiseKernels.fill(b, out, op == ReduceOp.LOGSUMEXP ? Double.NEGATIVE_INFINITY
+                    : op == ReduceOp.MEAN ? Double.NaN : 0.0);
             return out;
         }
         Tensor out = b.empty(outType, outShape);

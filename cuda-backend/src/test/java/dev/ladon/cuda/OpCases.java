@@ -244,6 +244,9 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
                 in -> new Tensor[] {in.get(0).narrow(1, 0, 20).max(1, false), in.get(0).max(1, false),
                     in.get(0).narrow(0, 0, 1).max(1, false)}, 0, 0));
         c.add(of("sum of a bool mask", List.of(randn(57, F32, 50, 30).gt(0)), in -> in.get(0).sum(), 0, 0));
+        c.add(of("empty reductions: sum 0, mean NaN, logsumexp -inf; int32 sums are int64",
+                List.of(randn(72, F32, 3, 0), ints(73, -5, 5, I32, 4, 6)), in -> new Tensor[] {in.get(0).sum(1),
+                    in.get(0).mean(1), in.get(0).logsumexp(1), in.get(1).sum(1), in.get(1).sum()}, 0, 0));
         c.add(of("max and argmin int32", List.of(ints(58, -5, 5, I32, 20, 9)), in -> new Tensor[] {
             in.get(0).max(1, false), in.get(0).argmin(0, false)}, 0, 0));
         double[] withNan = {1, 5, Double.NaN, 7, 2, -1, Double.NaN, 0, 3, 3, 3, 1};

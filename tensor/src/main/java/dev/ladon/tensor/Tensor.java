@@ -1174,7 +1174,9 @@ public final class Tensor {
             }
         }
         for (int d : sorted) {
-            if (shape[d] == 0 && kind != ReduceOp.SUM && kind != ReduceOp.LOGSUMEXP) {
+            // An empty sum is 0 and an empty logsumexp -inf; an empty mean is 0 / 0 = NaN, as in PyTorch. The
+            // others have no value to give.
+            if (shape[d] == 0 && kind != ReduceOp.SUM && kind != ReduceOp.LOGSUMEXP && kind != ReduceOp.MEAN) {
                 throw new IllegalArgumentException(op + ": cannot reduce an empty dim " + d + " of shape " + Shape.str(shape));
             }
         }

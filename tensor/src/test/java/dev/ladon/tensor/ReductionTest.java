@@ -1,6 +1,7 @@
 package dev.ladon.tensor;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -228,6 +229,16 @@ class ReductionTest {
         x.narrow(0, 0, 1).fillInPlace(1e8);
         double exact = 1e8 + 4095;
         assertThat(Math.abs(x.sum().item() - exact)).isLessThanOrEqualTo(Math.ulp((float) exact));
+    }
+
+    @Test
+    void emptyReductionsGiveTheirIdentityOrNaNAndTheRestAreRefused() {
+        Tensor empty = Tensor.zeros(3, 0);
+        assertThat(empty.sum(1).toDoubleArray()).containsExactly(0, 0, 0);
+        assertThat(empty.mean(1).toDoubleArray()).as("0 / 0, as PyTorch").containsOnly(Double.NaN);
+        assertThat(Tensor.zeros(DType.INT32, 0).mean().item()).isNaN();
+        assertThatThrownBy(() -> empty.max(1, false)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("max: cannot reduce an empty dim 1");
     }
 
     @Test
