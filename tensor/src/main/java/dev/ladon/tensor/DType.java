@@ -41,6 +41,28 @@ public enum DType {
         return a.ordinalRank() >= b.ordinalRank() ? a : b;
     }
 
+    /**
+     * The type a binary op computes in, with PyTorch's rule for a 0-dim operand beside a tensor with dims: it
+     * decides the type only when it is of a higher kind (bool, then integer, then floating). So a float32
+     * tensor times a float64 0-dim tensor stays float32, while an int tensor plus a float 0-dim tensor is
+     * floating; two operands of the same rank class promote as {@link #promote} says.
+     */
+    public static DType resultType(DType a, boolean aIsScalar, DType b, boolean bIsScalar) {
+        if (aIsScalar != bIsScalar) {
+            DType scalar = aIsScalar ? a : b;
+            DType tensor = aIsScalar ? b : a;
+            if (scalar.kind() <= tensor.kind()) {
+                return tensor;
+            }
+        }
+        return promote(a, b);
+    }
+
+    /** 0 for bool, 1 for the integers, 2 for the floating types. */
+    private int kind() {
+        return this == BOOL ? 0 : floating ? 2 : 1;
+    }
+
     private int ordinalRank() {
         return switch (this) {
             case BOOL -> 0;

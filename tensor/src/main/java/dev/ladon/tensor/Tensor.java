@@ -859,7 +859,7 @@ public final class Tensor {
 
     private Tensor binary(String op, BinaryOp kind, Tensor other) {
         requireSameDevice(op, this, other);
-        DType common = DType.promote(dtype(), other.dtype());
+        DType common = DType.resultType(dtype(), dim() == 0, other.dtype(), other.dim() == 0);
         if (!kind.isComparison() && common == DType.BOOL) {
             common = DType.INT64;
         }
@@ -1045,7 +1045,7 @@ public final class Tensor {
         if (condition.dtype() != DType.BOOL) {
             throw new IllegalArgumentException("where: condition must be bool, got " + condition.dtype());
         }
-        DType common = DType.promote(a.dtype(), b.dtype());
+        DType common = DType.resultType(a.dtype(), a.dim() == 0, b.dtype(), b.dim() == 0);
         int[] s = Shape.broadcast("where", Shape.broadcast("where", condition.shape, a.shape), b.shape);
         return a.backend().where(condition.expand(s), a.to(common).expand(s), b.to(common).expand(s));
     }

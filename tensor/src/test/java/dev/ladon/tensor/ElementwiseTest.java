@@ -193,7 +193,7 @@ class ElementwiseTest {
                 int[] idx = Elements.unravel(i, expectedShape);
                 expected[i] = c.reference().applyAsDouble(av[broadcastIndex(idx, sa)], bv[broadcastIndex(idx, sb)]);
             }
-            DType result = DType.promote(dt[0], dt[1]);
+            DType result = DType.resultType(dt[0], sa.length == 0, dt[1], sb.length == 0);
             String what = c.name() + " " + java.util.Arrays.toString(sa) + " " + la + " with "
                     + java.util.Arrays.toString(sb) + " " + lb;
             Elements.assertClose(what, c.op().apply(a, b), result, expectedShape, expected, Elements.tolerance(result));
@@ -369,6 +369,21 @@ class ElementwiseTest {
     }
 
     @Test
+    void aZeroDimOperandDecidesTheTypeOnlyWhenItIsOfAHigherKind() {
+        Tensor f32 = Tensor.ones(3);
+        Tensor f64Scalar = Tensor.scalar(2, DType.FLOAT64, Device.CPU);
+        assertThat(f32.mul(f64Scalar).dtype()).as("float32 x float64 0-dim").isEqualTo(DType.FLOAT32);
+        assertThat(f64Scalar.mul(f32).dtype()).isEqualTo(DType.FLOAT32);
+        assertThat(Tensor.of(new long[] {1, 2}, 2).add(Tensor.scalar(0.5)).dtype()).as("int64 + float32 0-dim")
+                .isEqualTo(DType.FLOAT32);
+        assertThat(Tensor.of(new int[] {1, 2}, 2).add(Tensor.scalar(7, DType.INT64, Device.CPU)).dtype())
+                .as("int32 + int64 0-dim").isEqualTo(DType.INT32);
+        assertThat(f32.mul(Tensor.full(2, DType.FLOAT64, Device.CPU, 1)).dtype()).as("a [1] tensor has a dim")
+                .isEqualTo(DType.FLOAT64);
+        assertThat(Tensor.scalar(1).add(f64Scalar).dtype()).as("two 0-dim operands").isEqualTo(DType.FLOAT64);
+    }
+
+    @Test
     void whereBroadcastsConditionAndBothBranches() {
         Random rng = new Random(5);
         for (int trial = 0; trial < 40; trial++) {
@@ -389,7 +404,9 @@ class ElementwiseTest {
                 int[] idx = Elements.unravel(i, shape);
                 expected[i] = cv[broadcastIndex(idx, sc)] != 0 ? av[broadcastIndex(idx, sa)] : bv[broadcastIndex(idx, sb)];
             }
-            Elements.assertClose("where", Tensor.where(cond, a, b), DType.FLOAT64, shape, expected, 0);
+            DType result = DType.resultType(ta, sa.length == 0, DType.FLOAT64, sb.length == 0);
+            // A float64 0-dim b beside a float32 a is rounded to float32.
+            Elements.assertClose("where", Tensor.where(cond, a, b), result, shape, expected, Elements.tolerance(result));
         }
     }
 
