@@ -10,8 +10,11 @@ import java.util.Arrays;
 /**
  * Layer-level functions (like {@code torch.nn.functional}). layerNorm, rmsNorm and crossEntropy run the
  * fused kernels of {@link FusedOps} forward and backward; their backward is a kernel, not Variable ops, so
- * they are once-differentiable (a second derivative through them fails, naming the op). linear is one node
- * whose gradients are Variable ops; mse and dropout are composed of Variable ops.
+ * they are once-differentiable (a second derivative through them fails, naming the op). linear, linearRelu
+ * (linear then ReLU) and reluFeedForward (the feed-forward layer with ReLU) are one node each with two
+ * backwards: without createGraph one {@link FusedOps#linearBackward} call per layer, with it the same
+ * gradients as Variable ops, so they can be differentiated again. mse and dropout are composed of Variable
+ * ops.
  */
 public final class Functional {
     private Functional() {
@@ -22,7 +25,8 @@ public final class Functional {
      * layout) and bias [out] or null; returns [..., out]. One node instead of a transpose, a product and a
      * broadcast add: the bias is added to each block of the product as it is finished
      * ({@link FusedOps#linear}), and the weight gradient g^T x comes out in the weight's own layout. Its
-     * gradient formulas are Variable ops, so it can be differentiated again.
+     * backward is one {@link FusedOps#linearBackward} call; under createGraph it is Variable ops instead, so
+     * it can be differentiated again.
      *
      * @throws IllegalArgumentException when weight is not 2-D, x's last dim is not weight's second, or bias
      *                                  is not [out]

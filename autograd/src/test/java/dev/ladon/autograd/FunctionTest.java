@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /** Custom functions: forward/backward on tensors, saved tensors, and their checks. */
 class FunctionTest {
-    /** The example of docs/autograd.md: y = x^3, dy/dx = 3x^2. */
+    /** The example in Function's Javadoc: y = x^3, dy/dx = 3x^2. */
     static final class Cube extends Function {
         @Override
         protected Tensor forward(FunctionContext ctx, Tensor... in) {

@@ -14,8 +14,14 @@ import java.util.function.Consumer;
 
 /**
  * The backend of one CUDA device. Each SPI call routes to the kernel class of its family, which launches
- * the kernels of one {@code .cu} file of {@code src/main/cuda} (so "where is softmax on the GPU?" has one
- * answer: {@link ReduceKernels} and {@code reduce.cu}).
+ * the kernels of the {@code .cu} file of {@code src/main/cuda} that its {@code MODULE} names. One class has
+ * two: {@link ReduceKernels} launches reductions and cumsum from {@code reduce.cu} and softmax from
+ * {@code softmax.cu} ({@code SOFTMAX_MODULE}), so "where is softmax on the GPU?" is answered by
+ * {@link ReduceKernels} and {@code softmax.cu}.
+ *
+ * <p>Not every fused op has a CUDA kernel: rotary, the dropout mask, linear and its backward, ReLU's backward,
+ * attention with a rotation and {@code attentionBackwardInto} are not overridden here, so on a GPU they run as
+ * {@link Backend}'s default methods, composed of the ops this class does launch.
  *
  * <p>Execution is asynchronous: kernels are queued on one stream and a call returns before its result is
  * computed. The host waits only where data crosses to it ({@link #toHost}, hence {@code item()},

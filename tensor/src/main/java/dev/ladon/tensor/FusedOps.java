@@ -3,8 +3,9 @@ package dev.ladon.tensor;
 import java.util.Arrays;
 
 /**
- * The fused kernels that layers above need, each with its backward: layer norm, RMS norm, cross-entropy,
- * attention, rotary position embedding, the grouped expert matmul and the AdamW step. Arguments are checked here once (shapes,
+ * The fused kernels that layers above need: layer norm, RMS norm, cross-entropy, attention, rotary position
+ * embedding and the grouped expert matmul, each with its backward; the linear layer's product with bias (and
+ * ReLU) and its backward; ReLU's backward; and the AdamW step. Arguments are checked here once (shapes,
  * dtypes, devices), then the device's backend runs the kernel. Forward results carry what backward needs.
  */
 public final class FusedOps {

@@ -4,12 +4,15 @@ package dev.ladon.tensor;
  * Philox 4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011): a counter-based
  * generator. The four 32-bit words for block {@code counter} under key {@code seed} are a pure function of the
  * two, so any thread or GPU block can draw element i of a tensor without a shared state; that is what makes
- * Ladon's random tensors identical for every thread count and on every backend.
+ * Ladon's random tensors identical for every thread count. Across backends, uniform fills (and what is made
+ * from them: dropout masks, bernoulli, randint) are bit-identical; normal fills call log and cos, which the
+ * CUDA backend computes to within an ulp of the JVM but not always to the same ulp, so a rare element may
+ * differ in its last bits.
  *
  * <p>Ladon's stream: element i of a fill that starts at generator offset o uses block (seed, o + i). The
- * conversions below define the numbers; a backend must implement them exactly (arithmetic in double, then
- * rounded to the tensor's dtype; a uniform draw that rounds up to the upper bound becomes the largest value of
- * the dtype below it, so the range stays half-open).
+ * conversions below define the numbers; a backend must implement them exactly, log and cos aside
+ * (arithmetic in double, then rounded to the tensor's dtype; a uniform draw that rounds up to the upper bound
+ * becomes the largest value of the dtype below it, so the range stays half-open).
  */
 public final class Philox {
     private static final int M0 = 0xD2511F53;
