@@ -27,9 +27,10 @@ class CompareCommandTest {
         for (ModelConfig c : configs) {
             long count = ParameterCount.of(c).total();
             assertThat(Math.abs(count - dense) / (double) dense).as(c.name()).isLessThan(CompareCommand.MATCH_TOLERANCE);
-            // The accounting must describe the model actually built, not just itself.
-            long built = LanguageModels.build(c, new Generator(1)).parameterCount();
-            assertThat(Math.abs(built - count) / (double) count).as(c.name() + " built").isLessThan(0.001);
+            // The accounting must describe the model actually built, to the parameter: compare prints the
+            // count before training and train prints the built model's.
+            assertThat(LanguageModels.build(c, new Generator(1)).parameterCount()).as(c.name() + " built")
+                    .isEqualTo(count);
         }
     }
 

@@ -13,9 +13,10 @@ import dev.ladon.moe.ModelConfig.Projection;
  * <p>Attention, per layer (no biases unless said):
  * <ul>
  *   <li>dense XL: q [d, H d_h], kv [d, 2 H d_h], position [d, H d_h], merge [H d_h, d], the XL content and
- *       position biases u, v [H d_h] each, and 2 scalars (the spec's assumption, which reproduces the
- *       47.26M and 262.48M totals); dense RoPE: q, k, v, o only (an assumption: no published count checks
- *       it).</li>
+ *       position biases u, v [H d_h] each, and the learnable score scale, one scalar, as Ladon's
+ *       {@code RelativeMultiHeadAttention} has it. The spec's recount assumed 2 scalars (47,260,136 and
+ *       262,479,968); one per layer fewer still rounds to the published 47.26M and 262.48M. Dense RoPE: q,
+ *       k, v, o only (an assumption: no published count checks it).</li>
  *   <li>SwitchHead: each of q, k, v, o is dense [d, H d_h] or experts [H, E, d, d_h]; a selector [H E, d] per
  *       side that has experts (source side: k or v, destination side: q or o); XL adds the position
  *       projection [d, H d_h].</li>
@@ -73,8 +74,8 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
         }
         if (xl) {
             long xlBiases = 2 * h * dh;
-            long scalars = 2;
-            return 5 * d * h * dh + xlBiases + scalars;
+            long scoreScale = 1;
+            return 5 * d * h * dh + xlBiases + scoreScale;
         }
         return 4 * d * h * dh;
     }
