@@ -37,17 +37,33 @@ import dev.ladon.moe.ModelConfig.Projection;
 public record ParameterCount(long embedding, long attentionPerLayer, long feedForwardPerLayer, long normsPerLayer,
         int layers, long finalNorm, long output) {
 
-    /** Everything: embedding + L (attention + feedforward + norms) + final norm + output. */
+    /**
+     * Everything: embedding + L (attention + feedforward + norms) + final norm + output.
+     *
+     * @throws ArithmeticException if it exceeds 2^63 - 1 ({@link #of} checks that it does not)
+     */
     public long total() {
-        return embedding + layers * (attentionPerLayer + feedForwardPerLayer + normsPerLayer) + finalNorm + output;
+        long perLayer = Math.addExact(Math.addExact(attentionPerLayer, feedForwardPerLayer), normsPerLayer);
+        return Math.addExact(Math.addExact(embedding, Math.multiplyExact(layers, perLayer)), finalNorm + output);
     }
 
-    /** The parameter count of {@code c}. */
+    /**
+     * The parameter count of {@code c}.
+     *
+     * @throws IllegalArgumentException if it exceeds 2^63 - 1
+     */
     public static ParameterCount of(ModelConfig c) {
         long d = c.dModel();
         long vocab = c.vocabSize();
-        return new ParameterCount(vocab * d, attention(c), feedForward(c), 2 * 2 * d, c.layers(), 2 * d,
-                d * vocab + vocab);
+        try {
+            ParameterCount count = new ParameterCount(Product.of(vocab, d), attention(c), feedForward(c), 2 * 2 * d,
+                    c.layers(), 2 * d, Product.of(d, vocab) + vocab);
+            count.total();
+            return count;
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("parameter count of '" + c.name() + "': more than 2^63 - 1, the most "
+                    + "a 64-bit integer holds");
+        }
     }
 
     private static long attention(ModelConfig c) {
@@ -59,25 +75,26 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
         if (c.variant().switchHeadAttention()) {
             long total = 0;
             for (Projection p : Projection.values()) {
-                total += c.moeProjections().contains(p) ? h * e * d * dh : d * h * dh;
+                total += c.moeProjections().contains(p) ? Product.of(h, e, d, dh) : Product.of(d, h, dh);
             }
             boolean sourceSelector = c.moeProjections().contains(Projection.K)
                     || c.moeProjections().contains(Projection.V);
             boolean destinationSelector = c.moeProjections().contains(Projection.Q)
                     || c.moeProjections().contains(Projection.O);
-            total += ((sourceSelector ? 1 : 0) + (destinationSelector ? 1 : 0)) * h * e * d;
-            return total + (xl ? d * h * dh : 0);
+            total += Product.of((sourceSelector ? 1 : 0) + (destinationSelector ? 1 : 0), h, e, d);
+            return total + (xl ? Product.of(d, h, dh) : 0);
         }
         if (c.variant() == ModelConfig.Variant.MOA) {
             long scoreScale = 1;
-            return d * 2 * dh + 2 * e * d * dh + e * d + scoreScale + (xl ? dh * d : 0);
+            return Product.of(d, 2, dh) + Product.of(2, e, d, dh) + Product.of(e, d) + scoreScale
+                    + (xl ? Product.of(dh, d) : 0);
         }
         if (xl) {
-            long xlBiases = 2 * h * dh;
+            long xlBiases = Product.of(2, h, dh);
             long scoreScale = 1;
-            return 5 * d * h * dh + xlBiases + scoreScale;
+            return Product.of(5, d, h, dh) + xlBiases + scoreScale;
         }
-        return 4 * d * h * dh;
+        return Product.of(4, d, h, dh);
     }
 
     private static long feedForward(ModelConfig c) {
@@ -85,9 +102,9 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
         if (c.variant().expertFeedForward()) {
             long ne = c.ffExperts();
             long g = c.ffExpertSize();
-            return 2 * ne * d * g + ne * d;
+            return Product.of(2, ne, d, g) + Product.of(ne, d);
         }
         long ff = c.dFF();
-        return 2 * d * ff + ff + d;
+        return Product.of(2, d, ff) + ff + d;
     }
 }
