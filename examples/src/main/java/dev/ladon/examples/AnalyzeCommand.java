@@ -57,8 +57,8 @@ final class AnalyzeCommand implements Command {
 
     @Override
     public int run(String[] args) throws IOException {
-        Options o = new Options(args, "model", "steps", "batch", "context", "lr", "eval-tokens", "corpus-bytes", "seed",
-                "device", "threads", "out");
+        Options o = Options.withPositional(args, "CHECKPOINT_DIR", "model", "steps", "batch", "context", "lr",
+                "eval-tokens", "corpus-bytes", "seed", "device", "threads", "out");
         if (o.has("threads")) {
             Parallel.setNumThreads(o.getInt("threads", 1));
         }
