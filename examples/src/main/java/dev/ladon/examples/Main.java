@@ -84,6 +84,9 @@ public final class Main {
                     System.err.println("ladon " + c.name() + ": "
                             + (e instanceof FileSystemException f ? describe(f) : e.getMessage()));
                     return 1;
+                } catch (TrainingDiverged e) {
+                    System.err.println("ladon " + c.name() + ": " + e.getMessage());
+                    return 1;
                 } catch (OutOfMemoryError e) {
                     System.err.println("ladon " + c.name() + ": " + outOfHeap(e, Runtime.getRuntime().maxMemory()));
                     return 1;

@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ladon.moe.ModelConfig;
+import dev.ladon.moe.MoeLanguageModel;
+import dev.ladon.nn.Parameter;
 import dev.ladon.nn.data.BpeTokenizer;
+import dev.ladon.nn.data.ByteTokenizer;
 import dev.ladon.nn.data.Tokenizer;
 import dev.ladon.nn.io.SafeTensors;
 import dev.ladon.tensor.Device;
@@ -371,5 +374,47 @@ class TrainCommandTest {
         assertThatThrownBy(() -> GenerateCommand.generate(dir, "x", 1, 0, 0, 0, Device.CPU))
                 .hasMessageContaining("no checkpoint");
         assertThat(Arrays.asList(new TrainCommand().help().split("\n"))).anyMatch(l -> l.contains("--resume"));
+    }
+
+    @Test
+    void weightsThatAreNotFiniteAreNeitherSavedNorLoaded(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        runCapturing(tiny(textFile(dir), run, "--steps", "1"));
+        MoeLanguageModel model = TrainingCheckpoint.loadModel(run);
+        byte[] saved = Files.readAllBytes(run.resolve(TrainingCheckpoint.MODEL));
+        Parameter p = model.parameters().get(0);
+        p.data().copyFrom(p.data().mul(Double.NaN));
+        assertThatThrownBy(() -> TrainingCheckpoint.saveModel(run, model, new ByteTokenizer(), "byte", 2))
+                .isInstanceOf(TrainingDiverged.class).hasMessageContaining("the weights of step 2 were not saved")
+                .hasMessageContaining("holds NaN or infinite values");
+        assertThat(Files.readAllBytes(run.resolve(TrainingCheckpoint.MODEL))).isEqualTo(saved);
+
+        // A checkpoint written with NaN (by an older Ladon, or by hand) is refused when it is read.
+        Path file = run.resolve(TrainingCheckpoint.MODEL);
+        Map<String, Tensor> weights = new java.util.LinkedHashMap<>(SafeTensors.load(file));
+        String first = weights.keySet().iterator().next();
+        weights.put(first, weights.get(first).mul(Double.POSITIVE_INFINITY));
+        SafeTensors.save(file, weights, SafeTensors.loadMetadata(file));
+        assertThatThrownBy(() -> GenerateCommand.generate(run, "x", 1, 0, 0, 0, Device.CPU))
+                .isInstanceOf(TrainingDiverged.class)
+                .hasMessage("checkpoint " + file + " holds a diverged model: tensor '" + first
+                        + "' holds NaN or infinite values");
+    }
+
+    @Test
+    void generateNamesItsOwnOptionsInItsMessages(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        runCapturing(tiny(textFile(dir), run, "--steps", "1"));
+        String checkpoint = run.toString();
+        assertThatThrownBy(() -> new GenerateCommand().run(new String[] {"--checkpoint", checkpoint, "--tokens",
+            "2147483647"})).hasMessage("--tokens must be <= 1000000, got 2147483647");
+        assertThatThrownBy(() -> new GenerateCommand().run(new String[] {"--checkpoint", checkpoint, "--temperature",
+            "NaN"})).hasMessage("--temperature expects a finite number, got 'NaN'");
+        assertThatThrownBy(() -> new GenerateCommand().run(new String[] {"--checkpoint", checkpoint, "--top-k", "-3"}))
+                .hasMessage("--top-k must be >= 0, got -3");
+        // -h as the value of --prompt is a prompt, not a request for help.
+        MainTest.Result r = MainTest.ladon("generate", "--checkpoint", checkpoint, "--prompt", "-h", "--tokens", "3");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).startsWith("-h").doesNotContain("usage:");
     }
 }
