@@ -157,4 +157,13 @@ class MainTest {
                 .startsWith("the Java heap (0.3 GiB) ran out (training a model of 6,519,457 parameters); ")
                 .contains("-Xmx2g");
     }
+
+    @Test
+    void statsOfAContextTooLongToCountSaysSoOnceInsteadOfPrintingNegativeCounts() throws Exception {
+        Result r = ladon("stats", "--model", "dense-small", "--context", "2000000000");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("parameters 923,652")
+                .contains("\nattention cost of 'dense-small (changed: --context 2000000000)': the counts exceed 2^63 - 1")
+                .doesNotContainPattern(" -[0-9]").doesNotContain("attention cost: attention cost");
+    }
 }
