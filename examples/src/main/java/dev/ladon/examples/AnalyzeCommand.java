@@ -9,8 +9,8 @@ import dev.ladon.nn.data.EuroparlCorpus;
 import dev.ladon.nn.data.TokenDataset;
 import dev.ladon.nn.data.Tokenizer;
 import dev.ladon.tensor.Device;
-import dev.ladon.tensor.cpu.Parallel;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -57,21 +57,13 @@ final class AnalyzeCommand implements Command {
 
     @Override
     public int run(String[] args) throws IOException {
-        Options o = new Options(args, "model", "steps", "batch", "context", "lr", "eval-tokens", "corpus-bytes", "seed",
-                "device", "threads", "out");
-        if (o.has("threads")) {
-            Parallel.setNumThreads(o.getInt("threads", 1));
-        }
+        Options o = Options.withPositional(args, "CHECKPOINT_DIR", "model", "steps", "batch", "context", "lr",
+                "eval-tokens", "corpus-bytes", "seed", "device", "threads", "out");
+        o.applyThreads();
         if (o.positional() != null) {
             return analyzeCheckpoint(Path.of(o.positional()), o);
         }
-        int steps = o.getInt("steps", 100);
-        CompareCommand.Settings s = new CompareCommand.Settings(steps, o.getInt("batch", 16), o.getInt("context", 64),
-                o.getLong("seed", 0), o.getDouble("lr", 2e-3), Math.max(1, steps / 10), 0.25,
-                o.getInt("eval-tokens", 32768), o.device());
-        if (s.steps() < 1 || s.batch() < 1 || s.context() < 1 || s.evalTokens() < 1) {
-            throw new IllegalArgumentException("--steps, --batch, --context and --eval-tokens must be positive");
-        }
+        CompareCommand.Settings s = CompareCommand.Settings.from(o, 100);
         String modelName = o.get("model", "switchhead-small");
         ByteTokenizer tokenizer = new ByteTokenizer();
         ModelConfig config = ModelConfig.named(modelName).toBuilder().context(s.context())
@@ -79,8 +71,8 @@ final class AnalyzeCommand implements Command {
         if (!config.variant().expertAttention() && !config.variant().expertFeedForward()) {
             throw new IllegalArgumentException("--model " + modelName + " has no experts to analyse");
         }
-        Path out = Path.of(o.get("out", "runs/analyze"));
-        Corpus corpus = EuroparlCorpus.load(o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES));
+        Path out = Files.createDirectories(o.outputPath("runs/analyze"));
+        Corpus corpus = EuroparlCorpus.load(CompareCommand.corpusBytes(o));
         TokenDataset train = new TokenDataset(tokenizer.encode(corpus.train()));
         int[] v = tokenizer.encode(corpus.validation());
         TokenDataset validation = new TokenDataset(Arrays.copyOf(v, Math.min(v.length, s.evalTokens() + 1)));
@@ -91,22 +83,29 @@ final class AnalyzeCommand implements Command {
 
     /** Runs a saved model over the first --eval-tokens validation tokens of Europarl with usage tracking. */
     private static int analyzeCheckpoint(Path dir, Options o) throws IOException {
+        o.refuse("applies only when analyze trains a model (without CHECKPOINT_DIR); the checkpoint's model is "
+                + "analysed as saved", "model", "steps", "context", "lr", "seed");
         Device device = o.device();
+        int batch = o.getInt("batch", 16, 1, Integer.MAX_VALUE);
+        int evalTokens = o.getInt("eval-tokens", CompareCommand.DEFAULT_EVAL_TOKENS, 1, Integer.MAX_VALUE - 1);
+        long corpusBytes = CompareCommand.corpusBytes(o);
+        // Checked before the work, made after the checkpoint is found (the default lies inside it).
+        Path out = o.outputPath(dir.resolve("usage").toString());
         MoeLanguageModel model = TrainingCheckpoint.loadModel(dir);
         model.to(device);
         ModelConfig config = model.config();
         if (!config.variant().expertAttention() && !config.variant().expertFeedForward()) {
             throw new IllegalArgumentException("checkpoint " + dir + " holds " + config.name() + ", which has no experts");
         }
-        Tokenizer tokenizer = Tokenizer.load(dir.resolve(TrainingCheckpoint.TOKENIZER));
-        CompareCommand.Settings s = new CompareCommand.Settings(1, o.getInt("batch", 16), config.context(),
-                o.getLong("seed", 0), 0, 1, 0, o.getInt("eval-tokens", 32768), device);
-        Corpus corpus = EuroparlCorpus.load(o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES));
+        Tokenizer tokenizer = TrainingCheckpoint.loadTokenizer(dir, config);
+        CompareCommand.Settings s = new CompareCommand.Settings(1, batch, config.context(), 0, 0, 1, 0, evalTokens,
+                device);
+        Corpus corpus = EuroparlCorpus.load(corpusBytes);
         int[] v = tokenizer.encode(corpus.validation());
         TokenDataset validation = new TokenDataset(Arrays.copyOf(v, Math.min(v.length, s.evalTokens() + 1)));
         Map<String, ExpertUsage> usage = model.trackUsage();
         CompareCommand.validate(model, validation, s);
-        report(usage, Path.of(o.get("out", dir.resolve("usage").toString())), config.name());
+        report(usage, out, config.name());
         return 0;
     }
 

@@ -81,9 +81,8 @@ final class BenchCommand implements Command {
         if (!List.of("gemm", "ops", "all").contains(suite)) {
             throw new IllegalArgumentException("unknown suite '" + suite + "' (expected gemm, ops, all or lm-step)");
         }
-        Options opts = new Options(rest, "threads", "sizes", "shapes", "elements", "reps", "rounds", "python", "no-peer!",
-                "device",
-                "precisions", "iters");
+        Options opts = Options.withPositional(rest, "SUITE", "threads", "sizes", "shapes", "elements", "reps",
+                "rounds", "python", "no-peer!", "device", "precisions", "iters");
         if (opts.positional() != null) {
             throw new IllegalArgumentException("unexpected argument '" + opts.positional() + "' (the suite comes first)");
         }

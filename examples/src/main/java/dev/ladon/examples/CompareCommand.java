@@ -56,9 +56,28 @@ final class CompareCommand implements Command {
     /** Relative parameter-count tolerance the matching aims for. */
     static final double MATCH_TOLERANCE = 0.05;
 
+    /** Validation tokens evaluated when --eval-tokens is not given. */
+    static final int DEFAULT_EVAL_TOKENS = 32768;
+
     /** How one model is trained and evaluated; identical for every model of a comparison. */
     record Settings(int steps, int batch, int context, long seed, double lr, int warmup, double clip, int evalTokens,
             Device device) {
+        /**
+         * The settings compare and analyze read from --steps (default {@code defaultSteps}), --batch,
+         * --context, --seed, --lr, --eval-tokens and --device: warm-up a tenth of the steps, clipping at 0.25.
+         */
+        static Settings from(Options o, int defaultSteps) {
+            int steps = o.getInt("steps", defaultSteps, 1, Integer.MAX_VALUE);
+            return new Settings(steps, o.getInt("batch", 16, 1, Integer.MAX_VALUE),
+                    o.getInt("context", 64, 1, Integer.MAX_VALUE), o.getLong("seed", 0),
+                    o.getDouble("lr", 2e-3, 0, Double.POSITIVE_INFINITY), Math.max(1, steps / 10), 0.25,
+                    o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS, 1, Integer.MAX_VALUE - 1), o.device());
+        }
+    }
+
+    /** --corpus-bytes: how much of Europarl compare and analyze read. */
+    static long corpusBytes(Options o) {
+        return o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES, 1, Long.MAX_VALUE);
     }
 
     /** One row of the table, plus the usage trackers filled by the final validation. */
@@ -102,22 +121,15 @@ final class CompareCommand implements Command {
     public int run(String[] args) throws IOException {
         Options o = new Options(args, "models", "steps", "batch", "context", "lr", "eval-tokens", "corpus-bytes",
                 "seed", "device", "threads", "out", "size");
-        if (o.has("threads")) {
-            Parallel.setNumThreads(o.getInt("threads", 1));
-        }
+        o.applyThreads();
         List<String> models = parseModels(o.get("models", String.join(",", MODELS)));
-        Settings s = new Settings(o.getInt("steps", 800), o.getInt("batch", 16), o.getInt("context", 64),
-                o.getLong("seed", 0), o.getDouble("lr", 2e-3), Math.max(1, o.getInt("steps", 800) / 10), 0.25,
-                o.getInt("eval-tokens", 32768), o.device());
-        if (s.steps() < 1 || s.batch() < 1 || s.context() < 1 || s.evalTokens() < 1) {
-            throw new IllegalArgumentException("--steps, --batch, --context and --eval-tokens must be positive");
-        }
+        Settings s = Settings.from(o, 800);
         String size = o.get("size", s.device().isCpu() ? "small" : "47m");
         if (!SIZES.contains(size)) {
             throw new IllegalArgumentException("--size must be one of " + SIZES + ", got '" + size + "'");
         }
-        Path out = Path.of(o.get("out", "runs/compare"));
-        Corpus corpus = EuroparlCorpus.load(o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES));
+        Path out = Files.createDirectories(o.outputPath("runs/compare"));
+        Corpus corpus = EuroparlCorpus.load(corpusBytes(o));
         List<Result> results = compare(corpus, models, size, s, out, System.out);
         System.out.println();
         System.out.print(table(results));
@@ -262,11 +274,13 @@ final class CompareCommand implements Command {
                     Variable logits = model.forward(b.inputs().to(s.device()), null).logits();
                     Variable lm = lossFn.forward(logits, b.targets().to(s.device()));
                     lm.add(model.auxLoss()).backward();
-                    if (s.clip() > 0) {
-                        GradientClipping.clipByGlobalNorm(model.parameters(), s.clip());
-                    }
-                    optimizer.step();
                     loss = lm.item();
+                    // Clipping at an infinite norm never scales: without clipping the call only measures the norm.
+                    double norm = GradientClipping.clipByGlobalNorm(model.parameters(),
+                            s.clip() > 0 ? s.clip() : Double.POSITIVE_INFINITY);
+                    TrainingDiverged.checkStep("training " + config.name(), step + 1, loss, norm,
+                            "try a lower --lr (now " + s.lr() + ")");
+                    optimizer.step();
                 }
                 double seconds = (System.nanoTime() - start) / 1e9;
                 String rate = step < timedFrom ? "warming up"
@@ -282,6 +296,7 @@ final class CompareCommand implements Command {
             double summedNll = validate(model, validation, s);
             long tokens = validation.targetCount();
             double nll = LanguageModelMetrics.meanNll(summedNll, tokens);
+            TrainingDiverged.checkValidation(config.name(), s.steps(), nll, "try a lower --lr (now " + s.lr() + ")");
             Result r = new Result(config, ParameterCount.of(config).total(), AttentionCost.of(config).macs(),
                     AttentionCost.of(config).memory(), nll, LanguageModelMetrics.perplexity(summedNll, tokens),
                     LanguageModelMetrics.bitsPerByte(summedNll, tokens), tokensPerSecond, heap.peak(), tokens, usage);

@@ -22,6 +22,7 @@ final class DemoCommand implements Command {
 
     @Override
     public int run(String[] args) {
+        new Options(args); // no options: anything given is a mistake, said as one
         Tensor x = Tensor.arange(0, 6, 1, dev.ladon.tensor.DType.FLOAT32).reshape(2, 3);
         System.out.println("x = " + x);
         System.out.println("x + [10, 20, 30] = " + x.add(Tensor.of(new float[] {10, 20, 30}, 3)));

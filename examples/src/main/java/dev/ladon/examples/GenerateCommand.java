@@ -13,6 +13,9 @@ import java.nio.file.Path;
  * its saved configuration, then its weights, and the saved tokenizer) and continues a prompt by sampling.
  */
 final class GenerateCommand implements Command {
+    /** The most tokens one generation (or train's --sample) may ask for: about an hour at CPU speeds. */
+    static final int MAX_TOKENS = 1_000_000;
+
     @Override
     public String name() {
         return "generate";
@@ -29,7 +32,7 @@ final class GenerateCommand implements Command {
                 usage: bin/ladon generate --checkpoint DIR [options]
                   --checkpoint DIR    run directory of bin/ladon train (model.safetensors, tokenizer.txt)
                   --prompt TEXT       text to continue (default: a newline)
-                  --tokens N          tokens to generate (default 200)
+                  --tokens N          tokens to generate (default 200, at most 1000000)
                   --temperature T     sampling temperature (default 0.8; 0 for greedy)
                   --top-k K           sample among the K most likely tokens (default 40; 0 for all)
                   --seed S            sampling seed (default 0)
@@ -43,9 +46,18 @@ final class GenerateCommand implements Command {
         if (!o.has("checkpoint")) {
             throw new IllegalArgumentException("--checkpoint DIR is required");
         }
-        System.out.println(generate(Path.of(o.get("checkpoint", "")), o.get("prompt", "\n"), o.getInt("tokens", 200),
-                o.getDouble("temperature", 0.8), o.getInt("top-k", 40), o.getLong("seed", 0), o.device()));
+        Path dir = Path.of(o.getNonEmpty("checkpoint", null));
+        int tokens = o.getInt("tokens", 200, 0, MAX_TOKENS);
+        TokenSampler sampler = sampler(o);
+        System.out.println(generate(dir, o.get("prompt", "\n"), tokens, sampler.temperature(), sampler.topK(),
+                o.getLong("seed", 0), o.device()));
         return 0;
+    }
+
+    /** The sampler of --temperature (default 0.8, 0 for greedy) and --top-k (default 40, 0 for all), checked. */
+    static TokenSampler sampler(Options o) {
+        return new TokenSampler(o.getDouble("temperature", 0.8, 0, Double.MAX_VALUE),
+                o.getInt("top-k", 40, 0, Integer.MAX_VALUE));
     }
 
     /** The prompt followed by {@code tokens} sampled tokens, decoded, by the model on {@code device}. */
@@ -53,7 +65,7 @@ final class GenerateCommand implements Command {
             throws IOException {
         MoeLanguageModel model = TrainingCheckpoint.loadModel(dir);
         model.to(device);
-        Tokenizer tokenizer = Tokenizer.load(dir.resolve(TrainingCheckpoint.TOKENIZER));
+        Tokenizer tokenizer = TrainingCheckpoint.loadTokenizer(dir, model.config());
         int[] ids = tokenizer.encode(prompt.isEmpty() ? "\n" : prompt);
         TokenSampler sampler = new TokenSampler(temperature, topK);
         int[] generated = sampler.generate(model.transformer(), ids, tokens, model.config().context(),

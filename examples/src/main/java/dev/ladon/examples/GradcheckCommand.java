@@ -3,10 +3,12 @@ package dev.ladon.examples;
 import dev.ladon.autograd.gradcheck.GradcheckCase;
 import dev.ladon.autograd.gradcheck.GradcheckSuite;
 import java.io.File;
+import java.io.IOException;
 import java.net.URL;
 import java.net.URLClassLoader;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.ServiceConfigurationError;
 
 /**
  * Runs the gradient-check suite: every {@code GradcheckCase} that a {@code GradcheckCaseProvider} on the
@@ -51,7 +53,18 @@ final class GradcheckCommand implements Command {
             loader = new URLClassLoader(urls.toArray(URL[]::new), loader);
         }
         String filter = options.get("filter", "");
-        List<GradcheckCase> cases = GradcheckSuite.load(loader).stream().filter(c -> c.name().contains(filter)).toList();
+        List<GradcheckCase> all;
+        try {
+            all = GradcheckSuite.load(loader);
+        } catch (ServiceConfigurationError e) {
+            // A services file naming a class that is not there (or cannot be made): the jar is broken.
+            throw new IOException("a gradient-check provider could not be loaded: " + e.getMessage(), e);
+        }
+        List<GradcheckCase> cases = all.stream().filter(c -> c.name().contains(filter)).toList();
+        if (cases.isEmpty()) {
+            throw new IllegalArgumentException("--filter '" + filter + "' matches none of the " + all.size()
+                    + " cases (bin/ladon gradcheck --list names them)");
+        }
         if (options.flag("list")) {
             for (GradcheckCase c : cases) {
                 System.out.println(c.name() + "  covers " + String.join(", ", c.covers())

@@ -104,9 +104,6 @@ final class LmStepBench {
         Options o = new Options(args, "device", "model", "config", "vocab", "d-model", "layers", "heads", "d-head",
                 "d-ff", "experts", "k", "context", "position", "batch", "steps", "warmup", "threads", "precision",
                 "attention", "expert-compute", "python", "no-peer!");
-        if (o.positional() != null) {
-            throw new IllegalArgumentException("lm-step: unexpected argument '" + o.positional() + "'");
-        }
         Device device = Device.parse(o.get("device", "cpu"));
         if (!device.isCpu() && !device.type().equals("cuda")) {
             throw new IllegalArgumentException("lm-step: --device must be cpu or cuda[:N], got " + device);

@@ -10,6 +10,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /** Entry point of {@code bin/ladon}: dispatches to one {@link Command}. */
 public final class Main {
@@ -42,7 +43,7 @@ public final class Main {
         if (setting == null || setting.isBlank()) {
             return false;
         }
-        switch (setting.trim().toLowerCase(java.util.Locale.ROOT)) {
+        switch (setting.trim().toLowerCase(Locale.ROOT)) {
             case "ops", "1", "true" -> OpProfiler.enable(false);
             case "shapes" -> OpProfiler.enable(true);
             case "products" -> OpProfiler.enable(false, true);
@@ -63,12 +64,16 @@ public final class Main {
         for (Command c : commands()) {
             if (c.name().equals(args[0])) {
                 String[] rest = Arrays.copyOfRange(args, 1, args.length);
-                if (Arrays.asList(rest).contains("--help") || Arrays.asList(rest).contains("-h")) {
+                try {
+                    // Options finds -h and --help where an option name is expected (not as a value: --prompt -h
+                    // is a prompt); the first argument is always such a place (bench's suite comes there).
+                    if (rest.length > 0 && (rest[0].equals("-h") || rest[0].equals("--help"))) {
+                        throw new Options.HelpRequested();
+                    }
+                    return c.run(rest);
+                } catch (Options.HelpRequested e) {
                     System.out.println(c.help());
                     return 0;
-                }
-                try {
-                    return c.run(rest);
                 } catch (IllegalArgumentException e) {
                     System.err.println("ladon " + c.name() + ": " + e.getMessage());
                     System.err.println("(see: bin/ladon " + c.name() + " --help)");
@@ -79,12 +84,31 @@ public final class Main {
                     System.err.println("ladon " + c.name() + ": "
                             + (e instanceof FileSystemException f ? describe(f) : e.getMessage()));
                     return 1;
+                } catch (TrainingDiverged e) {
+                    System.err.println("ladon " + c.name() + ": " + e.getMessage());
+                    return 1;
+                } catch (OutOfMemoryError e) {
+                    System.err.println("ladon " + c.name() + ": " + outOfHeap(e, Runtime.getRuntime().maxMemory()));
+                    return 1;
                 }
             }
         }
         System.err.println("ladon: unknown command '" + args[0] + "'");
         printHelp();
         return 2;
+    }
+
+    /**
+     * The Java heap ran out: how big it is, what the command was doing if it said (a command rethrows the
+     * error with the model's size as its message), and how to give the JVM more.
+     */
+    static String outOfHeap(OutOfMemoryError e, long maxHeapBytes) {
+        String context = e.getMessage() == null || e.getMessage().equals("Java heap space")
+                || e.getMessage().startsWith("Requested array size") ? "" : " (" + e.getMessage() + ")";
+        double gib = maxHeapBytes / (double) (1L << 30);
+        return String.format(Locale.ROOT, "the Java heap (%.1f GiB) ran out%s; give the JVM more, e.g. "
+                + "LADON_JAVA_OPTS=\"-Xmx%dg -XX:+UseSerialGC\" bin/ladon ..., or make the model or the batch smaller",
+                gib, context, Math.max(2, 2 * Math.round(gib)));
     }
 
     /** What went wrong with which path, in words: "no such file or directory: /data/x.txt". */

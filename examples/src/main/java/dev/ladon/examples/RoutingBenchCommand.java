@@ -46,19 +46,17 @@ final class RoutingBenchCommand implements Command {
     @Override
     public int run(String[] args) {
         Options o = new Options(args, "tokens", "k", "d-in", "d-out", "experts", "repeats", "dtype", "threads");
-        int tokens = o.getInt("tokens", 2048);
-        int k = o.getInt("k", 2);
-        int din = o.getInt("d-in", 256);
-        int dout = o.getInt("d-out", 256);
-        int repeats = o.getInt("repeats", 5);
+        int tokens = o.getInt("tokens", 2048, 1, Integer.MAX_VALUE);
+        int k = o.getInt("k", 2, 1, Integer.MAX_VALUE);
+        int din = o.getInt("d-in", 256, 1, Integer.MAX_VALUE);
+        int dout = o.getInt("d-out", 256, 1, Integer.MAX_VALUE);
+        int repeats = o.getInt("repeats", 5, 1, Integer.MAX_VALUE);
         DType dtype = switch (o.get("dtype", "float32")) {
             case "float32" -> DType.FLOAT32;
             case "float64" -> DType.FLOAT64;
             default -> throw new IllegalArgumentException("--dtype expects float32 or float64");
         };
-        if (o.has("threads")) {
-            Parallel.setNumThreads(o.getInt("threads", 1));
-        }
+        o.applyThreads();
         int[] expertCounts;
         try {
             expertCounts = Arrays.stream(o.get("experts", "4,8,16,32,64").split(",")).map(String::trim)
@@ -66,16 +64,25 @@ final class RoutingBenchCommand implements Command {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--experts expects comma-separated integers");
         }
-        if (tokens < 1 || k < 1 || din < 1 || dout < 1 || repeats < 1) {
-            throw new IllegalArgumentException("--tokens, --k, --d-in, --d-out and --repeats must be positive");
+        // x [tokens, d_in] and the routed rows [tokens k, d_out] must each fit in one tensor.
+        long rows = (long) tokens * k;
+        if (rows * Math.max(din, dout) > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "--tokens %d x --k %d = %,d routed rows of "
+                    + "width %d: more than the 2^31-1 elements one tensor holds", tokens, k, rows,
+                    Math.max(din, dout)));
         }
         for (int e : expertCounts) {
             if (e < k) {
                 throw new IllegalArgumentException("every E in --experts must be >= k=" + k + ", got " + e);
             }
+            if ((long) e * din * dout > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "--experts %d x --d-in %d x --d-out %d = "
+                        + "%,d weights: more than the 2^31-1 elements one tensor holds", e, din, dout,
+                        (long) e * din * dout));
+            }
         }
         System.out.printf(Locale.ROOT, "grouped matmul: tokens=%d k=%d pairs=%d d_in=%d d_out=%d %s, %d threads%n",
-                tokens, k, tokens * k, din, dout, dtype, Parallel.numThreads());
+                tokens, k, rows, din, dout, dtype, Parallel.numThreads());
         Generator gen = new Generator(1234);
         Tensor x = Tensor.randn(gen, dtype, Device.CPU, tokens, din);
         // The first case runs more untimed calls: it would otherwise also time the JIT compiling the kernels

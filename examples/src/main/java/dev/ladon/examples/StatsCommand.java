@@ -170,7 +170,7 @@ final class StatsCommand implements Command {
         try {
             a = AttentionCost.of(c);
         } catch (IllegalArgumentException e) {
-            System.out.println("attention cost: " + e.getMessage());
+            System.out.println(e.getMessage()); // "attention cost of '<name>': why there is none"
             return;
         }
         System.out.println("attention, one layer, one sequence of T=" + c.context() + " tokens (" + a.inputs() + ")");

@@ -6,6 +6,7 @@ import dev.ladon.moe.ExpertUsage;
 import dev.ladon.moe.LanguageModels;
 import dev.ladon.moe.ModelConfig;
 import dev.ladon.moe.MoeLanguageModel;
+import dev.ladon.moe.accounting.ParameterCount;
 import dev.ladon.nn.CrossEntropyLoss;
 import dev.ladon.nn.TokenSampler;
 import dev.ladon.nn.data.BpeTokenizer;
@@ -68,12 +69,15 @@ final class TrainCommand implements Command {
         return """
                 usage: bin/ladon train [options]          (no options: dense-small, bytes, Europarl, a few minutes)
                 data and tokenizer:
-                  --data PATH         a UTF-8 text file (last 10% is validation) or a WikiText-103 directory
-                                      (wiki.train/valid.tokens); default: Europarl from the Lucene test jar
+                  --data PATH         a UTF-8 text file (its last 10%, from the first line that starts there, is
+                                      validation) or a WikiText-103 directory (wiki.train/valid.tokens);
+                                      default: Europarl from the Lucene test jar (every 20th document is
+                                      validation)
                   --text FILE         same as --data FILE
-                  --max-bytes N       read at most N bytes of text per split (default 8388608)
+                  --max-bytes N       read at most N bytes of text (default 8388608): in all for Europarl and
+                                      a text file (before the split), per split for WikiText
                   --tokenizer KIND    byte or bpe (default byte); bpe is learned on the training split
-                  --vocab N           BPE vocabulary size (default 1024)
+                  --vocab N           BPE vocabulary size, at least 256 (default 1024; --tokenizer bpe only)
                 model (a named configuration, sizes optionally overridden):
                   --model NAME        dense-small, switchhead-small, moa-small, switchall-small, sigma-moe-small
                                       or any name of ModelConfig.names() (default dense-small)
@@ -92,11 +96,13 @@ final class TrainCommand implements Command {
                   --stop-after S      end this invocation after step S (checkpointed; continue with --resume)
                   --lr R              peak learning rate (default 2e-3)
                   --warmup W          warm-up steps (default 30)
-                  --min-lr R          final learning rate of the cosine (default lr / 10)
+                  --min-lr R          final learning rate of the cosine, at most --lr (default lr / 10)
                   --weight-decay W    AdamW decay on matrices (default 0)
-                  --clip C            gradient clipping by global norm (default 0.25; 0 for none)
+                  --clip C            gradient clipping by global norm (default 0.25; 0 for none); the norm
+                                      before clipping is printed either way
                   --eval-every N      validation every N steps (default 200)
-                  --eval-tokens N     validation tokens evaluated (default 16384; 0 for the whole split)
+                  --eval-tokens N     validation tokens evaluated (default 16384; 0 for the whole split), at
+                                      least min(batch, 4) x (context + 1) - 1
                   --seed S            initialisation, dropout and sampling seed (default 0)
                   --threads N         CPU threads (default: all cores)
                   --device D          cpu, cuda or cuda:N (default cpu); checkpoints load on any device
@@ -108,41 +114,77 @@ final class TrainCommand implements Command {
                                       (training-*; SwitchHead's source side counts memory tokens too) and
                                       at the final validation (validation-*)
                   --save-every N      also checkpoint every N steps (default 0: only at the end)
-                  --resume            continue the run saved in --out exactly where it stopped
+                  --resume            continue the run saved in --out exactly where it stopped, with its model,
+                                      tokenizer and batch (options that would change them are refused)
                 output:
-                  --sample N          tokens to generate at the end (default 200; 0 for none)
+                  --sample N          tokens to generate at the end (default 200; 0 for none; at most 1000000)
                   --temperature T     sampling temperature (default 0.8; 0 for greedy)
-                  --top-k K           sample among the K most likely tokens (default 40)
+                  --top-k K           sample among the K most likely tokens (default 40; 0 for all)
+                a step whose loss or gradient norm is not finite stops the run (exit code 1) before its update,
+                and no checkpoint with NaN or infinite weights is ever written
                 the last line is "validation perplexity X | bits per byte Y" (perplexity per token)""";
     }
 
+    /**
+     * The parameter count of the model this run trains, once known (-1 before): the message of a heap that
+     * runs out names it.
+     */
+    private long parameters = -1;
+
     @Override
     public int run(String[] args) throws IOException {
-        Options o = new Options(args, "data", "text", "max-bytes", "tokenizer", "vocab", "model", "positions",
-                "d-model", "layers", "heads", "head-dim", "d-ff", "dropout", "context", "batch", "accumulate", "steps",
-                "stop-after", "lr", "warmup", "min-lr", "weight-decay", "clip", "eval-every", "eval-tokens", "seed",
-                "threads", "device", "out", "save-every", "resume!", "sample", "temperature", "top-k");
-        if (o.has("threads")) {
-            Parallel.setNumThreads(o.getInt("threads", 1));
+        try {
+            return train(new Options(args, "data", "text", "max-bytes", "tokenizer", "vocab", "model", "positions",
+                    "d-model", "layers", "heads", "head-dim", "d-ff", "dropout", "context", "batch", "accumulate",
+                    "steps", "stop-after", "lr", "warmup", "min-lr", "weight-decay", "clip", "eval-every",
+                    "eval-tokens", "seed", "threads", "device", "out", "save-every", "resume!", "sample",
+                    "temperature", "top-k"));
+        } catch (OutOfMemoryError e) {
+            throw parameters < 0 ? e : new OutOfMemoryError(String.format(Locale.ROOT,
+                    "training a model of %,d parameters", parameters));
         }
+    }
+
+    private int train(Options o) throws IOException {
+        // Every option is checked before any data is read, model built or file written.
+        o.applyThreads();
         boolean resume = o.flag("resume");
         String modelName = o.get("model", "dense-small");
-        Path out = Path.of(o.get("out", "runs/" + modelName));
-        int batch = o.getInt("batch", 8);
-        int accumulate = o.getInt("accumulate", 1);
-        int steps = o.getInt("steps", 600);
-        int stopAfter = o.getInt("stop-after", steps);
-        double lr = o.getDouble("lr", 2e-3);
-        double clip = o.getDouble("clip", 0.25);
-        int evalEvery = o.getInt("eval-every", 200);
-        int saveEvery = o.getInt("save-every", 0);
-        int evalTokens = o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS);
-        long seed = o.getLong("seed", 0);
-        if (batch < 1 || accumulate < 1 || steps < 1 || evalEvery < 1 || saveEvery < 0 || evalTokens < 0
-                || stopAfter < 1) {
-            throw new IllegalArgumentException("--batch, --accumulate, --steps, --stop-after and --eval-every must be"
-                    + " positive, --save-every and --eval-tokens >= 0");
+        Path out = o.outputPath("runs/" + modelName);
+        int accumulate = o.getInt("accumulate", 1, 1, Integer.MAX_VALUE);
+        int steps = o.getInt("steps", 600, 1, Integer.MAX_VALUE);
+        int stopAfter = o.getInt("stop-after", steps, 1, Integer.MAX_VALUE);
+        double lr = o.getDouble("lr", 2e-3, 0, Double.POSITIVE_INFINITY);
+        double minLr = o.getDouble("min-lr", lr / 10, 0, Double.POSITIVE_INFINITY);
+        if (minLr > lr) {
+            throw new IllegalArgumentException("--min-lr " + minLr + " is above --lr " + lr
+                    + ": the cosine would raise the learning rate instead of lowering it");
         }
+        int warmup = o.getInt("warmup", 30, 0, Integer.MAX_VALUE);
+        double weightDecay = o.getDouble("weight-decay", 0, 0, Double.POSITIVE_INFINITY);
+        double clip = o.getDouble("clip", 0.25, 0, Double.POSITIVE_INFINITY);
+        int evalEvery = o.getInt("eval-every", 200, 1, Integer.MAX_VALUE);
+        int saveEvery = o.getInt("save-every", 0, 0, Integer.MAX_VALUE);
+        int evalTokens = o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS, 0, Integer.MAX_VALUE - 1);
+        long seed = o.getLong("seed", 0);
+        int sample = o.getInt("sample", 200, 0, GenerateCommand.MAX_TOKENS);
+        if (sample == 0) {
+            o.refuse("applies only when --sample is above 0", "temperature", "top-k");
+        }
+        TokenSampler sampler = sample > 0 ? GenerateCommand.sampler(o) : null;
+        String tokenizerKind = o.get("tokenizer", "byte");
+        if (!tokenizerKind.equals("byte") && !tokenizerKind.equals("bpe")) {
+            throw new IllegalArgumentException("--tokenizer expects byte or bpe, got '" + tokenizerKind + "'");
+        }
+        if (tokenizerKind.equals("byte")) {
+            o.refuse("applies only to --tokenizer bpe (the byte tokenizer's vocabulary is 256)", "vocab");
+        }
+        int vocab = o.getInt("vocab", 1024, 256, Integer.MAX_VALUE);
+        long maxBytes = o.getLong("max-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES, 1, Long.MAX_VALUE);
+        if (o.has("data") && o.has("text")) {
+            throw new IllegalArgumentException("give --data or --text, not both");
+        }
+        String dataPath = o.has("data") ? o.getNonEmpty("data", null) : o.getNonEmpty("text", null);
         Device device = o.device();
         if (resume && !Files.isDirectory(out)) {
             throw new IllegalArgumentException("--resume: no run in " + out
@@ -151,86 +193,109 @@ final class TrainCommand implements Command {
         // The run directory is made before any work, so a path that cannot hold it fails now, not at the first save.
         Files.createDirectories(out);
 
+        // A resumed run continues from the saved step with the saved batch: its trainer state is read first,
+        // so a checkpoint that cannot continue as asked is refused before the data is loaded.
+        Path trainerFile = out.resolve(TrainingCheckpoint.TRAINER);
+        Map<String, String> meta = resume ? SafeTensors.loadMetadata(trainerFile) : Map.of();
+        Map<String, Tensor> state = resume ? SafeTensors.load(trainerFile) : Map.of();
+        int firstStep = resume ? (int) TrainingCheckpoint.metadataNumber(meta, "step", trainerFile) : 0;
+        int batch = o.getInt("batch", 8, 1, Integer.MAX_VALUE);
+        if (resume) {
+            long modelStep = TrainingCheckpoint.readStep(out.resolve(TrainingCheckpoint.MODEL));
+            if (modelStep != firstStep) {
+                throw new IOException("checkpoint in " + out + " is inconsistent: model at step " + modelStep
+                        + ", trainer state at step " + firstStep);
+            }
+            if (steps < firstStep) {
+                throw new IllegalArgumentException("--steps " + steps + " is below the step the checkpoint in " + out
+                        + " reached, " + firstStep + ": give --steps " + firstStep + " or more");
+            }
+            if (o.has("stop-after") && stopAfter <= firstStep) {
+                throw new IllegalArgumentException("--stop-after " + stopAfter + " is not after the step the "
+                        + "checkpoint in " + out + " reached, " + firstStep + ": nothing would be trained");
+            }
+            int savedBatch = savedBatch(meta, state, trainerFile);
+            if (savedBatch > 0 && o.has("batch") && batch != savedBatch) {
+                throw new IllegalArgumentException("--batch " + batch + " differs from the checkpoint's " + savedBatch
+                        + ": a resumed run reads the same streams (leave --batch out, or give " + savedBatch + ")");
+            }
+            batch = savedBatch > 0 ? savedBatch : batch;
+        }
+
         // Data and tokenizer. A resumed run reloads the saved tokenizer (a BPE learned again would be the same,
         // but reading it is faster and guarantees the ids match the saved embedding).
         long loadStart = System.nanoTime();
-        Corpus corpus = loadCorpus(o);
-        String tokenizerKind = o.get("tokenizer", "byte");
-        Tokenizer tokenizer;
-        if (resume) {
-            tokenizer = Tokenizer.load(out.resolve(TrainingCheckpoint.TOKENIZER));
-            tokenizerKind = tokenizer instanceof BpeTokenizer ? "bpe" : "byte";
-        } else {
-            tokenizer = switch (tokenizerKind) {
-                case "byte" -> new ByteTokenizer();
-                case "bpe" -> BpeTokenizer.train(corpus.train(), o.getInt("vocab", 1024));
-                default -> throw new IllegalArgumentException("--tokenizer expects byte or bpe, got " + tokenizerKind);
-            };
-        }
-        int[] trainTokens = tokenizer.encode(corpus.train());
-        int[] validationTokens = tokenizer.encode(corpus.validation().isEmpty() ? corpus.test() : corpus.validation());
-        if (evalTokens > 0 && validationTokens.length > evalTokens + 1) {
-            validationTokens = Arrays.copyOf(validationTokens, evalTokens + 1);
-        }
-
+        Data data = loadCorpus(dataPath, maxBytes);
+        Corpus corpus = data.corpus();
         // Model: the saved one when resuming, else the named configuration with the size options applied.
         MoeLanguageModel model;
+        Tokenizer tokenizer;
         Generator.manualSeed(seed);
         if (resume) {
             model = TrainingCheckpoint.loadModel(out, seed);
+            tokenizer = TrainingCheckpoint.loadTokenizer(out, model.config());
+            refuseChangedModelOptions(o, model.config(), tokenizer, out);
+            tokenizerKind = tokenizer instanceof BpeTokenizer ? "bpe" : "byte";
+            parameters = model.parameterCount();
             if (model.config().attentionExpertDropout() > 0 || model.config().ffExpertDropout() > 0) {
                 // Those layers draw from private generators whose positions a checkpoint cannot reach.
                 System.out.println("note: expert dropout masks after resuming differ from an uninterrupted run's");
             }
         } else {
-            model = LanguageModels.build(configFrom(o, modelName, tokenizer.vocabSize()), new Generator(seed));
+            tokenizer = tokenizerKind.equals("bpe") ? BpeTokenizer.train(corpus.train(), vocab) : new ByteTokenizer();
+            ModelConfig asked = configFrom(o, modelName, tokenizer.vocabSize());
+            parameters = ParameterCount.of(asked).total();
+            requireModelFitsTheHeap(asked, parameters, device.isCpu(), Runtime.getRuntime().maxMemory());
+            model = LanguageModels.build(asked, new Generator(seed));
         }
+        int[] trainTokens = tokenizer.encode(corpus.train());
+        int[] validationTokens = tokenizer.encode(corpus.validation().isEmpty() ? corpus.test() : corpus.validation());
         model.to(device);
         ModelConfig config = model.config();
         int context = config.context();
-        Streams train = new Streams(trainTokens, batch, context);
-        Streams validation = new Streams(validationTokens, Math.min(batch, 4), context);
+        int validationRows = Math.min(batch, 4);
+        long evalMinimum = (long) validationRows * (context + 1) - 1;
+        if (evalTokens > 0 && evalTokens < evalMinimum) {
+            throw new IllegalArgumentException("--eval-tokens " + evalTokens + " is below the " + evalMinimum
+                    + " that validation needs: " + validationRows + " streams of context + 1 = " + (context + 1)
+                    + " tokens (0 evaluates the whole split)");
+        }
+        if (evalTokens > 0 && validationTokens.length > evalTokens + 1) {
+            validationTokens = Arrays.copyOf(validationTokens, evalTokens + 1);
+        }
+        Streams train = new Streams(trainTokens, batch, context, "training text", data.trainingRule());
+        Streams validation = new Streams(validationTokens, validationRows, context, "validation text",
+                data.validationRule());
 
-        AdamW optimizer = new AdamW(ParamGroup.decayMatricesOnly(model, o.getDouble("weight-decay", 0)), lr);
-        LearningRateSchedule schedule = LearningRateSchedule.cosine(lr, o.getInt("warmup", 30), steps,
-                o.getDouble("min-lr", lr / 10));
+        AdamW optimizer = new AdamW(ParamGroup.decayMatricesOnly(model, weightDecay), lr);
+        LearningRateSchedule schedule = LearningRateSchedule.cosine(lr, warmup, steps, minLr);
         CrossEntropyLoss lossFn = new CrossEntropyLoss();
         List<Tensor> memory = null;
-        int firstStep = 0;
         List<Double> trainLoss = new ArrayList<>();
         List<double[]> validationLoss = new ArrayList<>();
         // Counting the choices the training forward passes make anyway; empty for a dense model.
         Map<String, ExpertUsage> trainingUsage = model.trackUsage();
         int usageSince = 0;
         if (resume) {
-            Path trainerFile = out.resolve(TrainingCheckpoint.TRAINER);
-            Map<String, String> meta = SafeTensors.loadMetadata(trainerFile);
-            firstStep = Integer.parseInt(meta.get("step"));
-            long modelStep = TrainingCheckpoint.readStep(out.resolve(TrainingCheckpoint.MODEL));
-            if (modelStep != firstStep) {
-                throw new IOException("checkpoint in " + out + " is inconsistent: model at step " + modelStep
-                        + ", trainer state at step " + firstStep);
-            }
             optimizer.loadStateDict(SafeTensors.load(out.resolve(TrainingCheckpoint.OPTIMIZER)));
-            Map<String, Tensor> state = SafeTensors.load(trainerFile);
-            train.setPosition(Integer.parseInt(meta.get("position")));
-            Generator.defaultGenerator().setState(Long.parseLong(meta.get("rng.seed")),
-                    Long.parseLong(meta.get("rng.offset")));
-            int memoryCount = Integer.parseInt(meta.get("memory"));
+            train.setPosition((int) TrainingCheckpoint.metadataNumber(meta, "position", trainerFile));
+            Generator.defaultGenerator().setState(TrainingCheckpoint.metadataNumber(meta, "rng.seed", trainerFile),
+                    TrainingCheckpoint.metadataNumber(meta, "rng.offset", trainerFile));
+            int memoryCount = (int) TrainingCheckpoint.metadataNumber(meta, "memory", trainerFile);
             if (memoryCount > 0) {
                 memory = new ArrayList<>();
                 for (int i = 0; i < memoryCount; i++) {
-                    memory.add(state.get("memory." + i).to(device));
+                    memory.add(savedTensor(state, "memory." + i, trainerFile).to(device));
                 }
             }
             // A checkpoint written before usage was saved holds none: counting starts here.
             usageSince = TrainingCheckpoint.restoreUsage(state, trainingUsage)
                     ? Integer.parseInt(meta.getOrDefault("usage.since", "0")) : firstStep;
-            for (double v : state.get("loss.train").toDoubleArray()) {
+            for (double v : savedTensor(state, "loss.train", trainerFile).toDoubleArray()) {
                 trainLoss.add(v);
             }
-            double[] vs = state.get("loss.validation.step").toDoubleArray();
-            double[] vl = state.get("loss.validation").toDoubleArray();
+            double[] vs = savedTensor(state, "loss.validation.step", trainerFile).toDoubleArray();
+            double[] vl = savedTensor(state, "loss.validation", trainerFile).toDoubleArray();
             for (int i = 0; i < vs.length; i++) {
                 validationLoss.add(new double[] {vs[i], vl[i]});
             }
@@ -245,54 +310,74 @@ final class TrainCommand implements Command {
                 (System.nanoTime() - loadStart) / 1e9);
         if (resume) {
             System.out.printf(Locale.ROOT, "resuming %s at step %d%n", out, firstStep);
+            if (firstStep == steps) {
+                System.out.printf(Locale.ROOT, "the run already reached --steps %d: nothing to train, evaluating it%n",
+                        steps);
+            }
         }
 
         int lastStep = Math.min(steps, stopAfter);
+        // What a diverged run is told: which checkpoint is left, and what to change.
+        int savedStep = resume ? firstStep : -1;
         ProgressBar progress = new ProgressBar(System.out, firstStep, steps, 10);
         long start = System.nanoTime();
         model.train();
         // Each step's activations and gradients reuse the memory of the step before.
         Workspace workspace = new Workspace("training step");
-        for (int step = firstStep; step < lastStep; step++) {
-            optimizer.setLearningRate(schedule.at(step));
-            double loss = 0;
-            double norm;
-            try (Workspace.Scope scope = workspace.open()) {
-                optimizer.zeroGrad();
-                for (int micro = 0; micro < accumulate; micro++) {
-                    Streams.Segment segment = train.next();
-                    if (segment.restarted()) {
-                        memory = null;
+        try {
+            for (int step = firstStep; step < lastStep; step++) {
+                optimizer.setLearningRate(schedule.at(step));
+                double loss = 0;
+                double norm;
+                try (Workspace.Scope scope = workspace.open()) {
+                    optimizer.zeroGrad();
+                    for (int micro = 0; micro < accumulate; micro++) {
+                        Streams.Segment segment = train.next();
+                        if (segment.restarted()) {
+                            memory = null;
+                        }
+                        var output = model.forward(segment.inputs().to(device), memory);
+                        Variable l = lossFn.forward(output.logits(), segment.targets().to(device));
+                        // The regularisers of the expert layers (zero for a dense model) join the objective.
+                        l.add(model.auxLoss()).div(accumulate).backward();
+                        memory = model.usesMemory() ? scope.keepAll(output.memory()) : null;
+                        loss += l.item() / accumulate;
                     }
-                    var output = model.forward(segment.inputs().to(device), memory);
-                    Variable l = lossFn.forward(output.logits(), segment.targets().to(device));
-                    // The regularisers of the expert layers (zero for a dense model) join the objective.
-                    l.add(model.auxLoss()).div(accumulate).backward();
-                    memory = model.usesMemory() ? scope.keepAll(output.memory()) : null;
-                    loss += l.item() / accumulate;
+                    // Clipping at an infinite norm never scales: without --clip the call only measures the norm.
+                    norm = GradientClipping.clipByGlobalNorm(model.parameters(),
+                            clip > 0 ? clip : Double.POSITIVE_INFINITY);
+                    // Before the update: a diverged step leaves the weights of the step before.
+                    TrainingDiverged.checkStep(config.name(), step + 1, loss, norm, divergenceAdvice(out, savedStep, lr,
+                            clip));
+                    optimizer.step();
                 }
-                norm = clip > 0 ? GradientClipping.clipByGlobalNorm(model.parameters(), clip) : Double.NaN;
-                optimizer.step();
+                trainLoss.add(loss);
+                double seconds = (System.nanoTime() - start) / 1e9;
+                double tokensPerSecond = (step + 1.0 - firstStep) * accumulate * batch * context / seconds;
+                progress.update(step + 1, String.format(Locale.ROOT,
+                        "loss %.3f | grad norm %.2f | lr %.2e | %,.0f tok/s", loss, norm, optimizer.learningRate(),
+                        tokensPerSecond));
+                if ((step + 1) % evalEvery == 0 || step + 1 == steps) {
+                    progress.interrupt();
+                    model.stopTrackingUsage();
+                    Evaluation v = evaluate(model, validation, lossFn, tokenizer);
+                    TrainingDiverged.checkValidation(config.name(), step + 1, v.meanNll(),
+                            divergenceAdvice(out, savedStep, lr, clip));
+                    model.trackUsage(trainingUsage);
+                    validationLoss.add(new double[] {step + 1, v.meanNll()});
+                    System.out.printf(Locale.ROOT, "step %d: validation loss %.4f (%.3f bits per byte)%n", step + 1,
+                            v.meanNll(), v.bitsPerByte());
+                    model.train();
+                }
+                if (step + 1 == lastStep || (saveEvery > 0 && (step + 1) % saveEvery == 0)) {
+                    saveCheckpoint(out, model, optimizer, tokenizer, tokenizerKind, step + 1, batch, train.position(),
+                            memory, trainLoss, validationLoss, trainingUsage, usageSince);
+                    savedStep = step + 1;
+                }
             }
-            trainLoss.add(loss);
-            double seconds = (System.nanoTime() - start) / 1e9;
-            double tokensPerSecond = (step + 1.0 - firstStep) * accumulate * batch * context / seconds;
-            progress.update(step + 1, String.format(Locale.ROOT, "loss %.3f | grad norm %.2f | lr %.2e | %,.0f tok/s",
-                    loss, norm, optimizer.learningRate(), tokensPerSecond));
-            if ((step + 1) % evalEvery == 0 || step + 1 == steps) {
-                progress.interrupt();
-                model.stopTrackingUsage();
-                Evaluation v = evaluate(model, validation, lossFn, tokenizer);
-                model.trackUsage(trainingUsage);
-                validationLoss.add(new double[] {step + 1, v.meanNll()});
-                System.out.printf(Locale.ROOT, "step %d: validation loss %.4f (%.3f bits per byte)%n", step + 1,
-                        v.meanNll(), v.bitsPerByte());
-                model.train();
-            }
-            if (step + 1 == lastStep || (saveEvery > 0 && (step + 1) % saveEvery == 0)) {
-                saveCheckpoint(out, model, optimizer, tokenizer, tokenizerKind, step + 1, train.position(), memory,
-                        trainLoss, validationLoss, trainingUsage, usageSince);
-            }
+        } catch (TrainingDiverged e) {
+            progress.interrupt(); // the message starts a line of its own
+            throw e;
         }
         progress.interrupt();
         model.stopTrackingUsage();
@@ -303,9 +388,7 @@ final class TrainCommand implements Command {
         }
         writeLossPlot(out.resolve("loss.png"), trainLoss, validationLoss);
 
-        int sample = o.getInt("sample", 200);
-        if (sample > 0) {
-            TokenSampler sampler = new TokenSampler(o.getDouble("temperature", 0.8), o.getInt("top-k", 40));
+        if (sampler != null) {
             int[] prompt = Arrays.copyOf(validationTokens, Math.max(1, Math.min(validationTokens.length, 16)));
             int[] generated = sampler.generate(model.transformer(), prompt, sample, context, new Generator(seed + 1));
             System.out.println("sample (prompt from the validation text, then the model):");
@@ -313,6 +396,8 @@ final class TrainCommand implements Command {
         }
         Map<String, ExpertUsage> validationUsage = model.trackUsage();
         Evaluation last = evaluate(model, validation, lossFn, tokenizer);
+        TrainingDiverged.checkValidation(config.name(), steps, last.meanNll(),
+                divergenceAdvice(out, savedStep, lr, clip));
         model.stopTrackingUsage();
         Path usageDir = out.resolve("usage");
         List<Path> usageFiles = new ArrayList<>(ExpertUsageReport.write(usageDir, "training", trainingUsage));
@@ -328,19 +413,112 @@ final class TrainCommand implements Command {
         return 0;
     }
 
-    /** The corpus named by --data / --text, or Europarl. */
-    private static Corpus loadCorpus(Options o) throws IOException {
-        long maxBytes = o.getLong("max-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES);
-        if (o.has("data") && o.has("text")) {
-            throw new IllegalArgumentException("give --data or --text, not both");
+    /** The second half of a divergence message: which checkpoint is left, and what to change. */
+    private static String divergenceAdvice(Path out, int savedStep, double lr, double clip) {
+        String left = savedStep < 0 ? "nothing was saved" : "the checkpoint in " + out + " (step " + savedStep
+                + ") is unchanged";
+        return left + "; try a lower --lr (now " + lr + ")" + (clip > 0 ? " or a smaller --clip (now " + clip + ")"
+                : " or clipping, e.g. --clip 0.25");
+    }
+
+    /**
+     * The batch the checkpoint was trained with: its metadata's (written since it was saved), else the rows of
+     * its saved memory, else 0 (unknown: a RoPE run saved before the batch was).
+     */
+    private static int savedBatch(Map<String, String> meta, Map<String, Tensor> state, Path file) throws IOException {
+        if (meta.containsKey("batch")) {
+            return (int) TrainingCheckpoint.metadataNumber(meta, "batch", file);
         }
-        String data = o.has("data") ? o.get("data", "") : o.get("text", null);
+        Tensor memory = state.get("memory.0");
+        return memory == null ? 0 : memory.size(0);
+    }
+
+    private static Tensor savedTensor(Map<String, Tensor> state, String name, Path file) throws IOException {
+        Tensor t = state.get(name);
+        if (t == null) {
+            throw new IOException(file + " lacks the tensor '" + name + "' (it was not written by bin/ladon train)");
+        }
+        return t;
+    }
+
+    /**
+     * On --resume the model, its sizes and the tokenizer are the checkpoint's. Options that would change them
+     * are refused rather than ignored: a run that silently trains another model than the one asked for is
+     * worse than a message, and a warning scrolls away in a long log. The same values as saved are accepted.
+     */
+    private static void refuseChangedModelOptions(Options o, ModelConfig saved, Tokenizer tokenizer, Path out) {
+        Map<String, Object> savedValues = new LinkedHashMap<>();
+        savedValues.put("model", saved.name());
+        savedValues.put("positions", saved.positionEncoding().name().toLowerCase(Locale.ROOT));
+        savedValues.put("d-model", saved.dModel());
+        savedValues.put("layers", saved.layers());
+        savedValues.put("heads", saved.heads());
+        savedValues.put("head-dim", saved.dHead());
+        savedValues.put("d-ff", saved.dFF());
+        savedValues.put("dropout", saved.dropout());
+        savedValues.put("context", saved.context());
+        savedValues.put("tokenizer", tokenizer instanceof BpeTokenizer ? "bpe" : "byte");
+        savedValues.put("vocab", tokenizer.vocabSize());
+        List<String> changed = new ArrayList<>();
+        for (Map.Entry<String, Object> e : savedValues.entrySet()) {
+            String name = e.getKey();
+            if (!o.has(name)) {
+                continue;
+            }
+            Object given = switch (e.getValue()) {
+                case Integer i -> o.getInt(name, i);
+                case Double d -> o.getDouble(name, d);
+                default -> o.get(name, null);
+            };
+            if (!given.equals(e.getValue())) {
+                changed.add("--" + name + " " + o.get(name, null) + " (saved: " + e.getValue() + ")");
+            }
+        }
+        if (!changed.isEmpty()) {
+            throw new IllegalArgumentException("--resume continues the model saved in " + out + " as it is; "
+                    + String.join(", ", changed) + " would change it (leave them out, or start a new run in "
+                    + "another --out)");
+        }
+    }
+
+    /**
+     * Refuses a model that cannot fit the Java heap: building and training it would end in an
+     * OutOfMemoryError after a long wait. On the CPU a parameter holds 16 bytes in training (float32 weight,
+     * gradient and AdamW's two moments); on a GPU the heap holds only the weights, while the model is built.
+     */
+    static void requireModelFitsTheHeap(ModelConfig config, long parameters, boolean cpu, long maxHeapBytes) {
+        double needed = (cpu ? 16.0 : 4.0) * parameters;
+        if (needed > maxHeapBytes) {
+            double gib = 1L << 30;
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "%s with these sizes has %,d parameters: "
+                    + "%.1f GiB of %s, more than the Java heap's %.1f GiB; choose smaller sizes or give the JVM more "
+                    + "heap, e.g. LADON_JAVA_OPTS=\"-Xmx%dg -XX:+UseSerialGC\" bin/ladon train ...", config.name(),
+                    parameters, needed / gib, cpu ? "weights, gradients and AdamW moments" : "weights",
+                    maxHeapBytes / gib, (long) Math.ceil(1.5 * needed / gib)));
+        }
+    }
+
+    /** The corpus and, for messages about a split too short, how each split is made. */
+    private record Data(Corpus corpus, String trainingRule, String validationRule) {
+    }
+
+    /** The corpus at {@code data} (--data or --text), or Europarl when it is null. */
+    private static Data loadCorpus(String data, long maxBytes) throws IOException {
         if (data == null) {
-            return EuroparlCorpus.load(maxBytes);
+            return new Data(EuroparlCorpus.load(maxBytes), "Europarl's documents but every 20th, of the first "
+                    + "--max-bytes " + maxBytes + " bytes read", "Europarl's validation split is every 20th document "
+                    + "of the --max-bytes " + maxBytes + " bytes read, about a twentieth of them");
         }
         Path path = Path.of(data);
-        return Files.isDirectory(path) ? WikitextCorpus.load(path, maxBytes)
-                : TextFileCorpus.load(path, 0.1, maxBytes);
+        if (Files.isDirectory(path)) {
+            String limit = " (at most --max-bytes " + maxBytes + " bytes of it)";
+            return new Data(WikitextCorpus.load(path, maxBytes), "the training split is wiki.train" + limit,
+                    "the validation split is wiki.valid" + limit);
+        }
+        return new Data(TextFileCorpus.load(path, 0.1, maxBytes), "the training split of " + path.getFileName()
+                + " is its first 90% (at most --max-bytes " + maxBytes + " bytes are read)", "the validation split of "
+                + path.getFileName() + " is its last 10%, from the first line that starts there: a file of few or "
+                + "long lines can leave it short or empty (at most --max-bytes " + maxBytes + " bytes are read)");
     }
 
     /** The named configuration with the size options of {@code o} applied and the tokenizer's vocabulary. */
@@ -350,7 +528,8 @@ final class TrainCommand implements Command {
             switch (o.get("positions", "xl")) {
                 case "xl" -> b.positionEncoding(ModelConfig.PositionEncoding.XL).memoryBlocks(1);
                 case "rope" -> b.positionEncoding(ModelConfig.PositionEncoding.ROPE).memoryBlocks(0);
-                default -> throw new IllegalArgumentException("--positions expects xl or rope");
+                default -> throw new IllegalArgumentException("--positions expects xl or rope, got '"
+                        + o.get("positions", "") + "'");
             }
         }
         if (o.has("d-model")) {
@@ -377,13 +556,14 @@ final class TrainCommand implements Command {
         return b.build();
     }
 
-    /** Writes model, optimizer and trainer state (in that order; see {@link TrainingCheckpoint}). */
+    /**
+     * Writes model, optimizer and trainer state (in that order; see {@link TrainingCheckpoint}), after checking
+     * that all of them are finite: a run never saves NaN over its last good checkpoint.
+     */
     private static void saveCheckpoint(Path out, MoeLanguageModel model, AdamW optimizer, Tokenizer tokenizer,
-            String tokenizerKind, int step, int position, List<Tensor> memory, List<Double> trainLoss,
+            String tokenizerKind, int step, int batch, int position, List<Tensor> memory, List<Double> trainLoss,
             List<double[]> validationLoss, Map<String, ExpertUsage> trainingUsage, int usageSince) throws IOException {
-        TrainingCheckpoint.saveModel(out, model, tokenizer, tokenizerKind, step);
-        SafeTensors.save(out.resolve(TrainingCheckpoint.OPTIMIZER), optimizer.stateDict(),
-                Map.of("step", Integer.toString(step)));
+        Map<String, Tensor> optimizerState = optimizer.stateDict();
         Map<String, Tensor> state = new LinkedHashMap<>();
         int memoryCount = memory == null ? 0 : memory.size();
         for (int i = 0; i < memoryCount; i++) {
@@ -396,14 +576,20 @@ final class TrainCommand implements Command {
         state.put("loss.validation.step", Tensor.of(vs, vs.length));
         state.put("loss.validation", Tensor.of(vl, vl.length));
         state.putAll(TrainingCheckpoint.usageState(trainingUsage));
+        TrainingDiverged.checkFinite(optimizerState, "the optimizer state of step " + step + " was not saved");
+        TrainingDiverged.checkFinite(state, "the trainer state of step " + step + " was not saved");
         Generator rng = Generator.defaultGenerator();
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("step", Integer.toString(step));
+        meta.put("batch", Integer.toString(batch));
         meta.put("position", Integer.toString(position));
         meta.put("rng.seed", Long.toString(rng.seed()));
         meta.put("rng.offset", Long.toString(rng.offset()));
         meta.put("memory", Integer.toString(memoryCount));
         meta.put("usage.since", Integer.toString(usageSince));
+        TrainingCheckpoint.saveModel(out, model, tokenizer, tokenizerKind, step);
+        SafeTensors.save(out.resolve(TrainingCheckpoint.OPTIMIZER), optimizerState,
+                Map.of("step", Integer.toString(step)));
         SafeTensors.save(out.resolve(TrainingCheckpoint.TRAINER), state, meta);
     }
 
@@ -482,13 +668,23 @@ final class TrainCommand implements Command {
         private int position;
 
         Streams(int[] data, int rows, int context) {
+            this(data, rows, context, "text", "");
+        }
+
+        /**
+         * @param name what the tokens are, for the message when they are too few ("validation text")
+         * @param why  how that text is made, appended to that message (empty for nothing)
+         */
+        Streams(int[] data, int rows, int context, String name, String why) {
             this.data = data;
             this.rows = rows;
             this.context = context;
             this.length = data.length / rows;
             if (length < context + 1) {
-                throw new IllegalArgumentException("text too short: " + data.length + " tokens give " + rows
-                        + " streams of " + length + " tokens, fewer than context + 1 = " + (context + 1));
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "the %s is too short: %,d tokens make %d "
+                        + "streams of %,d, and each stream needs context + 1 = %d (%,d tokens in all)%s", name,
+                        data.length, rows, length, context + 1, (long) rows * (context + 1),
+                        why.isEmpty() ? "" : "; " + why));
             }
         }
 

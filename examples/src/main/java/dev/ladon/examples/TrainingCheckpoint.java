@@ -110,14 +110,21 @@ final class TrainingCheckpoint {
         throw new IllegalStateException("ModelConfig field of unsupported type " + type);
     }
 
-    /** Writes the model (with config and tokenizer kind) and the tokenizer. */
+    /**
+     * Writes the model (with config and tokenizer kind) and the tokenizer.
+     *
+     * @throws TrainingDiverged if a weight is NaN or infinite; nothing is written then, so the previous
+     *     checkpoint stays whole
+     */
     static void saveModel(Path dir, MoeLanguageModel model, Tokenizer tokenizer, String tokenizerKind, long step)
             throws IOException {
+        Map<String, Tensor> weights = model.stateDict();
+        TrainingDiverged.checkFinite(weights, "the weights of step " + step + " were not saved");
         Files.createDirectories(dir);
         Map<String, String> meta = configMetadata(model.config());
         meta.put("tokenizer", tokenizerKind);
         meta.put("step", Long.toString(step));
-        SafeTensors.save(dir.resolve(MODEL), model.stateDict(), meta);
+        SafeTensors.save(dir.resolve(MODEL), weights, meta);
         tokenizer.save(dir.resolve(TOKENIZER));
     }
 
@@ -135,10 +142,17 @@ final class TrainingCheckpoint {
         if (!Files.exists(file)) {
             throw new IOException("no checkpoint: " + file + " does not exist");
         }
-        ModelConfig config = configFrom(SafeTensors.loadMetadata(file));
+        ModelConfig config;
+        try {
+            config = configFrom(SafeTensors.loadMetadata(file));
+        } catch (IllegalArgumentException e) {
+            // A field missing, unreadable or out of range: the file's fault, not the command line's.
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
         MoeLanguageModel model = LanguageModels.build(config, new Generator(seed));
         Map<String, Tensor> loaded = SafeTensors.load(file);
         CheckpointLayout.requireMatch(model.stateDict(), loaded);
+        TrainingDiverged.checkFinite(loaded, "checkpoint " + file + " holds a diverged model");
         model.loadStateDict(loaded);
         return model;
     }
@@ -208,12 +222,41 @@ final class TrainingCheckpoint {
         return any;
     }
 
+    /**
+     * {@code dir/tokenizer.txt}, checked against the model it is to feed: its vocabulary must be the model's
+     * (a tokenizer from another run would give ids the embedding lacks, or mean other text by them).
+     */
+    static Tokenizer loadTokenizer(Path dir, ModelConfig config) throws IOException {
+        Path file = dir.resolve(TOKENIZER);
+        Tokenizer tokenizer = Tokenizer.load(file);
+        if (tokenizer.vocabSize() != config.vocabSize()) {
+            throw new IOException(String.format(Locale.ROOT, "%s has a vocabulary of %d tokens, but the model in %s "
+                    + "was trained on %d: the two files come from different runs", file, tokenizer.vocabSize(),
+                    dir.resolve(MODEL), config.vocabSize()));
+        }
+        return tokenizer;
+    }
+
     /** The step recorded in {@code file}'s metadata. */
     static long readStep(Path file) throws IOException {
-        String s = SafeTensors.loadMetadata(file).get("step");
-        if (s == null) {
-            throw new IOException(file + " has no step in its metadata");
+        return metadataNumber(SafeTensors.loadMetadata(file), "step", file);
+    }
+
+    /**
+     * The integer under {@code key} in the metadata of {@code file}.
+     *
+     * @throws IOException naming the file and the key when it is missing or not an integer
+     */
+    static long metadataNumber(Map<String, String> metadata, String key, Path file) throws IOException {
+        String value = metadata.get(key);
+        if (value == null) {
+            throw new IOException(file + " lacks '" + key + "' in its metadata (it was not written by bin/ladon train, "
+                    + "or by an older version)");
         }
-        return Long.parseLong(s);
+        try {
+            return Long.parseLong(value);
+        } catch (NumberFormatException e) {
+            throw new IOException(file + ": metadata '" + key + "' is '" + value + "', not an integer");
+        }
     }
 }

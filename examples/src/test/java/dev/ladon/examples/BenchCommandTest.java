@@ -210,4 +210,12 @@ class BenchCommandTest {
         }
         assertThat(summary).containsPattern(" [1-9]\\d* in \\d+ ms").containsPattern("; committed \\d+ MB$");
     }
+
+    @Test
+    void routingSizesPastWhatATensorHoldsAreRefusedWithTheirProduct() throws Exception {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new RoutingBenchCommand().run(new String[] {
+            "--tokens", "2000000000"})).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--tokens 2000000000 x --k 2 = 4,000,000,000 routed rows of width 256: more than the "
+                        + "2^31-1 elements one tensor holds");
+    }
 }

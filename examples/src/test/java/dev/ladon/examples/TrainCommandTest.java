@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ladon.moe.ModelConfig;
+import dev.ladon.moe.MoeLanguageModel;
+import dev.ladon.nn.Parameter;
 import dev.ladon.nn.data.BpeTokenizer;
+import dev.ladon.nn.data.ByteTokenizer;
 import dev.ladon.nn.data.Tokenizer;
 import dev.ladon.nn.io.SafeTensors;
 import dev.ladon.tensor.Device;
@@ -81,8 +84,26 @@ class TrainCommandTest {
     }
 
     @Test
-    void tooShortATextIsReported() {
-        assertThatThrownBy(() -> new TrainCommand.Streams(tokens(10), 2, 6)).hasMessageContaining("text too short");
+    void tooShortATextIsReportedWithWhatItHasAndNeeds() {
+        assertThatThrownBy(() -> new TrainCommand.Streams(tokens(10), 2, 6, "validation text", "because"))
+                .hasMessage("the validation text is too short: 10 tokens make 2 streams of 5, and each stream needs "
+                        + "context + 1 = 7 (14 tokens in all); because");
+    }
+
+    @Test
+    void aTextFileOfOneLineHasNoValidationAndTheMessageSaysWhy(@TempDir Path dir) throws Exception {
+        // Validation starts at the first line that begins in the last 10%: one long line leaves none.
+        Path oneLine = Files.writeString(dir.resolve("one-line.txt"), "the cat sat on the mat ".repeat(200));
+        assertThatThrownBy(() -> new TrainCommand().run(tiny(oneLine, dir.resolve("run"), "--steps", "1")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("the validation text is too short: 0 tokens make 2 streams of 0")
+                .hasMessageContaining("the validation split of one-line.txt is its last 10%, from the first line "
+                        + "that starts there");
+        // Too few --eval-tokens is said as such, before the split is looked at.
+        assertThatThrownBy(() -> new TrainCommand().run(tiny(textFile(dir), dir.resolve("run"), "--steps", "1",
+                "--eval-tokens", "10"))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--eval-tokens 10 is below the 17 that validation needs: 2 streams of context + 1 = 9 "
+                        + "tokens (0 evaluates the whole split)");
     }
 
     @Test
@@ -154,11 +175,11 @@ class TrainCommandTest {
     void aDeviceWithoutABackendIsRefusedBeforeAnythingIsMade(@TempDir Path dir) throws Exception {
         Path text = textFile(dir);
         Path out = dir.resolve("run");
-        assertThatThrownBy(() -> new TrainCommand().run(tiny(text, out, "--steps", "1", "--device", "tpu")))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("--device tpu:0 is unavailable: no backend for 'tpu'");
-        assertThatThrownBy(() -> new TrainCommand().run(tiny(text, out, "--steps", "1", "--device", "cuda:x")))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot parse device 'cuda:x'");
+        for (String device : List.of("tpu", "cuda:x", "", "cpu:1")) {
+            assertThatThrownBy(() -> new TrainCommand().run(tiny(text, out, "--steps", "1", "--device", device)))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("--device expects cpu, cuda or cuda:N, got '" + device + "'");
+        }
         assertThat(out).doesNotExist();
         // cpu is what the other tests run by default; named, it trains the same way.
         String printed = runCapturing(tiny(text, out, "--steps", "1", "--device", "cpu"));
@@ -371,5 +392,188 @@ class TrainCommandTest {
         assertThatThrownBy(() -> GenerateCommand.generate(dir, "x", 1, 0, 0, 0, Device.CPU))
                 .hasMessageContaining("no checkpoint");
         assertThat(Arrays.asList(new TrainCommand().help().split("\n"))).anyMatch(l -> l.contains("--resume"));
+    }
+
+    private static String[] command(String name, String[] args) {
+        List<String> all = new ArrayList<>(List.of(name));
+        all.addAll(List.of(args));
+        return all.toArray(String[]::new);
+    }
+
+    /** {@code args} without the option {@code name} and its value. */
+    private static String[] without(String[] args, String name) {
+        List<String> kept = new ArrayList<>(List.of(args));
+        int at = kept.indexOf(name);
+        kept.remove(at + 1);
+        kept.remove(at);
+        return kept.toArray(String[]::new);
+    }
+
+    @Test
+    void aDivergingRunStopsBeforeTheUpdateExitsWithOneAndKeepsItsLastCheckpoint(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        Path run = dir.resolve("run");
+        runCapturing(tiny(text, run, "--steps", "6", "--stop-after", "1"));
+        byte[] model = Files.readAllBytes(run.resolve(TrainingCheckpoint.MODEL));
+        byte[] trainer = Files.readAllBytes(run.resolve(TrainingCheckpoint.TRAINER));
+        // A learning rate of 1e6 blows the weights up at step 2; step 3's gradients are no longer finite.
+        MainTest.Result r = MainTest.ladon(command("train", tiny(text, run, "--steps", "6", "--resume", "--lr", "1e6",
+                "--eval-every", "6")));
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.err().lines()).hasSize(1);
+        assertThat(r.err()).startsWith("ladon train: dense-small diverged at step 3: loss ")
+                .contains("; stopped before that step's update; the checkpoint in " + run + " (step 1) is unchanged; "
+                        + "try a lower --lr (now 1000000.0) or a smaller --clip (now 0.25)");
+        assertThat(r.out()).doesNotContain("validation perplexity");
+        assertThat(Files.readAllBytes(run.resolve(TrainingCheckpoint.MODEL))).isEqualTo(model);
+        assertThat(Files.readAllBytes(run.resolve(TrainingCheckpoint.TRAINER))).isEqualTo(trainer);
+        // A fresh run that diverges before its first checkpoint says that nothing was saved.
+        MainTest.Result fresh = MainTest.ladon(command("train", tiny(text, dir.resolve("fresh"), "--steps", "6",
+                "--lr", "1e6", "--clip", "0", "--eval-every", "6")));
+        assertThat(fresh.code()).isEqualTo(1);
+        assertThat(fresh.err()).contains("nothing was saved; try a lower --lr (now 1000000.0) or clipping, e.g. "
+                + "--clip 0.25");
+        assertThat(dir.resolve("fresh").resolve(TrainingCheckpoint.MODEL)).doesNotExist();
+    }
+
+    @Test
+    void weightsThatAreNotFiniteAreNeitherSavedNorLoaded(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        runCapturing(tiny(textFile(dir), run, "--steps", "1"));
+        MoeLanguageModel model = TrainingCheckpoint.loadModel(run);
+        byte[] saved = Files.readAllBytes(run.resolve(TrainingCheckpoint.MODEL));
+        Parameter p = model.parameters().get(0);
+        p.data().copyFrom(p.data().mul(Double.NaN));
+        assertThatThrownBy(() -> TrainingCheckpoint.saveModel(run, model, new ByteTokenizer(), "byte", 2))
+                .isInstanceOf(TrainingDiverged.class).hasMessageContaining("the weights of step 2 were not saved")
+                .hasMessageContaining("holds NaN or infinite values");
+        assertThat(Files.readAllBytes(run.resolve(TrainingCheckpoint.MODEL))).isEqualTo(saved);
+
+        // A checkpoint written with NaN (by an older Ladon, or by hand) is refused when it is read.
+        Path file = run.resolve(TrainingCheckpoint.MODEL);
+        Map<String, Tensor> weights = new java.util.LinkedHashMap<>(SafeTensors.load(file));
+        String first = weights.keySet().iterator().next();
+        weights.put(first, weights.get(first).mul(Double.POSITIVE_INFINITY));
+        SafeTensors.save(file, weights, SafeTensors.loadMetadata(file));
+        assertThatThrownBy(() -> GenerateCommand.generate(run, "x", 1, 0, 0, 0, Device.CPU))
+                .isInstanceOf(TrainingDiverged.class)
+                .hasMessage("checkpoint " + file + " holds a diverged model: tensor '" + first
+                        + "' holds NaN or infinite values");
+    }
+
+    @Test
+    void withoutClippingTheGradientNormIsStillMeasuredAndPrinted(@TempDir Path dir) throws Exception {
+        String out = runCapturing(tiny(textFile(dir), dir.resolve("run"), "--steps", "2", "--clip", "0"));
+        assertThat(out).containsPattern("grad norm [0-9]+\\.[0-9]{2} \\|").doesNotContain("NaN");
+        assertThatThrownBy(() -> new TrainCommand().run(tiny(textFile(dir), dir.resolve("run"), "--clip", "-1")))
+                .hasMessage("--clip must be >= 0, got -1");
+    }
+
+    @Test
+    void optionsAreCheckedBeforeAnythingIsReadTrainedOrMade(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        Path out = dir.resolve("run");
+        Map<List<String>, String> refusals = new java.util.LinkedHashMap<>();
+        refusals.put(List.of("--min-lr", "0.1", "--lr", "0.01"), "--min-lr 0.1 is above --lr 0.01: the cosine would "
+                + "raise the learning rate instead of lowering it");
+        refusals.put(List.of("--sample", "-5"), "--sample must be >= 0, got -5");
+        refusals.put(List.of("--sample", "2147483647"), "--sample must be <= 1000000, got 2147483647");
+        refusals.put(List.of("--temperature", "-1"), "--temperature must be >= 0, got -1");
+        refusals.put(List.of("--top-k", "-3"), "--top-k must be >= 0, got -3");
+        refusals.put(List.of("--sample", "0", "--top-k", "3"), "--top-k applies only when --sample is above 0");
+        refusals.put(List.of("--vocab", "300"), "--vocab applies only to --tokenizer bpe (the byte tokenizer's "
+                + "vocabulary is 256)");
+        refusals.put(List.of("--tokenizer", "bpe", "--vocab", "100"), "--vocab must be >= 256, got 100");
+        refusals.put(List.of("--tokenizer", "words"), "--tokenizer expects byte or bpe, got 'words'");
+        refusals.put(List.of("--data", ""), "--data is empty");
+        refusals.put(List.of("--max-bytes", "0"), "--max-bytes must be positive, got 0");
+        for (Map.Entry<List<String>, String> e : refusals.entrySet()) {
+            String[] args = tiny(text, out, e.getKey().toArray(String[]::new));
+            assertThatThrownBy(() -> new TrainCommand().run(args)).as(e.getKey().toString())
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage(e.getValue());
+        }
+        assertThat(out).doesNotExist();
+        Path file = Files.writeString(dir.resolve("a-file"), "x");
+        assertThatThrownBy(() -> new TrainCommand().run(tiny(text, file))).hasMessage("--out " + file
+                + " is a file, not a directory");
+    }
+
+    @Test
+    void aModelWhoseTrainingStateCannotFitTheHeapIsRefusedWithItsSize() {
+        ModelConfig c = ModelConfig.named("dense-small");
+        // 100M parameters train in 16 bytes each on the CPU: 1.5 GiB, more than a 1 GiB heap.
+        assertThatThrownBy(() -> TrainCommand.requireModelFitsTheHeap(c, 100_000_000, true, 1L << 30))
+                .hasMessage("dense-small with these sizes has 100,000,000 parameters: 1.5 GiB of weights, gradients "
+                        + "and AdamW moments, more than the Java heap's 1.0 GiB; choose smaller sizes or give the JVM "
+                        + "more heap, e.g. LADON_JAVA_OPTS=\"-Xmx3g -XX:+UseSerialGC\" bin/ladon train ...");
+        // On a GPU the heap holds only the weights while the model is built.
+        TrainCommand.requireModelFitsTheHeap(c, 100_000_000, false, 1L << 30);
+    }
+
+    @Test
+    void resumeRefusesWhatWouldChangeTheSavedRunAndTakesItsBatch(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        Path run = dir.resolve("run");
+        runCapturing(tiny(text, run, "--steps", "6", "--stop-after", "3"));
+        String[] resume = tiny(text, run, "--steps", "6", "--resume");
+        Map<List<String>, String> refusals = new java.util.LinkedHashMap<>();
+        refusals.put(List.of("--batch", "3"), "--batch 3 differs from the checkpoint's 2: a resumed run reads the same "
+                + "streams (leave --batch out, or give 2)");
+        refusals.put(List.of("--steps", "2"), "--steps 2 is below the step the checkpoint in " + run + " reached, 3: "
+                + "give --steps 3 or more");
+        refusals.put(List.of("--stop-after", "3"), "--stop-after 3 is not after the step the checkpoint in " + run
+                + " reached, 3: nothing would be trained");
+        refusals.put(List.of("--d-model", "32", "--layers", "1", "--model", "moa-small"), "--resume continues the "
+                + "model saved in " + run + " as it is; --model moa-small (saved: dense-small), --d-model 32 "
+                + "(saved: 16) would change it (leave them out, or start a new run in another --out)");
+        for (Map.Entry<List<String>, String> e : refusals.entrySet()) {
+            List<String> args = new ArrayList<>(List.of(resume));
+            args.addAll(e.getKey());
+            assertThatThrownBy(() -> new TrainCommand().run(args.toArray(String[]::new))).as(e.getKey().toString())
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage(e.getValue());
+        }
+        // The saved sizes repeated are accepted, and without --batch the saved batch of 2 is used, not 8.
+        String out = runCapturing(without(resume, "--batch"));
+        assertThat(out).contains("in 2 streams").contains("resuming " + run + " at step 3");
+        assertThat(lastLine(out)).startsWith("validation perplexity");
+    }
+
+    @Test
+    void aCheckpointWhoseFilesDoNotBelongTogetherIsNamedInOneLine(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        runCapturing(tiny(textFile(dir), run, "--steps", "2", "--stop-after", "1"));
+        Path tokenizerFile = run.resolve(TrainingCheckpoint.TOKENIZER);
+        BpeTokenizer.train("the cat sat on the mat and the dog ran far ".repeat(20), 270).save(tokenizerFile);
+        assertThatThrownBy(() -> GenerateCommand.generate(run, "x", 1, 0, 0, 0, Device.CPU))
+                .isInstanceOf(java.io.IOException.class)
+                .hasMessage(tokenizerFile + " has a vocabulary of 270 tokens, but the model in "
+                        + run.resolve(TrainingCheckpoint.MODEL) + " was trained on 256: the two files come from "
+                        + "different runs");
+        new ByteTokenizer().save(tokenizerFile);
+
+        // trainer.safetensors with its tensors but without the metadata train writes.
+        Path trainer = run.resolve(TrainingCheckpoint.TRAINER);
+        SafeTensors.save(trainer, SafeTensors.load(trainer));
+        assertThatThrownBy(() -> new TrainCommand().run(tiny(textFile(dir), run, "--steps", "2", "--resume")))
+                .isInstanceOf(java.io.IOException.class)
+                .hasMessage(trainer + " lacks 'step' in its metadata (it was not written by bin/ladon train, or by an "
+                        + "older version)");
+    }
+
+    @Test
+    void generateNamesItsOwnOptionsInItsMessages(@TempDir Path dir) throws Exception {
+        Path run = dir.resolve("run");
+        runCapturing(tiny(textFile(dir), run, "--steps", "1"));
+        String checkpoint = run.toString();
+        assertThatThrownBy(() -> new GenerateCommand().run(new String[] {"--checkpoint", checkpoint, "--tokens",
+            "2147483647"})).hasMessage("--tokens must be <= 1000000, got 2147483647");
+        assertThatThrownBy(() -> new GenerateCommand().run(new String[] {"--checkpoint", checkpoint, "--temperature",
+            "NaN"})).hasMessage("--temperature expects a finite number, got 'NaN'");
+        assertThatThrownBy(() -> new GenerateCommand().run(new String[] {"--checkpoint", checkpoint, "--top-k", "-3"}))
+                .hasMessage("--top-k must be >= 0, got -3");
+        // -h as the value of --prompt is a prompt, not a request for help.
+        MainTest.Result r = MainTest.ladon("generate", "--checkpoint", checkpoint, "--prompt", "-h", "--tokens", "3");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).startsWith("-h").doesNotContain("usage:");
     }
 }

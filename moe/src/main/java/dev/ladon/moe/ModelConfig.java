@@ -195,8 +195,8 @@ public record ModelConfig(String name, Variant variant, PositionEncoding positio
     }
 
     /** T_k = T * (1 + cb): keys (memory plus current block) each query of a block can see at most. */
-    public int keyLength() {
-        return context * (1 + memoryBlocks);
+    public long keyLength() {
+        return (long) context * (1L + memoryBlocks);
     }
 
     /** The configuration registered under {@code name} (see {@link #names()}). */

@@ -44,19 +44,26 @@ public record AttentionCost(List<Term> macTerms, List<Term> memoryTerms, String 
     public record Term(String expression, long value) {
     }
 
+    /** @throws ArithmeticException if a total exceeds 2^63 - 1 */
     public AttentionCost {
         macTerms = List.copyOf(macTerms);
         memoryTerms = List.copyOf(memoryTerms);
+        sum(macTerms);
+        sum(memoryTerms);
     }
 
     /** MACs of one layer for one sequence of T tokens. */
     public long macs() {
-        return macTerms.stream().mapToLong(Term::value).sum();
+        return sum(macTerms);
     }
 
     /** Activation floats of one layer for one sequence. */
     public long memory() {
-        return memoryTerms.stream().mapToLong(Term::value).sum();
+        return sum(memoryTerms);
+    }
+
+    private static long sum(List<Term> terms) {
+        return terms.stream().mapToLong(Term::value).reduce(0, Math::addExact);
     }
 
     /** {@link #macs()} / T. */
@@ -72,9 +79,19 @@ public record AttentionCost(List<Term> macTerms, List<Term> memoryTerms, String 
     /**
      * The cost of one attention layer of {@code c}.
      *
-     * @throws IllegalArgumentException for MoA with RoPE: the authors' MoA formula exists only for XL
+     * @throws IllegalArgumentException for MoA with RoPE: the authors' MoA formula exists only for XL; or
+     *     when a count exceeds 2^63 - 1 (a context of 2 billion tokens, say)
      */
     public static AttentionCost of(ModelConfig c) {
+        try {
+            return count(c);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("attention cost of '" + c.name() + "': the counts exceed 2^63 - 1, "
+                    + "more than a 64-bit integer holds");
+        }
+    }
+
+    private static AttentionCost count(ModelConfig c) {
         long h = c.heads();
         long dh = c.dHead();
         long d = c.dModel();
@@ -93,16 +110,16 @@ public record AttentionCost(List<Term> macTerms, List<Term> memoryTerms, String 
             long nProj = nExp * k + 4 - nExp;
             long nSel = (moe.contains(Projection.K) || moe.contains(Projection.V) ? 1 : 0)
                     + (moe.contains(Projection.Q) || moe.contains(Projection.O) ? 1 : 0);
-            macs.add(new Term("2*H*d_h*T*T_k", 2 * h * dh * t * tk));
-            macs.add(new Term("n_proj*d*H*d_h*T", nProj * d * h * dh * t));
-            macs.add(new Term("n_exp*H*k*T*d_h", nExp * h * k * t * dh));
-            macs.add(new Term("n_sel*E*d*T*(1+cb)", nSel * e * d * t * (1 + cb)));
-            mem.add(new Term("2*H*T*T_k", 2 * h * t * tk));
-            mem.add(new Term("4*H*d_h*T", 4 * h * dh * t));
-            mem.add(new Term("n_sel*E*T*(1+cb)", nSel * e * t * (1 + cb)));
+            macs.add(new Term("2*H*d_h*T*T_k", Product.of(2, h, dh, t, tk)));
+            macs.add(new Term("n_proj*d*H*d_h*T", Product.of(nProj, d, h, dh, t)));
+            macs.add(new Term("n_exp*H*k*T*d_h", Product.of(nExp, h, k, t, dh)));
+            macs.add(new Term("n_sel*E*d*T*(1+cb)", Product.of(nSel, e, d, t, 1 + cb)));
+            mem.add(new Term("2*H*T*T_k", Product.of(2, h, t, tk)));
+            mem.add(new Term("4*H*d_h*T", Product.of(4, h, dh, t)));
+            mem.add(new Term("n_sel*E*T*(1+cb)", Product.of(nSel, e, t, 1 + cb)));
             if (xl) {
-                macs.add(new Term("2*H*d*T*d_h", 2 * h * d * t * dh));
-                mem.add(new Term("2*H*T*d_h", 2 * h * t * dh));
+                macs.add(new Term("2*H*d*T*d_h", Product.of(2, h, d, t, dh)));
+                mem.add(new Term("2*H*T*d_h", Product.of(2, h, t, dh)));
             }
             String inputs = "SwitchHead H=" + h + " E=" + e + " k=" + k + " d_h=" + dh + " " + common + " experts="
                     + projectionLetters(moe) + " n_exp=" + nExp + " n_proj=" + nProj + " n_sel=" + nSel;
@@ -116,25 +133,25 @@ public record AttentionCost(List<Term> macTerms, List<Term> memoryTerms, String 
             long k = c.activeExperts();
             long e = c.experts();
             long k0 = MOA_FORMULA_K0;
-            macs.add(new Term("2*k*d_h*T*T_k", 2 * k * dh * t * tk));
-            macs.add(new Term("(2k+2)*d*d_h*T", (2 * k + 2) * d * dh * t));
-            macs.add(new Term("k*k0*T*d_h", k * k0 * t * dh));
-            macs.add(new Term("E*d*T", e * d * t));
-            macs.add(new Term("2*d*T*d_h*(1+cb)", 2 * d * t * dh * (1 + cb)));
-            mem.add(new Term("2*k*T*T_k", 2 * k * t * tk));
-            mem.add(new Term("(2k+2)*d_h*T", (2 * k + 2) * dh * t));
-            mem.add(new Term("2*T*d_h", 2 * t * dh));
-            mem.add(new Term("E*T*(1+cb)", e * t * (1 + cb)));
+            macs.add(new Term("2*k*d_h*T*T_k", Product.of(2, k, dh, t, tk)));
+            macs.add(new Term("(2k+2)*d*d_h*T", Product.of(2 * k + 2, d, dh, t)));
+            macs.add(new Term("k*k0*T*d_h", Product.of(k, k0, t, dh)));
+            macs.add(new Term("E*d*T", Product.of(e, d, t)));
+            macs.add(new Term("2*d*T*d_h*(1+cb)", Product.of(2, d, t, dh, 1 + cb)));
+            mem.add(new Term("2*k*T*T_k", Product.of(2, k, t, tk)));
+            mem.add(new Term("(2k+2)*d_h*T", Product.of(2 * k + 2, dh, t)));
+            mem.add(new Term("2*T*d_h", Product.of(2, t, dh)));
+            mem.add(new Term("E*T*(1+cb)", Product.of(e, t, 1 + cb)));
             String inputs = "MoA k=" + k + " E=" + e + " d_h=" + dh + " " + common + " k0=" + k0;
             return new AttentionCost(macs, mem, inputs, c.context());
         }
-        macs.add(new Term("2*H*d_h*T*T_k", 2 * h * dh * t * tk));
-        macs.add(new Term("4*d*H*d_h*T", 4 * d * h * dh * t));
-        mem.add(new Term("2*H*T*T_k", 2 * h * t * tk));
-        mem.add(new Term("4*H*d_h*T", 4 * h * dh * t));
+        macs.add(new Term("2*H*d_h*T*T_k", Product.of(2, h, dh, t, tk)));
+        macs.add(new Term("4*d*H*d_h*T", Product.of(4, d, h, dh, t)));
+        mem.add(new Term("2*H*T*T_k", Product.of(2, h, t, tk)));
+        mem.add(new Term("4*H*d_h*T", Product.of(4, h, dh, t)));
         if (xl) {
-            macs.add(new Term("2*H*d*T*d_h*(1+cb)", 2 * h * d * t * dh * (1 + cb)));
-            mem.add(new Term("2*H*T*d_h*(1+cb)", 2 * h * t * dh * (1 + cb)));
+            macs.add(new Term("2*H*d*T*d_h*(1+cb)", Product.of(2, h, d, t, dh, 1 + cb)));
+            mem.add(new Term("2*H*T*d_h*(1+cb)", Product.of(2, h, t, dh, 1 + cb)));
         }
         return new AttentionCost(macs, mem, "dense H=" + h + " d_h=" + dh + " " + common, c.context());
     }

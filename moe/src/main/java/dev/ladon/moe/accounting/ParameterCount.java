@@ -13,9 +13,10 @@ import dev.ladon.moe.ModelConfig.Projection;
  * <p>Attention, per layer (no biases unless said):
  * <ul>
  *   <li>dense XL: q [d, H d_h], kv [d, 2 H d_h], position [d, H d_h], merge [H d_h, d], the XL content and
- *       position biases u, v [H d_h] each, and 2 scalars (the spec's assumption, which reproduces the
- *       47.26M and 262.48M totals); dense RoPE: q, k, v, o only (an assumption: no published count checks
- *       it).</li>
+ *       position biases u, v [H d_h] each, and the learnable score scale, one scalar, as Ladon's
+ *       {@code RelativeMultiHeadAttention} has it. The spec's recount assumed 2 scalars (47,260,136 and
+ *       262,479,968); one per layer fewer still rounds to the published 47.26M and 262.48M. Dense RoPE: q,
+ *       k, v, o only (an assumption: no published count checks it).</li>
  *   <li>SwitchHead: each of q, k, v, o is dense [d, H d_h] or experts [H, E, d, d_h]; a selector [H E, d] per
  *       side that has experts (source side: k or v, destination side: q or o); XL adds the position
  *       projection [d, H d_h].</li>
@@ -36,17 +37,33 @@ import dev.ladon.moe.ModelConfig.Projection;
 public record ParameterCount(long embedding, long attentionPerLayer, long feedForwardPerLayer, long normsPerLayer,
         int layers, long finalNorm, long output) {
 
-    /** Everything: embedding + L (attention + feedforward + norms) + final norm + output. */
+    /**
+     * Everything: embedding + L (attention + feedforward + norms) + final norm + output.
+     *
+     * @throws ArithmeticException if it exceeds 2^63 - 1 ({@link #of} checks that it does not)
+     */
     public long total() {
-        return embedding + layers * (attentionPerLayer + feedForwardPerLayer + normsPerLayer) + finalNorm + output;
+        long perLayer = Math.addExact(Math.addExact(attentionPerLayer, feedForwardPerLayer), normsPerLayer);
+        return Math.addExact(Math.addExact(embedding, Math.multiplyExact(layers, perLayer)), finalNorm + output);
     }
 
-    /** The parameter count of {@code c}. */
+    /**
+     * The parameter count of {@code c}.
+     *
+     * @throws IllegalArgumentException if it exceeds 2^63 - 1
+     */
     public static ParameterCount of(ModelConfig c) {
         long d = c.dModel();
         long vocab = c.vocabSize();
-        return new ParameterCount(vocab * d, attention(c), feedForward(c), 2 * 2 * d, c.layers(), 2 * d,
-                d * vocab + vocab);
+        try {
+            ParameterCount count = new ParameterCount(Product.of(vocab, d), attention(c), feedForward(c), 2 * 2 * d,
+                    c.layers(), 2 * d, Product.of(d, vocab) + vocab);
+            count.total();
+            return count;
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("parameter count of '" + c.name() + "': more than 2^63 - 1, the most "
+                    + "a 64-bit integer holds");
+        }
     }
 
     private static long attention(ModelConfig c) {
@@ -58,25 +75,26 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
         if (c.variant().switchHeadAttention()) {
             long total = 0;
             for (Projection p : Projection.values()) {
-                total += c.moeProjections().contains(p) ? h * e * d * dh : d * h * dh;
+                total += c.moeProjections().contains(p) ? Product.of(h, e, d, dh) : Product.of(d, h, dh);
             }
             boolean sourceSelector = c.moeProjections().contains(Projection.K)
                     || c.moeProjections().contains(Projection.V);
             boolean destinationSelector = c.moeProjections().contains(Projection.Q)
                     || c.moeProjections().contains(Projection.O);
-            total += ((sourceSelector ? 1 : 0) + (destinationSelector ? 1 : 0)) * h * e * d;
-            return total + (xl ? d * h * dh : 0);
+            total += Product.of((sourceSelector ? 1 : 0) + (destinationSelector ? 1 : 0), h, e, d);
+            return total + (xl ? Product.of(d, h, dh) : 0);
         }
         if (c.variant() == ModelConfig.Variant.MOA) {
             long scoreScale = 1;
-            return d * 2 * dh + 2 * e * d * dh + e * d + scoreScale + (xl ? dh * d : 0);
+            return Product.of(d, 2, dh) + Product.of(2, e, d, dh) + Product.of(e, d) + scoreScale
+                    + (xl ? Product.of(dh, d) : 0);
         }
         if (xl) {
-            long xlBiases = 2 * h * dh;
-            long scalars = 2;
-            return 5 * d * h * dh + xlBiases + scalars;
+            long xlBiases = Product.of(2, h, dh);
+            long scoreScale = 1;
+            return Product.of(5, d, h, dh) + xlBiases + scoreScale;
         }
-        return 4 * d * h * dh;
+        return Product.of(4, d, h, dh);
     }
 
     private static long feedForward(ModelConfig c) {
@@ -84,9 +102,9 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
         if (c.variant().expertFeedForward()) {
             long ne = c.ffExperts();
             long g = c.ffExpertSize();
-            return 2 * ne * d * g + ne * d;
+            return Product.of(2, ne, d, g) + Product.of(ne, d);
         }
         long ff = c.dFF();
-        return 2 * d * ff + ff + d;
+        return Product.of(2, d, ff) + ff + d;
     }
 }

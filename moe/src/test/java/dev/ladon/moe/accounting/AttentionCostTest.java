@@ -136,6 +136,28 @@ class AttentionCostTest {
     }
 
     @Test
+    void aContextPastTwoToThe31KeysIsCountedAndOnePastTwoToThe63MacsIsRefusedNotWrapped() {
+        // T = 1.5e9 with one memory block: T_k = 3e9 no longer fits an int; with one head of one channel
+        // every term still fits a long.
+        ModelConfig narrow = ModelConfig.named("dense-small").toBuilder().heads(1).dHead(1).context(1_500_000_000)
+                .build();
+        assertThat(narrow.keyLength()).isEqualTo(3_000_000_000L);
+        AttentionCost c = AttentionCost.of(narrow);
+        assertThat(c.macTerms().get(0).value()).isEqualTo(2L * 1_500_000_000L * 3_000_000_000L);
+        assertThat(c.macs()).isPositive();
+        // dense-small's 4 heads of 32 at T = 2e9: 2 H d_h T T_k is about 2e21, past 2^63. No count rather than
+        // a wrapped, negative one.
+        ModelConfig wide = ModelConfig.named("dense-small").toBuilder().context(2_000_000_000).build();
+        assertThatThrownBy(() -> AttentionCost.of(wide)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("attention cost of 'dense-small': the counts exceed 2^63 - 1, more than a 64-bit integer "
+                        + "holds");
+        ModelConfig deep = ModelConfig.named("dense-small").toBuilder().dModel(2_000_000_000).layers(2_000_000_000)
+                .build();
+        assertThatThrownBy(() -> ParameterCount.of(deep)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("more than 2^63 - 1");
+    }
+
+    @Test
     void compactFormatSwitchesToGigaAtOneThousandMillion() {
         assertThat(CountFormat.compact(999_940_000L)).isEqualTo("999.9M");
         assertThat(CountFormat.compact(1_000_000_000L)).isEqualTo("1.0G");

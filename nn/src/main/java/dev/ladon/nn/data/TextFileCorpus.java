@@ -47,11 +47,10 @@ public final class TextFileCorpus {
         long total = 0;
         try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
-            while (!budget.exhausted() && (line = reader.readLine()) != null) {
-                String kept = budget.take(line);
-                lines.add(kept);
+            while ((line = budget.nextLine(reader)) != null) {
+                lines.add(line);
                 startByte.add(total);
-                total += LanguageModelMetrics.utf8Length(kept) + 1;
+                total += LanguageModelMetrics.utf8Length(line) + 1;
             }
         } catch (CharacterCodingException e) {
             // The decoder's own message is only the length of the bad sequence ("Input length = 1"), and the

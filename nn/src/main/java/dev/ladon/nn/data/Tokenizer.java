@@ -53,6 +53,10 @@ public interface Tokenizer {
         if (BpeTokenizer.HEADER.equals(first)) {
             return BpeTokenizer.load(path);
         }
+        if (first == null) {
+            throw new IOException("tokenizer file " + path + " is empty; expected its first line to be '"
+                    + ByteTokenizer.HEADER + "' or '" + BpeTokenizer.HEADER + "'");
+        }
         throw new IOException("tokenizer file " + path + ": first line is '" + first + "', expected '"
                 + ByteTokenizer.HEADER + "' or '" + BpeTokenizer.HEADER + "'");
     }

@@ -55,8 +55,8 @@ public final class WikitextCorpus {
         List<String> lines = new ArrayList<>();
         try (BufferedReader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
-            while (!budget.exhausted() && (line = reader.readLine()) != null) {
-                lines.add(budget.take(line));
+            while ((line = budget.nextLine(reader)) != null) {
+                lines.add(line);
             }
         } catch (CharacterCodingException e) {
             throw new IOException("WikiText: " + file + " is not UTF-8 text: "

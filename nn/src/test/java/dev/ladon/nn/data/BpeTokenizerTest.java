@@ -209,6 +209,10 @@ class BpeTokenizerTest {
         assertThatThrownBy(() -> Tokenizer.load(p)).hasMessageContaining(":3: not an integer");
         Files.writeString(p, "something else\n");
         assertThatThrownBy(() -> Tokenizer.load(p)).hasMessageContaining("first line is 'something else'");
+        Files.writeString(p, "");
+        assertThatThrownBy(() -> Tokenizer.load(p)).isInstanceOf(IOException.class)
+                .hasMessage("tokenizer file " + p + " is empty; expected its first line to be 'ladon-tokenizer byte 1' "
+                        + "or 'ladon-tokenizer bpe 1'");
     }
 
     @Test

@@ -3,8 +3,11 @@ package dev.ladon.nn.data;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.BufferedReader;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.Reader;
+import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,6 +54,56 @@ class CorpusTest {
         assertThat(c.train()).isEqualTo("ab\n\n");
         Corpus d = TextFileCorpus.load(f, 0.0, 6);
         assertThat(d.train()).isEqualTo("ab\né\n");
+    }
+
+    @Test
+    void anEndlessLineIsReadOnlyAsFarAsTheByteLimit() throws IOException {
+        // A reader that never ends and never sends a newline, like /dev/zero: counting what was read.
+        long[] served = {0};
+        Reader endless = new Reader() {
+            @Override
+            public int read(char[] buffer, int offset, int length) {
+                java.util.Arrays.fill(buffer, offset, offset + length, 'z');
+                served[0] += length;
+                return length;
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        TextBudget budget = new TextBudget(100_000);
+        BufferedReader in = new BufferedReader(endless);
+        // 100,000 bytes: 99,999 of text and the newline the cut line is still charged with.
+        assertThat(budget.nextLine(in)).isEqualTo("z".repeat(99_999));
+        assertThat(budget.nextLine(in)).isNull();
+        assertThat(served[0]).isLessThan(100_000 + 2 * 8192); // the buffer reads ahead, by a buffer at most
+    }
+
+    @Test
+    void linesEndAtNewlineReturnOrBothAndNeverSplitACharacter() throws IOException {
+        TextBudget budget = new TextBudget(Long.MAX_VALUE);
+        BufferedReader in = new BufferedReader(new StringReader("a\nb\r\nc\rd"));
+        List<String> lines = new ArrayList<>();
+        for (String line; (line = budget.nextLine(in)) != null; ) {
+            lines.add(line);
+        }
+        assertThat(lines).containsExactly("a", "b", "c", "d");
+        // "\uD83D\uDE00" is one 4-byte character: 4 bytes leave 3 after the newline, too few, so none of it.
+        TextBudget four = new TextBudget(4);
+        assertThat(four.nextLine(new BufferedReader(new StringReader("\uD83D\uDE00x")))).isEmpty();
+        TextBudget five = new TextBudget(5);
+        assertThat(five.nextLine(new BufferedReader(new StringReader("\uD83D\uDE00x")))).isEqualTo("\uD83D\uDE00");
+    }
+
+    @Test
+    void aOneLineFileLongerThanTheLimitGivesTheLimitsWorth() throws IOException {
+        Path f = dir.resolve("one-line.txt");
+        Files.writeString(f, "word ".repeat(50_000), StandardCharsets.UTF_8); // 250,000 bytes, no newline
+        Corpus c = TextFileCorpus.load(f, 0.1, 1000);
+        // One line: validation would start at a line beginning in the last 10%, and there is none.
+        assertThat(c.train()).hasSize(1000);
+        assertThat(c.validation()).isEmpty();
     }
 
     @Test
