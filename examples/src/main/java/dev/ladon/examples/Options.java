@@ -123,6 +123,39 @@ final class Options {
         return values.containsKey(name);
     }
 
+    /**
+     * Takes each of {@code saved}'s values (option name to value, "" for none) for an option that was not given;
+     * returns, as "--name given (saved: value)", each option that was given with another value. A resumed run
+     * uses this to continue with the options it was started with.
+     */
+    List<String> takeUnsetFrom(Map<String, String> saved) {
+        List<String> changed = new ArrayList<>();
+        for (Map.Entry<String, String> e : saved.entrySet()) {
+            String given = values.get(e.getKey());
+            if (given == null) {
+                if (!e.getValue().isEmpty()) {
+                    values.put(e.getKey(), e.getValue());
+                }
+            } else if (!sameValue(given, e.getValue())) {
+                changed.add("--" + e.getKey() + " " + given + " (saved: "
+                        + (e.getValue().isEmpty() ? "none" : e.getValue()) + ")");
+            }
+        }
+        return changed;
+    }
+
+    /** Equal as text, or as numbers ("1e-3" and "0.001"). */
+    private static boolean sameValue(String a, String b) {
+        if (a.strip().equals(b.strip())) {
+            return true;
+        }
+        try {
+            return Double.parseDouble(a.strip()) == Double.parseDouble(b.strip());
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
+
     /** Refuses each of {@code names} that was given, saying why: "--steps applies only ...". */
     void refuse(String why, String... names) {
         for (String n : names) {

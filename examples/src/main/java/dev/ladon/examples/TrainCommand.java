@@ -115,7 +115,10 @@ final class TrainCommand implements Command {
                                       at the final validation (validation-*)
                   --save-every N      also checkpoint every N steps (default 0: only at the end)
                   --resume            continue the run saved in --out exactly where it stopped, with its model,
-                                      tokenizer and batch (options that would change them are refused)
+                                      tokenizer and batch (options that would change them are refused);
+                                      left out, the data, steps, learning-rate schedule, accumulation,
+                                      weight decay, clipping and validation options take the run's values
+                                      (given with other values, they apply, and a note says so)
                 output:
                   --sample N          tokens to generate at the end (default 200; 0 for none; at most 1000000)
                   --temperature T     sampling temperature (default 0.8; 0 for greedy)
@@ -130,6 +133,9 @@ final class TrainCommand implements Command {
      * runs out names it.
      */
     private long parameters = -1;
+
+    /** Trainer-metadata prefix of the options a run was started with (steps, lr, data, ...). */
+    private static final String RUN_OPTION = "option.";
 
     @Override
     public int run(String[] args) throws IOException {
@@ -151,6 +157,28 @@ final class TrainCommand implements Command {
         boolean resume = o.flag("resume");
         String modelName = o.get("model", "dense-small");
         Path out = o.outputPath("runs/" + modelName);
+        if (resume && !Files.isDirectory(out)) {
+            throw new IllegalArgumentException("--resume: no run in " + out
+                    + " (start it without --resume, or point --out at its directory)");
+        }
+        Path trainerFile = out.resolve(TrainingCheckpoint.TRAINER);
+        Map<String, String> meta = resume ? SafeTensors.loadMetadata(trainerFile) : Map.of();
+        if (resume) {
+            // Options left out take the values the run was started with, so `--resume --out DIR` alone
+            // continues it as it was (a run started with --lr 1e-3 does not go on at the default 2e-3).
+            Map<String, String> saved = savedRunOptions(meta);
+            if (o.has("text")) {
+                saved.remove("data");
+            }
+            if (o.has("lr") && !o.has("min-lr")) {
+                saved.remove("min-lr"); // then lr / 10 of the new lr, as --min-lr's help says
+            }
+            List<String> changed = o.takeUnsetFrom(saved);
+            if (!changed.isEmpty()) {
+                System.out.println("note: continuing with " + String.join(", ", changed)
+                        + "; a run resumed with other options is not the run it continues");
+            }
+        }
         int accumulate = o.getInt("accumulate", 1, 1, Integer.MAX_VALUE);
         int steps = o.getInt("steps", 600, 1, Integer.MAX_VALUE);
         int stopAfter = o.getInt("stop-after", steps, 1, Integer.MAX_VALUE);
@@ -186,17 +214,23 @@ final class TrainCommand implements Command {
         }
         String dataPath = o.has("data") ? o.getNonEmpty("data", null) : o.getNonEmpty("text", null);
         Device device = o.device();
-        if (resume && !Files.isDirectory(out)) {
-            throw new IllegalArgumentException("--resume: no run in " + out
-                    + " (start it without --resume, or point --out at its directory)");
-        }
+        Map<String, String> runOptions = new LinkedHashMap<>();
+        runOptions.put("steps", Integer.toString(steps));
+        runOptions.put("accumulate", Integer.toString(accumulate));
+        runOptions.put("lr", Double.toString(lr));
+        runOptions.put("min-lr", Double.toString(minLr));
+        runOptions.put("warmup", Integer.toString(warmup));
+        runOptions.put("weight-decay", Double.toString(weightDecay));
+        runOptions.put("clip", Double.toString(clip));
+        runOptions.put("eval-every", Integer.toString(evalEvery));
+        runOptions.put("eval-tokens", Integer.toString(evalTokens));
+        runOptions.put("max-bytes", Long.toString(maxBytes));
+        runOptions.put("data", dataPath == null ? "" : dataPath);
         // The run directory is made before any work, so a path that cannot hold it fails now, not at the first save.
         Files.createDirectories(out);
 
         // A resumed run continues from the saved step with the saved batch: its trainer state is read first,
         // so a checkpoint that cannot continue as asked is refused before the data is loaded.
-        Path trainerFile = out.resolve(TrainingCheckpoint.TRAINER);
-        Map<String, String> meta = resume ? SafeTensors.loadMetadata(trainerFile) : Map.of();
         Map<String, Tensor> state = resume ? SafeTensors.load(trainerFile) : Map.of();
         int firstStep = resume ? (int) TrainingCheckpoint.metadataNumber(meta, "step", trainerFile) : 0;
         int batch = o.getInt("batch", 8, 1, Integer.MAX_VALUE);
@@ -371,7 +405,7 @@ final class TrainCommand implements Command {
                 }
                 if (step + 1 == lastStep || (saveEvery > 0 && (step + 1) % saveEvery == 0)) {
                     saveCheckpoint(out, model, optimizer, tokenizer, tokenizerKind, step + 1, batch, train.position(),
-                            memory, trainLoss, validationLoss, trainingUsage, usageSince);
+                            memory, trainLoss, validationLoss, trainingUsage, usageSince, runOptions);
                     savedStep = step + 1;
                 }
             }
@@ -562,7 +596,8 @@ final class TrainCommand implements Command {
      */
     private static void saveCheckpoint(Path out, MoeLanguageModel model, AdamW optimizer, Tokenizer tokenizer,
             String tokenizerKind, int step, int batch, int position, List<Tensor> memory, List<Double> trainLoss,
-            List<double[]> validationLoss, Map<String, ExpertUsage> trainingUsage, int usageSince) throws IOException {
+            List<double[]> validationLoss, Map<String, ExpertUsage> trainingUsage, int usageSince,
+            Map<String, String> runOptions) throws IOException {
         Map<String, Tensor> optimizerState = optimizer.stateDict();
         Map<String, Tensor> state = new LinkedHashMap<>();
         int memoryCount = memory == null ? 0 : memory.size();
@@ -587,10 +622,22 @@ final class TrainCommand implements Command {
         meta.put("rng.offset", Long.toString(rng.offset()));
         meta.put("memory", Integer.toString(memoryCount));
         meta.put("usage.since", Integer.toString(usageSince));
+        runOptions.forEach((name, value) -> meta.put(RUN_OPTION + name, value));
         TrainingCheckpoint.saveModel(out, model, tokenizer, tokenizerKind, step);
         SafeTensors.save(out.resolve(TrainingCheckpoint.OPTIMIZER), optimizerState,
                 Map.of("step", Integer.toString(step)));
         SafeTensors.save(out.resolve(TrainingCheckpoint.TRAINER), state, meta);
+    }
+
+    /** The options a run was started with, as saved in its trainer metadata (none in older checkpoints). */
+    private static Map<String, String> savedRunOptions(Map<String, String> meta) {
+        Map<String, String> saved = new LinkedHashMap<>();
+        meta.forEach((key, value) -> {
+            if (key.startsWith(RUN_OPTION)) {
+                saved.put(key.substring(RUN_OPTION.length()), value);
+            }
+        });
+        return saved;
     }
 
     private static void writeLossPlot(Path png, List<Double> trainLoss, List<double[]> validationLoss)

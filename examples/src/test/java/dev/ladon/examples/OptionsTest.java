@@ -23,6 +23,22 @@ class OptionsTest {
     }
 
     @Test
+    void savedValuesFillTheOptionsNotGivenAndTheOnesGivenDifferentlyAreListed() {
+        Options o = parse("--lr", "1e-3", "--steps", "10");
+        java.util.Map<String, String> saved = new java.util.LinkedHashMap<>();
+        saved.put("steps", "10");
+        saved.put("lr", "0.002");
+        saved.put("data", "corpus.txt");
+        saved.put("out", "");
+        assertThat(o.takeUnsetFrom(saved)).containsExactly("--lr 1e-3 (saved: 0.002)");
+        assertThat(o.get("data", null)).isEqualTo("corpus.txt");
+        assertThat(o.has("out")).as("an empty saved value means none was given").isFalse();
+        assertThat(o.getDouble("lr", 0)).isEqualTo(1e-3);
+        assertThat(parse("--lr", "0.001").takeUnsetFrom(java.util.Map.of("lr", "1e-3"))).as("equal as numbers")
+                .isEmpty();
+    }
+
+    @Test
     void aFlagGivenAValueIsRefusedNotReadAsYes() {
         // --resume=false used to resume: the value was dropped.
         assertThatThrownBy(() -> parse("--resume=false")).isInstanceOf(IllegalArgumentException.class)

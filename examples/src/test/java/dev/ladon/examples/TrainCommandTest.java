@@ -135,6 +135,32 @@ class TrainCommandTest {
         assertThat(Files.size(whole.resolve("loss.png"))).isPositive();
     }
 
+    @Test
+    void aResumedRunTakesTheOptionsItWasStartedWithUnlessGivenAgain(@TempDir Path dir) throws Exception {
+        Path text = textFile(dir);
+        Path whole = dir.resolve("whole");
+        Path split = dir.resolve("split");
+        String[] schedule = {"--steps", "6", "--lr", "0.004", "--warmup", "1", "--clip", "0.5"};
+        runCapturing(tiny(text, whole, schedule));
+        String[] first = tiny(text, split, schedule);
+        List<String> firstArgs = new ArrayList<>(List.of(first));
+        firstArgs.addAll(List.of("--stop-after", "3"));
+        runCapturing(firstArgs.toArray(String[]::new));
+        // Only the data and sizes again: steps, lr, warmup and clip come from the checkpoint, not the defaults.
+        String resumed = runCapturing(tiny(text, split, "--resume"));
+        assertThat(resumed).doesNotContain("note: continuing with");
+        double[] expected = SafeTensors.load(whole.resolve(TrainingCheckpoint.TRAINER)).get("loss.train").toDoubleArray();
+        double[] actual = SafeTensors.load(split.resolve(TrainingCheckpoint.TRAINER)).get("loss.train").toDoubleArray();
+        assertSameRun(actual, expected);
+        // Given again with another value, an option applies, and the run says so.
+        Path other = dir.resolve("other");
+        List<String> otherArgs = new ArrayList<>(List.of(tiny(text, other, schedule)));
+        otherArgs.addAll(List.of("--stop-after", "3"));
+        runCapturing(otherArgs.toArray(String[]::new));
+        String changed = runCapturing(tiny(text, other, "--resume", "--lr", "1e-3"));
+        assertThat(changed).contains("note: continuing with --lr 1e-3 (saved: 0.004)");
+    }
+
     /**
      * A resumed run repeats the same arithmetic to the last bit: the CPU kernels' exp, log and tanh give the
      * same bits whether the JIT has compiled them yet or not (FloatMath), so a fresh JVM that resumes from a
