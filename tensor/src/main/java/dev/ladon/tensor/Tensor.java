@@ -1208,6 +1208,11 @@ public final class Tensor {
         return reduce("sum", ReduceOp.SUM, new int[] {dim}, false);
     }
 
+    /**
+     * Sum over {@code dims} (negative ones count from the end). An empty {@code dims} reduces nothing and
+     * returns the values unchanged, as NumPy's {@code axis=()} (PyTorch's {@code dim=[]} sums everything: use
+     * {@link #sum()} for that).
+     */
     public Tensor sum(int[] dims, boolean keepDim) {
         return reduce("sum", ReduceOp.SUM, dims, keepDim);
     }

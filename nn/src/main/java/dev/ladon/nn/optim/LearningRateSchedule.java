@@ -21,7 +21,8 @@ public interface LearningRateSchedule {
     /**
      * Linear warm-up over {@code warmupSteps}, then a half cosine from lr down to minLr over
      * {@code decaySteps} steps (PyTorch's CosineAnnealingLR with T_max = decaySteps, stepped with
-     * step - warmup, as the SwitchHead runs), then minLr.
+     * step - warmup, as the SwitchHead runs), then minLr. With no decay steps there is no cosine to follow:
+     * lr holds after the warm-up (which is what {@link #linearWarmup} is).
      */
     static LearningRateSchedule cosine(double lr, long warmupSteps, long decaySteps, double minLr) {
         if (!(lr >= 0) || !(minLr >= 0) || warmupSteps < 0 || decaySteps < 0) {
