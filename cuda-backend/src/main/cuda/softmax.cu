@@ -3,8 +3,9 @@
 // One block per row (the host picks 32..1024 threads by n, so a short row is one warp and a vocabulary-
 // sized row a full block); rows beyond the grid are strided. Three passes over the row, which is read
 // from L2 after the first: the max, the sum of exp(x - max) accumulated in double, and the output
-// exp(x - logsumexp) or x - logsumexp. Subtracting the max keeps exp from overflowing; the float32 path
-// evaluates exp in float (as the CPU's vector path does) and only the sums in double.
+// exp((x - max) - log(sum)) or (x - max) - log(sum): subtracting the max first keeps log(sum) from being
+// rounded away when the max is large, as in max + log(sum). The max also keeps exp from overflowing; the
+// float32 path evaluates exp in float (as the CPU's vector path does) and only the sums in double.
 #include "ladon.cuh"
 
 template <typename T>
@@ -23,9 +24,9 @@ __device__ void softmax_rows(T* out, const T* x, int rows, int n, int log_softma
         double s = 0.0;
         for (int j = threadIdx.x; j < n; j += blockDim.x) s += (double)exp(r[j] - mt);
         s = block_sum(s, scratch);
-        T lse = (T)(m + log(s));
+        T log_s = (T)log(s);
         for (int j = threadIdx.x; j < n; j += blockDim.x) {
-            T v = r[j] - lse;
+            T v = (r[j] - mt) - log_s;
             o[j] = log_softmax ? v : exp(v);
         }
     }

@@ -49,7 +49,9 @@ public final class Tensor {
         this.storage = storage;
         this.shape = shape;
         this.strides = strides;
-        this.offset = offset;
+        // An empty view reads nothing, but its offset may lie past the storage's end (the second row of a
+        // [2, 0, 4] tensor); kernels that copy a run from the offset would then fail on a run of length 0.
+        this.offset = Shape.numel(shape) == 0 ? 0 : offset;
     }
 
     // =============================================================================================
@@ -1058,7 +1060,10 @@ public final class Tensor {
                     + Shape.str(mask.shape) + " (input " + Shape.str(shape) + ")");
         }
         Shape.broadcast("maskedFill", shape, mask.shape);
-        return where(mask, scalarLike(value), this);
+        // A bool tensor filled with false or true stays bool (scalarLike makes bool operands int64 for arithmetic).
+        Tensor fill = dtype() == DType.BOOL && (value == 0 || value == 1) ? full(value, DType.BOOL, device())
+                : scalarLike(value);
+        return where(mask, fill, this);
     }
 
     // ---- in place: each bumps the storage version; a broadcast (expanded) destination is rejected -----
@@ -1068,10 +1073,20 @@ public final class Tensor {
         requireDistinctElements(op);
         requireCastableInto(op, other.dtype());
         Shape.broadcast(op, shape, other.shape);
-        Tensor src = other.to(dtype()).broadcastToForInPlace(op, shape);
+        Tensor src = snapshotIfOverlapping(other.to(dtype()).broadcastToForInPlace(op, shape));
         backend().binaryInPlace(kind, this, src);
         storage.bumpVersion();
         return this;
+    }
+
+    /**
+     * The operand of an in-place op, copied first when it reads this tensor's memory in another layout (x +=
+     * x.mT()): the kernel would otherwise read elements it has already overwritten. Reading each element at
+     * the position it is written (x += x) needs no copy.
+     */
+    private Tensor snapshotIfOverlapping(Tensor src) {
+        boolean sameLayout = src.offset == offset && Arrays.equals(src.strides, strides);
+        return src.storage == storage && !sameLayout ? src.copy() : src;
     }
 
     /** In-place writes into a broadcast view would hit one memory location several times, each with another result. */
@@ -1131,7 +1146,7 @@ public final class Tensor {
     public Tensor copyFrom(Tensor other) {
         requireSameDevice("copyFrom", this, other);
         requireDistinctElements("copyFrom");
-        backend().copy(this, other.broadcastToForInPlace("copyFrom", shape));
+        backend().copy(this, snapshotIfOverlapping(other.broadcastToForInPlace("copyFrom", shape)));
         storage.bumpVersion();
         return this;
     }
@@ -1586,6 +1601,9 @@ public final class Tensor {
             throw new IllegalArgumentException("split: size must be positive, got " + splitSize);
         }
         List<Tensor> out = new ArrayList<>();
+        if (shape[d] == 0) {
+            return List.of(narrow(d, 0, 0)); // one empty piece, as torch.split
+        }
         for (int start = 0; start < shape[d]; start += splitSize) {
             out.add(narrow(d, start, Math.min(splitSize, shape[d] - start)));
         }
@@ -1598,6 +1616,9 @@ public final class Tensor {
             throw new IllegalArgumentException("chunk: number of chunks must be positive, got " + chunks);
         }
         int d = existingDim("chunk", dim);
+        if (shape[d] == 0) {
+            return java.util.Collections.nCopies(chunks, narrow(d, 0, 0)); // as torch.chunk: that many empty pieces
+        }
         return split(Math.max(1, (shape[d] + chunks - 1) / chunks), d);
     }
 

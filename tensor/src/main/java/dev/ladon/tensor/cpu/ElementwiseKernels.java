@@ -58,11 +58,11 @@ final class ElementwiseKernels {
             case TANH -> Math.tanh(x);
             case SIGMOID -> sigmoid(x);
             case RELU -> Math.max(0.0, x);
-            case GELU -> 0.5 * x * (1.0 + Math.tanh(GELU_C * (x + GELU_A * x * x * x)));
+            case GELU -> (1.0 + Math.tanh(GELU_C * (x + GELU_A * x * x * x))) * (0.5 * x);
             case SILU -> x * sigmoid(x);
             case SIN -> Math.sin(x);
             case COS -> Math.cos(x);
-            case POW -> Math.pow(x, p);
+            case POW -> pow(x, p);
             case SQUARE -> x * x;
             case RECIPROCAL -> 1.0 / x;
             case SIGN -> Math.signum(x);
@@ -71,6 +71,17 @@ final class ElementwiseKernels {
                 yield 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * x * x);
             }
         };
+    }
+
+    /**
+     * a^b as C99's pow (and NumPy, PyTorch): 1^b is 1 for every b, NaN included, and (-1)^(+-inf) is 1, where
+     * Java's Math.pow gives NaN.
+     */
+    static double pow(double a, double b) {
+        if (a == 1 || (a == -1 && Double.isInfinite(b))) {
+            return 1;
+        }
+        return Math.pow(a, b);
     }
 
     /** Sigmoid without overflow: exp is only taken of a non-positive number. */
@@ -88,7 +99,7 @@ final class ElementwiseKernels {
             case SUB -> a - b;
             case MUL -> a * b;
             case DIV -> a / b;
-            case POW -> Math.pow(a, b);
+            case POW -> pow(a, b);
             case MAXIMUM -> Math.max(a, b);
             case MINIMUM -> Math.min(a, b);
             case EQ -> a == b ? 1 : 0;
@@ -276,7 +287,9 @@ final class ElementwiseKernels {
         for (; i < bound; i += F.length()) {
             FloatVector v = FloatVector.fromArray(F, x, xo + i);
             FloatVector inner = v.mul(v).mul(v).mul((float) GELU_A).add(v).mul((float) GELU_C);
-            FloatMath.tanh(inner).add(1f).mul(v).mul(0.5f).intoArray(out, oo + i);
+            // x halved before the product, so 2 x (near the top of the float range) does not overflow; halving
+            // is exact, so the result is otherwise the same.
+            FloatMath.tanh(inner).add(1f).mul(v.mul(0.5f)).intoArray(out, oo + i);
         }
         return i;
     }
@@ -309,7 +322,7 @@ final class ElementwiseKernels {
             case RELU -> Math.max(x, 0f);
             case GELU -> {
                 float inner = (x * x * x * (float) GELU_A + x) * (float) GELU_C;
-                yield (FloatMath.tanh(inner) + 1f) * x * 0.5f;
+                yield (FloatMath.tanh(inner) + 1f) * (x * 0.5f);
             }
             case SILU -> x / (FloatMath.exp(-x) + 1f);
             case SQUARE -> x * x;
@@ -782,8 +795,14 @@ final class ElementwiseKernels {
         int sd = loop.innerStride(0);
         int sss = loop.innerStride(1);
         boolean sameType = dst.dtype() == src.dtype();
+        // Integers convert as integers: through a double, int64 to int32 would saturate instead of keeping the
+        // low 32 bits, and int64 to float32 would round twice (long to double to float).
+        boolean fromIntegers = !src.dtype().isFloating();
+        boolean toIntegers = !dst.dtype().isFloating();
+        boolean toFloat32 = dst.dtype() == DType.FLOAT32;
         loop.forEachParallel(() -> {
             double[] buf = new double[SCRATCH];
+            long[] longs = fromIntegers ? new long[SCRATCH] : null;
             return (off, len) -> {
                 if (sameType) {
                     copySameType(ss, off[1], sss, ds, off[0], sd, len);
@@ -791,8 +810,20 @@ final class ElementwiseKernels {
                 }
                 for (int done = 0; done < len; done += SCRATCH) {
                     int n = Math.min(SCRATCH, len - done);
-                    ss.load(off[1] + done * sss, sss, buf, n);
-                    ds.store(off[0] + done * sd, sd, buf, n);
+                    if (fromIntegers && toIntegers) {
+                        ss.loadLongs(off[1] + done * sss, sss, longs, n);
+                        ds.storeLongs(off[0] + done * sd, sd, longs, n);
+                    } else if (fromIntegers && toFloat32) {
+                        ss.loadLongs(off[1] + done * sss, sss, longs, n);
+                        float[] d = ds.floats();
+                        int d0 = off[0] + done * sd;
+                        for (int i = 0; i < n; i++) {
+                            d[d0 + i * sd] = (float) longs[i];
+                        }
+                    } else {
+                        ss.load(off[1] + done * sss, sss, buf, n);
+                        ds.store(off[0] + done * sd, sd, buf, n);
+                    }
                 }
             };
         });

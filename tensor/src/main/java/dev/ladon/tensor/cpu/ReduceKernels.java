@@ -591,8 +591,9 @@ final class ReduceKernels {
     static Tensor softmax(Tensor x, int dim, boolean log) {
         int last = x.dim() - 1;
         if (x.dim() == 0) {
-            return log ? CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape())
-                    : CpuBackend.INSTANCE.newTensor(x.dtype(), x.shape()).add(1.0);
+            // x - x: 0 for a finite x, NaN for NaN or an infinity, as the row formula gives on one element.
+            Tensor shifted = x.sub(x);
+            return log ? shifted : shifted.exp();
         }
         Tensor rows = dim == last ? x.contiguous() : x.transpose(dim, last).contiguous();
         int n = rows.size(-1);
@@ -618,9 +619,10 @@ final class ReduceKernels {
                 for (int i = 0; i < n; i++) {
                     s += Math.exp(buf[i] - m);
                 }
-                double lse = m + Math.log(s);
+                // x - m first: with large x, m + log(s) would round away log(s) (x of 1e17 gave softmax 1).
+                double logS = Math.log(s);
                 for (int i = 0; i < n; i++) {
-                    buf[i] = log ? buf[i] - lse : Math.exp(buf[i] - lse);
+                    buf[i] = log ? buf[i] - m - logS : Math.exp(buf[i] - m) / s;
                 }
                 os.store(r * n, 1, buf, n);
             }
@@ -635,13 +637,15 @@ final class ReduceKernels {
     private static void softmaxFloatRow(float[] a, int ao, float[] o, int oo, int n, boolean log) {
         float m = (float) maxFloat(a, ao, n);
         if (log) {
-            float lse = (float) (m + Math.log(sumExpFloat(a, ao, n, m)));
+            // (x - m) - log(sum), not x - (m + log(sum)): m + log(sum) rounds log(sum) away where m is large
+            // (a row of two 1e4 gave -0.69336 for log(1/2)).
+            float logSum = (float) Math.log(sumExpFloat(a, ao, n, m));
             int i = 0;
             for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-                FloatVector.fromArray(F, a, ao + i).sub(lse).intoArray(o, oo + i);
+                FloatVector.fromArray(F, a, ao + i).sub(m).sub(logSum).intoArray(o, oo + i);
             }
             for (; i < n; i++) {
-                o[oo + i] = a[ao + i] - lse;
+                o[oo + i] = a[ao + i] - m - logSum;
             }
             return;
         }

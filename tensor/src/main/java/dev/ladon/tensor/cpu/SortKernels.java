@@ -28,7 +28,8 @@ final class SortKernels {
     private static Tensor[] sorted(Tensor x, int dim, boolean descending, int keep) {
         if (x.dim() == 0) {
             Tensor idx = CpuBackend.INSTANCE.newTensor(DType.INT64, x.shape());
-            return keep == 0 ? new Tensor[] {x.reshape(0), idx.reshape(0)} : new Tensor[] {x.copy(), idx};
+            return keep == 0 ? new Tensor[] {CpuBackend.INSTANCE.newTensor(x.dtype(), 0),
+                CpuBackend.INSTANCE.newTensor(DType.INT64, 0)} : new Tensor[] {x.copy(), idx};
         }
         int last = x.dim() - 1;
         Tensor rows = dim == last ? x.contiguous() : x.transpose(dim, last).contiguous();
