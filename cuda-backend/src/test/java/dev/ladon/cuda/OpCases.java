@@ -264,6 +264,10 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
                         in -> in.get(0).backend().softmax(in.get(0), 1, log), 1e-5, 1e-6));
                 c.add(of(kind + t + " long rows", List.of(randn(63, t, 3, 5000)),
                         in -> in.get(0).backend().softmax(in.get(0), 1, log), 1e-5, 1e-6));
+                // Values near 1e4 (float32) or 1e8: max + log(sum) would round log(sum) away.
+                double large = t == F32 ? 1e4 : 1e8;
+                c.add(of(kind + t + " rows of large values", List.of(randn(68, t, 4, 9).mul(1e-3).add(large)),
+                        in -> in.get(0).backend().softmax(in.get(0), 1, log), 1e-4, 1e-6));
                 c.add(of(kind + "backward " + t, List.of(randn(64, t, 6, 33), randn(65, t, 6, 33)), in -> {
                     Tensor y = in.get(0).backend().softmax(in.get(0), 1, log);
                     return in.get(0).backend().softmaxBackward(y, in.get(1), 1, log);
