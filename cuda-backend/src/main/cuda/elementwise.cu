@@ -36,14 +36,34 @@ __device__ void fill_kernel(T* dst, Layout L, double value) {
     }
 }
 
-// Casts go through double, exactly as the CPU backend's copy does (so int64 -> float32 rounds twice,
-// on both backends alike). Same-dtype copies are exact.
+// Casts as the CPU backend's copy makes them: from a float through double (Java's rules: truncation toward
+// zero, saturation, NaN to 0); from an integer or bool as integers, so int64 -> int32 keeps the low 32 bits
+// and int64 -> float32 rounds once. Same-dtype copies are exact.
+template <typename T> struct is_integer_type { static const bool value = false; };
+template <> struct is_integer_type<int> { static const bool value = true; };
+template <> struct is_integer_type<i64> { static const bool value = true; };
+template <> struct is_integer_type<u8> { static const bool value = true; };
+
+template <typename S, typename D>
+__device__ __forceinline__ D convert(S v) {
+    if constexpr (is_integer_type<S>::value) {
+        i64 w = (i64)v;
+        if constexpr (sizeof(D) == 1) {
+            return w != 0 ? 1 : 0;  // bool
+        } else {
+            return (D)w;  // to int: the low bits; to float or double: one rounding
+        }
+    } else {
+        return from_double<D>(to_double<S>(v));
+    }
+}
+
 template <typename S, typename D>
 __device__ void copy_kernel(D* dst, const S* src, Layout L) {
     LADON_GRID_LOOP(i, L.numel) {
         int off[2];
         layout_offsets<2>(L, (int)i, off);
-        dst[off[0]] = from_double<D>(to_double<S>(src[off[1]]));
+        dst[off[0]] = convert<S, D>(src[off[1]]);
     }
 }
 

@@ -55,8 +55,9 @@ __device__ __forceinline__ void layout_offsets(const Layout& L, int i, int (&off
 
 // ---- conversions with Java's rules -------------------------------------------------------------------
 
-// The CPU backend converts between dtypes through double: floats round to nearest, integers truncate
-// toward zero and saturate (NaN becomes 0), bool is "!= 0". These helpers reproduce that exactly.
+// The CPU backend converts a float through double: floats round to nearest, integers truncate toward zero
+// and saturate (NaN becomes 0), bool is "!= 0". These helpers reproduce that exactly. (Integers convert as
+// integers: see convert in elementwise.cu.)
 template <typename T> __device__ __forceinline__ double to_double(T v) { return (double)v; }
 
 template <typename T> __device__ __forceinline__ T from_double(double v);

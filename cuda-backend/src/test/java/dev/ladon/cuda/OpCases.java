@@ -133,6 +133,11 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
                 c.add(of("copy " + from + " -> " + to + " (transposed)", List.of(x), in -> in.get(0).mT().to(to), 0, 0));
             }
         }
+        // Integers convert as integers: int64 past 2^53 rounds once to float32, and past 2^31 keeps its low bits.
+        long[] wide = {(1L << 60) + (1L << 36) + 1, -(1L << 55) - 3, 4294967297L, -5000000000L};
+        for (DType to : new DType[] {F32, F64, I32, BOOL}) {
+            c.add(of("copy int64 past 2^53 -> " + to, List.of(Tensor.of(wide, 4)), in -> in.get(0).to(to), 0, 0));
+        }
         for (DType t : new DType[] {F32, F64}) {
             for (UnaryOp op : UnaryOp.values()) {
                 boolean positive = op == UnaryOp.LOG || op == UnaryOp.SQRT || op == UnaryOp.RSQRT || op == UnaryOp.POW;
