@@ -16,7 +16,10 @@ final class ElementwiseKernels {
         b.walk(MODULE, "fill_" + CudaBackend.suffix(dst.dtype()), dst.shape(), new Tensor[] {dst}, a -> a.f64(value));
     }
 
-    /** dst = src (same shape; src may be a broadcast view); casts through double like the CPU backend. */
+    /**
+     * dst = src (same shape; src may be a broadcast view); casts as the CPU backend does: floats through
+     * double, integers as integers.
+     */
     static void copy(CudaBackend b, Tensor dst, Tensor src) {
         if (dst.dtype() == src.dtype() && dst.isContiguous() && src.isContiguous()) {
             b.driver().copyDeviceToDevice(b.address(dst), b.address(src), (long) dst.numel() * dst.dtype().byteSize());

@@ -693,7 +693,11 @@ public final class Tensor {
         return new Tensor(Backends.of(target).fromHost(dtype(), host), shape.clone(), Shape.contiguousStrides(shape), 0);
     }
 
-    /** A copy converted to {@code target} (this tensor when it already has that dtype). */
+    /**
+     * A copy converted to {@code target} (this tensor when it already has that dtype). Integers convert as
+     * integers (int64 to int32 keeps the low 32 bits, to float32 rounds once, as PyTorch); a float to an integer
+     * truncates toward zero, saturating at the range and NaN giving 0 (Java's cast); bool is "nonzero".
+     */
     public Tensor to(DType target) {
         if (target == dtype()) {
             return this;
