@@ -156,9 +156,10 @@ final class PointwiseOps {
     }
 
     /**
-     * Whether x's storage is a leaf's that requires grad, reached through a chain of one-input ops (the view
-     * ops: narrow, select, view, permute, ...). Only such a chain can end in the leaf's own storage; an op
-     * with another input, or one that computes, makes new storage.
+     * Whether x's storage is that of a leaf that requires grad. Only a chain of one-input ops (the view ops
+     * narrow, select, view, permute, ... among them) can lead from the leaf to memory it shares, so the walk
+     * follows such a chain back to a leaf; the storage comparison then decides, since a one-input op that
+     * computes (exp, neg) made new storage.
      */
     private static boolean isViewOfALeafThatRequiresGrad(Variable x) {
         Node node = x.gradFn();

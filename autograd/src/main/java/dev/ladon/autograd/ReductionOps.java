@@ -109,7 +109,10 @@ final class ReductionOps {
         return Node.record(op, result, new Variable[] {x}, new Variable[] {x}, true, (g, s, needs) -> {
             Tensor xs = s[0].data();
             Tensor extreme = keepDims(s[1].data(), d, keepDim);
-            Tensor hit = xs.eq(extreme).to(g.dtype()).add(xs.ne(xs).to(g.dtype()).mul(extreme.ne(extreme).to(g.dtype())));
+            Tensor equal = xs.eq(extreme).to(g.dtype());
+            // NaN elements of x where the extreme is NaN (x != x marks NaN).
+            Tensor nanWhereNanWon = xs.ne(xs).to(g.dtype()).mul(extreme.ne(extreme).to(g.dtype()));
+            Tensor hit = equal.add(nanWhereNanWon);
             Tensor share = hit.div(hit.sum(d, true));
             return new Variable[] {expandBack(g, shape, d, keepDim).mul(Variable.constant(share))};
         });

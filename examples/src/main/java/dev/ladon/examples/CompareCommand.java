@@ -275,9 +275,9 @@ final class CompareCommand implements Command {
                     Variable lm = lossFn.forward(logits, b.targets().to(s.device()));
                     lm.add(model.auxLoss()).backward();
                     loss = lm.item();
-                    // Clipping at an infinite norm never scales: without clipping the call only measures the norm.
-                    double norm = GradientClipping.clipByGlobalNorm(model.parameters(),
-                            s.clip() > 0 ? s.clip() : Double.POSITIVE_INFINITY);
+                    // Without clipping the norm is still measured, so that a NaN in it stops the run.
+                    double norm = s.clip() > 0 ? GradientClipping.clipByGlobalNorm(model.parameters(), s.clip())
+                            : GradientClipping.globalNorm(model.parameters());
                     TrainingDiverged.checkStep("training " + config.name(), step + 1, loss, norm,
                             "try a lower --lr (now " + s.lr() + ")");
                     optimizer.step();

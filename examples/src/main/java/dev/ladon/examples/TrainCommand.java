@@ -377,9 +377,9 @@ final class TrainCommand implements Command {
                         memory = model.usesMemory() ? scope.keepAll(output.memory()) : null;
                         loss += l.item() / accumulate;
                     }
-                    // Clipping at an infinite norm never scales: without --clip the call only measures the norm.
-                    norm = GradientClipping.clipByGlobalNorm(model.parameters(),
-                            clip > 0 ? clip : Double.POSITIVE_INFINITY);
+                    // Without --clip the norm is still measured: it is printed, and a NaN in it stops the run.
+                    norm = clip > 0 ? GradientClipping.clipByGlobalNorm(model.parameters(), clip)
+                            : GradientClipping.globalNorm(model.parameters());
                     // Before the update: a diverged step leaves the weights of the step before.
                     TrainingDiverged.checkStep(config.name(), step + 1, loss, norm, divergenceAdvice(out, savedStep, lr,
                             clip));

@@ -1,6 +1,9 @@
 package dev.ladon.examples;
 
+import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -43,12 +46,24 @@ final class TrainingDiverged extends RuntimeException {
 
     /** Throws unless every floating-point tensor of {@code state} holds finite numbers only. */
     static void checkFinite(Map<String, Tensor> state, String what) {
-        for (Map.Entry<String, Tensor> e : state.entrySet()) {
-            Tensor t = e.getValue();
-            // x * 0 is 0 for every finite x and NaN for an infinity or a NaN, so the sum is 0 exactly when
-            // all are finite (a plain sum could overflow on large finite weights).
-            if (t.dtype().isFloating() && t.numel() > 0 && !(t.mul(0).sum().item() == 0)) {
-                throw new TrainingDiverged(what + ": tensor '" + e.getKey() + "' holds NaN or infinite values");
+        // x * 0 is 0 for every finite x and NaN for an infinity or a NaN, so a tensor's sum of them is 0 exactly
+        // when all are finite (a plain sum could overflow on large finite weights). One stack of those sums and
+        // one read back, so a GPU synchronises once per check, not once per tensor.
+        List<String> names = new ArrayList<>();
+        List<Tensor> sums = new ArrayList<>();
+        state.forEach((name, t) -> {
+            if (t.dtype().isFloating() && t.numel() > 0) {
+                names.add(name);
+                sums.add(t.mul(0).sum().to(DType.FLOAT64));
+            }
+        });
+        if (sums.isEmpty()) {
+            return;
+        }
+        double[] each = Tensor.stack(sums, 0).toDoubleArray();
+        for (int i = 0; i < each.length; i++) {
+            if (!(each[i] == 0)) {
+                throw new TrainingDiverged(what + ": tensor '" + names.get(i) + "' holds NaN or infinite values");
             }
         }
     }

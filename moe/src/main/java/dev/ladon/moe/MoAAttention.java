@@ -119,9 +119,11 @@ public final class MoAAttention extends Module implements AttentionLayer {
 
     /** Weights of the SOFTMAX-mode regularisers, finite and &gt;= 0: alpha (load balancing) and beta (z-loss). */
     public MoAAttention switchLossWeights(double alpha, double beta) {
-        SigmaMoE.checkedWeight("MoAAttention.switchLossWeights", "alpha", alpha);
-        this.zLossWeight = SigmaMoE.checkedWeight("MoAAttention.switchLossWeights", "beta", beta);
-        this.loadBalanceWeight = alpha;
+        // Both checked before either is set, so a refused call changes nothing.
+        double checkedAlpha = SigmaMoE.checkedWeight("MoAAttention.switchLossWeights", "alpha", alpha);
+        double checkedBeta = SigmaMoE.checkedWeight("MoAAttention.switchLossWeights", "beta", beta);
+        this.loadBalanceWeight = checkedAlpha;
+        this.zLossWeight = checkedBeta;
         return this;
     }
 

@@ -100,6 +100,24 @@ public record ModelConfig(String name, Variant variant, PositionEncoding positio
     public enum Projection {
         Q, K, V, O;
 
+        /**
+         * SwitchHead's selectors an expert set needs: K and V experts are chosen by the source-side selector
+         * (from the keys' tokens), Q and O experts by the destination side (the queries'); 0, 1 or 2.
+         */
+        public static int selectorsFor(Set<Projection> experts) {
+            return (usesSourceSelector(experts) ? 1 : 0) + (usesDestinationSelector(experts) ? 1 : 0);
+        }
+
+        /** Whether a K or V projection is among the experts. */
+        public static boolean usesSourceSelector(Set<Projection> experts) {
+            return experts.contains(K) || experts.contains(V);
+        }
+
+        /** Whether a Q or O projection is among the experts. */
+        public static boolean usesDestinationSelector(Set<Projection> experts) {
+            return experts.contains(Q) || experts.contains(O);
+        }
+
         /** Parses letters such as {@code "vo"} or {@code "QKVO"} into a set. */
         public static Set<Projection> parseSet(String letters) {
             EnumSet<Projection> set = EnumSet.noneOf(Projection.class);

@@ -109,9 +109,9 @@ public final class SwitchHeadAttention extends Module implements AttentionLayer 
                 ? Tensor.zeros(heads, experts, dModel, headDim) : Tensor.zeros(dModel, heads * headDim));
         this.wo = registerParameter("wo", isExpert(ModelConfig.Projection.O)
                 ? Tensor.zeros(heads, experts, headDim, dModel) : Tensor.zeros(heads * headDim, dModel));
-        this.sourceSelector = isExpert(ModelConfig.Projection.K) || isExpert(ModelConfig.Projection.V)
+        this.sourceSelector = ModelConfig.Projection.usesSourceSelector(this.expertProjections)
                 ? registerParameter("sourceSelector", Tensor.zeros(heads * experts, dModel)) : null;
-        this.destinationSelector = isExpert(ModelConfig.Projection.Q) || isExpert(ModelConfig.Projection.O)
+        this.destinationSelector = ModelConfig.Projection.usesDestinationSelector(this.expertProjections)
                 ? registerParameter("destinationSelector", Tensor.zeros(heads * experts, dModel)) : null;
         this.wp = position == Position.XL ? registerParameter("wp", Tensor.zeros(dModel, heads * headDim)) : null;
         this.rotary = position == Position.ROPE ? new RotaryEmbedding(headDim, 0.5, 10000) : null;

@@ -133,8 +133,10 @@ class ModuleTest {
     void moduleListGetNamesItsSizeForABadIndex() {
         assertThatThrownBy(() -> new ModuleList<Linear>().get(0)).isInstanceOf(IndexOutOfBoundsException.class)
                 .hasMessage("ModuleList.get: index 0 is out of range for a list of 0 modules");
-        ModuleList<Linear> two = new ModuleList<>(List.of(new Linear(2, 2, false), new Linear(2, 2, false)));
-        assertThat(two.get(1)).isNotSameAs(two.get(0));
+        Linear first = new Linear(2, 2, false);
+        Linear second = new Linear(2, 2, false);
+        ModuleList<Linear> two = new ModuleList<>(List.of(first, second));
+        assertThat(two.get(1)).isSameAs(second);
         assertThatThrownBy(() -> two.get(-1)).hasMessage("ModuleList.get: index -1 is out of range for a list of 2 "
                 + "modules");
     }

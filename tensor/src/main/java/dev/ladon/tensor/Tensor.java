@@ -912,16 +912,23 @@ public final class Tensor {
      * makes any nonzero value true, as PyTorch's).
      */
     private static void requireHeldBy(String op, DType t, double value, boolean truncates) {
-        if (truncates && t == DType.BOOL) {
-            return; // as a cast: any nonzero value is true
+        if (t.isFloating() || (truncates && t == DType.BOOL)) {
+            return; // floats hold any double (rounded); for bool, as a cast, any nonzero value is true
         }
-        double kept = truncates && Double.isFinite(value) && t != DType.BOOL ? (value < 0 ? Math.ceil(value)
-                : Math.floor(value)) : value;
-        if (!holdsExactly(t, kept)) {
-            throw new IllegalArgumentException(op + ": " + value + " cannot be stored in a " + t + " tensor without "
-                    + (kept != Math.rint(kept) ? "rounding" : Double.isInfinite(kept) ? "changing it" : "overflow")
-                    + "; use a floating dtype");
+        String problem;
+        if (Double.isNaN(value)) {
+            problem = "is NaN";
+        } else if (Double.isInfinite(value)) {
+            problem = "is infinite";
+        } else if (!truncates && value != Math.rint(value)) {
+            problem = "would be rounded";
+        } else if (!holdsExactly(t, value < 0 ? Math.ceil(value) : Math.floor(value))) {
+            problem = "is outside the " + t + " range";
+        } else {
+            return;
         }
+        throw new IllegalArgumentException(op + ": the value " + value + " " + problem + ", so a tensor of dtype " + t
+                + " cannot hold it; use a floating dtype");
     }
 
     /**

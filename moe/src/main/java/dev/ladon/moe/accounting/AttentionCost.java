@@ -108,8 +108,7 @@ public record AttentionCost(List<Term> macTerms, List<Term> memoryTerms, String 
             Set<Projection> moe = c.moeProjections();
             long nExp = moe.size();
             long nProj = nExp * k + 4 - nExp;
-            long nSel = (moe.contains(Projection.K) || moe.contains(Projection.V) ? 1 : 0)
-                    + (moe.contains(Projection.Q) || moe.contains(Projection.O) ? 1 : 0);
+            long nSel = Projection.selectorsFor(moe);
             macs.add(new Term("2*H*d_h*T*T_k", Product.of(2, h, dh, t, tk)));
             macs.add(new Term("n_proj*d*H*d_h*T", Product.of(nProj, d, h, dh, t)));
             macs.add(new Term("n_exp*H*k*T*d_h", Product.of(nExp, h, k, t, dh)));

@@ -77,11 +77,7 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
             for (Projection p : Projection.values()) {
                 total += c.moeProjections().contains(p) ? Product.of(h, e, d, dh) : Product.of(d, h, dh);
             }
-            boolean sourceSelector = c.moeProjections().contains(Projection.K)
-                    || c.moeProjections().contains(Projection.V);
-            boolean destinationSelector = c.moeProjections().contains(Projection.Q)
-                    || c.moeProjections().contains(Projection.O);
-            total += Product.of((sourceSelector ? 1 : 0) + (destinationSelector ? 1 : 0), h, e, d);
+            total += Product.of(Projection.selectorsFor(c.moeProjections()), h, e, d);
             return total + (xl ? Product.of(d, h, dh) : 0);
         }
         if (c.variant() == ModelConfig.Variant.MOA) {

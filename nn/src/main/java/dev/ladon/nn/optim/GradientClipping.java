@@ -21,6 +21,21 @@ public final class GradientClipping {
         if (!(maxNorm > 0)) {
             throw new IllegalArgumentException("clipByGlobalNorm: maxNorm must be > 0, got " + maxNorm);
         }
+        double norm = globalNorm(params);
+        double factor = maxNorm / (norm + 1e-6);
+        if (factor < 1) {
+            for (Parameter p : params) {
+                Tensor g = p.grad();
+                if (g != null) {
+                    g.mulInPlace(factor);
+                }
+            }
+        }
+        return norm;
+    }
+
+    /** The L2 norm of all gradients together (0 when none has one), for logging or for clipping. */
+    public static double globalNorm(Iterable<Parameter> params) {
         // Each gradient's sum of squares on its device, then one stack, one sum in float64 and one read back:
         // one synchronisation, and two small ops per parameter rather than four.
         List<Tensor> squares = new ArrayList<>();
@@ -35,17 +50,6 @@ public final class GradientClipping {
         if (mixed) {
             squares.replaceAll(s -> s.to(DType.FLOAT64));
         }
-        double norm = squares.isEmpty() ? 0
-                : Math.sqrt(Tensor.stack(squares, 0).to(DType.FLOAT64).sum().item());
-        double factor = maxNorm / (norm + 1e-6);
-        if (factor < 1) {
-            for (Parameter p : params) {
-                Tensor g = p.grad();
-                if (g != null) {
-                    g.mulInPlace(factor);
-                }
-            }
-        }
-        return norm;
+        return squares.isEmpty() ? 0 : Math.sqrt(Tensor.stack(squares, 0).to(DType.FLOAT64).sum().item());
     }
 }
