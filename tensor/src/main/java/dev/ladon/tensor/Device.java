@@ -45,7 +45,7 @@ public record Device(String type, int index) {
         }
         try {
             return new Device(s.substring(0, colon), Integer.parseInt(s.substring(colon + 1)));
-        } catch (IllegalArgumentException e) { // NumberFormatException too
+        } catch (NumberFormatException e) {
             throw new IllegalArgumentException("cannot parse device '" + spec + "': expected cpu, cuda or cuda:N");
         }
     }

@@ -82,8 +82,9 @@ class CreationTest {
         assertThat(Device.parse("CUDA:1")).isEqualTo(Device.cuda(1));
         assertThatThrownBy(() -> Device.parse("")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("expected cpu, cuda or cuda:N");
-        assertThatThrownBy(() -> Device.parse("cuda:-1")).hasMessageContaining("expected cpu, cuda or cuda:N");
-        assertThatThrownBy(() -> Device.parse("cpu:1")).hasMessageContaining("expected cpu, cuda or cuda:N");
+        assertThatThrownBy(() -> Device.parse("cuda:x")).hasMessageContaining("expected cpu, cuda or cuda:N");
+        assertThatThrownBy(() -> Device.parse("cuda:-1")).hasMessage("device index must be >= 0, got -1");
+        assertThatThrownBy(() -> Device.parse("cpu:1")).hasMessage("there is one cpu device, cpu:0; got cpu:1");
         assertThatThrownBy(() -> new Device("cpu", 2)).hasMessageContaining("one cpu device");
     }
 
