@@ -44,7 +44,8 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
      */
     public long total() {
         long perLayer = Math.addExact(Math.addExact(attentionPerLayer, feedForwardPerLayer), normsPerLayer);
-        return Math.addExact(Math.addExact(embedding, Math.multiplyExact(layers, perLayer)), finalNorm + output);
+        return Math.addExact(Math.addExact(embedding, Math.multiplyExact(layers, perLayer)),
+                Math.addExact(finalNorm, output));
     }
 
     /**
@@ -57,8 +58,8 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
         long vocab = c.vocabSize();
         try {
             ParameterCount count = new ParameterCount(Product.of(vocab, d), attention(c), feedForward(c), 2 * 2 * d,
-                    c.layers(), 2 * d, Product.of(d, vocab) + vocab);
-            count.total();
+                    c.layers(), 2 * d, Math.addExact(Product.of(d, vocab), vocab));
+            count.total(); // only for the ArithmeticException it throws when the sum does not fit
             return count;
         } catch (ArithmeticException e) {
             throw new IllegalArgumentException("parameter count of '" + c.name() + "': more than 2^63 - 1, the most "
@@ -75,9 +76,10 @@ public record ParameterCount(long embedding, long attentionPerLayer, long feedFo
         if (c.variant().switchHeadAttention()) {
             long total = 0;
             for (Projection p : Projection.values()) {
-                total += c.moeProjections().contains(p) ? Product.of(h, e, d, dh) : Product.of(d, h, dh);
+                total = Math.addExact(total, c.moeProjections().contains(p) ? Product.of(h, e, d, dh)
+                        : Product.of(d, h, dh));
             }
-            total += Product.of(Projection.selectorsFor(c.moeProjections()), h, e, d);
+            total = Math.addExact(total, Product.of(Projection.selectorsFor(c.moeProjections()), h, e, d));
             return total + (xl ? Product.of(d, h, dh) : 0);
         }
         if (c.variant() == ModelConfig.Variant.MOA) {
