@@ -86,7 +86,7 @@ final class AnalyzeCommand implements Command {
         o.refuse("applies only when analyze trains a model (without CHECKPOINT_DIR); the checkpoint's model is "
                 + "analysed as saved", "model", "steps", "context", "lr", "seed");
         Device device = o.device();
-        int batch = o.getInt("batch", 16, 1, Integer.MAX_VALUE);
+        int batch = o.getPositiveInt("batch", 16);
         int evalTokens = o.getInt("eval-tokens", CompareCommand.DEFAULT_EVAL_TOKENS, 1, Integer.MAX_VALUE - 1);
         long corpusBytes = CompareCommand.corpusBytes(o);
         // Checked before the work, made after the checkpoint is found (the default lies inside it).

@@ -67,17 +67,16 @@ final class CompareCommand implements Command {
          * --context, --seed, --lr, --eval-tokens and --device: warm-up a tenth of the steps, clipping at 0.25.
          */
         static Settings from(Options o, int defaultSteps) {
-            int steps = o.getInt("steps", defaultSteps, 1, Integer.MAX_VALUE);
-            return new Settings(steps, o.getInt("batch", 16, 1, Integer.MAX_VALUE),
-                    o.getInt("context", 64, 1, Integer.MAX_VALUE), o.getLong("seed", 0),
-                    o.getDouble("lr", 2e-3, 0, Double.POSITIVE_INFINITY), Math.max(1, steps / 10), 0.25,
+            int steps = o.getPositiveInt("steps", defaultSteps);
+            return new Settings(steps, o.getPositiveInt("batch", 16), o.getPositiveInt("context", 64),
+                    o.getLong("seed", 0), o.getNonNegativeDouble("lr", 2e-3), Math.max(1, steps / 10), 0.25,
                     o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS, 1, Integer.MAX_VALUE - 1), o.device());
         }
     }
 
     /** --corpus-bytes: how much of Europarl compare and analyze read. */
     static long corpusBytes(Options o) {
-        return o.getLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES, 1, Long.MAX_VALUE);
+        return o.getPositiveLong("corpus-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES);
     }
 
     /** One row of the table, plus the usage trackers filled by the final validation. */

@@ -56,8 +56,7 @@ final class GenerateCommand implements Command {
 
     /** The sampler of --temperature (default 0.8, 0 for greedy) and --top-k (default 40, 0 for all), checked. */
     static TokenSampler sampler(Options o) {
-        return new TokenSampler(o.getDouble("temperature", 0.8, 0, Double.MAX_VALUE),
-                o.getInt("top-k", 40, 0, Integer.MAX_VALUE));
+        return new TokenSampler(o.getNonNegativeDouble("temperature", 0.8), o.getNonNegativeInt("top-k", 40));
     }
 
     /** The prompt followed by {@code tokens} sampled tokens, decoded, by the model on {@code device}. */

@@ -174,6 +174,16 @@ final class Options {
         return (int) getLong(name, fallback, min, max);
     }
 
+    /** An integer of at least 1 (a count, a size). */
+    int getPositiveInt(String name, int fallback) {
+        return getInt(name, fallback, 1, Integer.MAX_VALUE);
+    }
+
+    /** An integer of at least 0 (where 0 means none, or all). */
+    int getNonNegativeInt(String name, int fallback) {
+        return getInt(name, fallback, 0, Integer.MAX_VALUE);
+    }
+
     long getLong(String name, long fallback) {
         return getLong(name, fallback, Long.MIN_VALUE, Long.MAX_VALUE);
     }
@@ -194,6 +204,11 @@ final class Options {
             throw new IllegalArgumentException("--" + name + " " + range(parsed, min, max) + ", got " + v.strip());
         }
         return parsed;
+    }
+
+    /** An integer of at least 1. */
+    long getPositiveLong(String name, long fallback) {
+        return getLong(name, fallback, 1, Long.MAX_VALUE);
     }
 
     /** A finite number. */
@@ -220,6 +235,11 @@ final class Options {
             throw new IllegalArgumentException("--" + name + " " + range(parsed, min, max) + ", got " + v.strip());
         }
         return parsed;
+    }
+
+    /** A finite number of at least 0 (a rate, a temperature). */
+    double getNonNegativeDouble(String name, double fallback) {
+        return getDouble(name, fallback, 0, Double.POSITIVE_INFINITY);
     }
 
     /** What the value breaks: "must be positive", "must be >= 0", "must be <= 1000000". */
@@ -270,7 +290,7 @@ final class Options {
     /** --threads, when given, sets the CPU pool's size for the rest of the process. */
     void applyThreads() {
         if (has("threads")) {
-            Parallel.setNumThreads(getInt("threads", 1, 1, Integer.MAX_VALUE));
+            Parallel.setNumThreads(getPositiveInt("threads", 1));
         }
     }
 }

@@ -46,11 +46,11 @@ final class RoutingBenchCommand implements Command {
     @Override
     public int run(String[] args) {
         Options o = new Options(args, "tokens", "k", "d-in", "d-out", "experts", "repeats", "dtype", "threads");
-        int tokens = o.getInt("tokens", 2048, 1, Integer.MAX_VALUE);
-        int k = o.getInt("k", 2, 1, Integer.MAX_VALUE);
-        int din = o.getInt("d-in", 256, 1, Integer.MAX_VALUE);
-        int dout = o.getInt("d-out", 256, 1, Integer.MAX_VALUE);
-        int repeats = o.getInt("repeats", 5, 1, Integer.MAX_VALUE);
+        int tokens = o.getPositiveInt("tokens", 2048);
+        int k = o.getPositiveInt("k", 2);
+        int din = o.getPositiveInt("d-in", 256);
+        int dout = o.getPositiveInt("d-out", 256);
+        int repeats = o.getPositiveInt("repeats", 5);
         DType dtype = switch (o.get("dtype", "float32")) {
             case "float32" -> DType.FLOAT32;
             case "float64" -> DType.FLOAT64;

@@ -179,20 +179,20 @@ final class TrainCommand implements Command {
                         + "; a run resumed with other options is not the run it continues");
             }
         }
-        int accumulate = o.getInt("accumulate", 1, 1, Integer.MAX_VALUE);
-        int steps = o.getInt("steps", 600, 1, Integer.MAX_VALUE);
-        int stopAfter = o.getInt("stop-after", steps, 1, Integer.MAX_VALUE);
-        double lr = o.getDouble("lr", 2e-3, 0, Double.POSITIVE_INFINITY);
-        double minLr = o.getDouble("min-lr", lr / 10, 0, Double.POSITIVE_INFINITY);
+        int accumulate = o.getPositiveInt("accumulate", 1);
+        int steps = o.getPositiveInt("steps", 600);
+        int stopAfter = o.getPositiveInt("stop-after", steps);
+        double lr = o.getNonNegativeDouble("lr", 2e-3);
+        double minLr = o.getNonNegativeDouble("min-lr", lr / 10);
         if (minLr > lr) {
             throw new IllegalArgumentException("--min-lr " + minLr + " is above --lr " + lr
                     + ": the cosine would raise the learning rate instead of lowering it");
         }
-        int warmup = o.getInt("warmup", 30, 0, Integer.MAX_VALUE);
-        double weightDecay = o.getDouble("weight-decay", 0, 0, Double.POSITIVE_INFINITY);
-        double clip = o.getDouble("clip", 0.25, 0, Double.POSITIVE_INFINITY);
-        int evalEvery = o.getInt("eval-every", 200, 1, Integer.MAX_VALUE);
-        int saveEvery = o.getInt("save-every", 0, 0, Integer.MAX_VALUE);
+        int warmup = o.getNonNegativeInt("warmup", 30);
+        double weightDecay = o.getNonNegativeDouble("weight-decay", 0);
+        double clip = o.getNonNegativeDouble("clip", 0.25);
+        int evalEvery = o.getPositiveInt("eval-every", 200);
+        int saveEvery = o.getNonNegativeInt("save-every", 0);
         int evalTokens = o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS, 0, Integer.MAX_VALUE - 1);
         long seed = o.getLong("seed", 0);
         int sample = o.getInt("sample", 200, 0, GenerateCommand.MAX_TOKENS);
@@ -208,7 +208,7 @@ final class TrainCommand implements Command {
             o.refuse("applies only to --tokenizer bpe (the byte tokenizer's vocabulary is 256)", "vocab");
         }
         int vocab = o.getInt("vocab", 1024, 256, Integer.MAX_VALUE);
-        long maxBytes = o.getLong("max-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES, 1, Long.MAX_VALUE);
+        long maxBytes = o.getPositiveLong("max-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES);
         if (o.has("data") && o.has("text")) {
             throw new IllegalArgumentException("give --data or --text, not both");
         }
@@ -233,7 +233,7 @@ final class TrainCommand implements Command {
         // so a checkpoint that cannot continue as asked is refused before the data is loaded.
         Map<String, Tensor> state = resume ? SafeTensors.load(trainerFile) : Map.of();
         int firstStep = resume ? (int) TrainingCheckpoint.metadataNumber(meta, "step", trainerFile) : 0;
-        int batch = o.getInt("batch", 8, 1, Integer.MAX_VALUE);
+        int batch = o.getPositiveInt("batch", 8);
         if (resume) {
             long modelStep = TrainingCheckpoint.readStep(out.resolve(TrainingCheckpoint.MODEL));
             if (modelStep != firstStep) {

@@ -88,6 +88,22 @@ class OptionsTest {
     }
 
     @Test
+    void theNamedRangesArePositiveFromOneAndNonNegativeFromZero() {
+        assertThat(parse("--steps", "1").getPositiveInt("steps", 7)).isEqualTo(1);
+        assertThatThrownBy(() -> parse("--steps", "0").getPositiveInt("steps", 7))
+                .hasMessage("--steps must be positive, got 0");
+        assertThat(parse("--steps", "0").getNonNegativeInt("steps", 7)).isZero();
+        assertThatThrownBy(() -> parse("--steps", "-1").getNonNegativeInt("steps", 7))
+                .hasMessage("--steps must be >= 0, got -1");
+        assertThatThrownBy(() -> parse("--steps", "0").getPositiveLong("steps", 7))
+                .hasMessage("--steps must be positive, got 0");
+        assertThat(parse("--lr", "0").getNonNegativeDouble("lr", 1)).isZero();
+        assertThatThrownBy(() -> parse("--lr", "-0.5").getNonNegativeDouble("lr", 1))
+                .hasMessage("--lr must be >= 0, got -0.5");
+        assertThat(parse().getPositiveInt("steps", 7)).as("the fallback when not given").isEqualTo(7);
+    }
+
+    @Test
     void emptyTextAndOptionsAModeDoesNotUseAreRefused() {
         assertThatThrownBy(() -> parse("--data", "").getNonEmpty("data", null)).hasMessage("--data is empty");
         assertThat(parse().getNonEmpty("data", "fallback")).isEqualTo("fallback");
