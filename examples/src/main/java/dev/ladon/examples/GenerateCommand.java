@@ -49,8 +49,7 @@ final class GenerateCommand implements Command {
         Path dir = Path.of(o.getNonEmpty("checkpoint", null));
         int tokens = o.getInt("tokens", 200, 0, MAX_TOKENS);
         TokenSampler sampler = sampler(o);
-        System.out.println(generate(dir, o.get("prompt", "\n"), tokens, sampler.temperature(), sampler.topK(),
-                o.getLong("seed", 0), o.device()));
+        System.out.println(generate(dir, o.get("prompt", "\n"), tokens, sampler, o.getLong("seed", 0), o.device()));
         return 0;
     }
 
@@ -59,14 +58,19 @@ final class GenerateCommand implements Command {
         return new TokenSampler(o.getNonNegativeDouble("temperature", 0.8), o.getNonNegativeInt("top-k", 40));
     }
 
-    /** The prompt followed by {@code tokens} sampled tokens, decoded, by the model on {@code device}. */
+    /** The prompt followed by {@code tokens} tokens sampled at {@code temperature} among the {@code topK} likeliest. */
     static String generate(Path dir, String prompt, int tokens, double temperature, int topK, long seed, Device device)
+            throws IOException {
+        return generate(dir, prompt, tokens, new TokenSampler(temperature, topK), seed, device);
+    }
+
+    /** The prompt followed by {@code tokens} tokens of {@code sampler}, decoded, by the model on {@code device}. */
+    static String generate(Path dir, String prompt, int tokens, TokenSampler sampler, long seed, Device device)
             throws IOException {
         MoeLanguageModel model = TrainingCheckpoint.loadModel(dir);
         model.to(device);
         Tokenizer tokenizer = TrainingCheckpoint.loadTokenizer(dir, model.config());
         int[] ids = tokenizer.encode(prompt.isEmpty() ? "\n" : prompt);
-        TokenSampler sampler = new TokenSampler(temperature, topK);
         int[] generated = sampler.generate(model.transformer(), ids, tokens, model.config().context(),
                 new Generator(seed));
         return tokenizer.decode(ids) + tokenizer.decode(generated);
