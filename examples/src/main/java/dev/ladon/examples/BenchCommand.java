@@ -81,6 +81,9 @@ final class BenchCommand implements Command {
         if (!List.of("gemm", "ops", "all").contains(suite)) {
             throw new IllegalArgumentException("unknown suite '" + suite + "' (expected gemm, ops, all or lm-step)");
         }
+        // A positional is accepted here only to be refused with a message of its own: a suite given after the
+        // options (bench --threads 1 gemm) is told that the suite comes first, where plain Options would say
+        // that options start with --.
         Options opts = Options.withPositional(rest, "SUITE", "threads", "sizes", "shapes", "elements", "reps",
                 "rounds", "python", "no-peer!", "device", "precisions", "iters");
         if (opts.positional() != null) {

@@ -105,10 +105,20 @@ public final class Main {
     static String outOfHeap(OutOfMemoryError e, long maxHeapBytes) {
         String context = e.getMessage() == null || e.getMessage().equals("Java heap space")
                 || e.getMessage().startsWith("Requested array size") ? "" : " (" + e.getMessage() + ")";
-        double gib = maxHeapBytes / (double) (1L << 30);
-        return String.format(Locale.ROOT, "the Java heap (%.1f GiB) ran out%s; give the JVM more, e.g. "
-                + "LADON_JAVA_OPTS=\"-Xmx%dg -XX:+UseSerialGC\" bin/ladon ..., or make the model or the batch smaller",
-                gib, context, Math.max(2, 2 * Math.round(gib)));
+        // How much the command needs is not known here: the advice is twice the heap it had.
+        return String.format(Locale.ROOT, "the Java heap (%.1f GiB) ran out%s; give the JVM more, e.g. %s bin/ladon "
+                + "..., or make the model or the batch smaller", maxHeapBytes / (double) (1L << 30), context,
+                javaOptsForHeap(2.0 * maxHeapBytes));
+    }
+
+    /**
+     * The launcher's setting for a Java heap of at least {@code bytes}: {@code LADON_JAVA_OPTS="-Xmx<N>g
+     * -XX:+UseSerialGC"}, N the whole GiB rounded up and at least 2 (the serial collector is the launcher's
+     * default, which the variable replaces).
+     */
+    static String javaOptsForHeap(double bytes) {
+        long gib = Math.max(2, (long) Math.ceil(bytes / (1L << 30)));
+        return "LADON_JAVA_OPTS=\"-Xmx" + gib + "g -XX:+UseSerialGC\"";
     }
 
     /** What went wrong with which path, in words: "no such file or directory: /data/x.txt". */

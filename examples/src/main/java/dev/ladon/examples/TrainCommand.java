@@ -519,6 +519,7 @@ final class TrainCommand implements Command {
      * Refuses a model that cannot fit the Java heap: building and training it would end in an
      * OutOfMemoryError after a long wait. On the CPU a parameter holds 16 bytes in training (float32 weight,
      * gradient and AdamW's two moments); on a GPU the heap holds only the weights, while the model is built.
+     * The heap suggested is half as much again, for the activations and the data.
      */
     static void requireModelFitsTheHeap(ModelConfig config, long parameters, boolean cpu, long maxHeapBytes) {
         double needed = (cpu ? 16.0 : 4.0) * parameters;
@@ -526,9 +527,9 @@ final class TrainCommand implements Command {
             double gib = 1L << 30;
             throw new IllegalArgumentException(String.format(Locale.ROOT, "%s with these sizes has %,d parameters: "
                     + "%.1f GiB of %s, more than the Java heap's %.1f GiB; choose smaller sizes or give the JVM more "
-                    + "heap, e.g. LADON_JAVA_OPTS=\"-Xmx%dg -XX:+UseSerialGC\" bin/ladon train ...", config.name(),
-                    parameters, needed / gib, cpu ? "weights, gradients and AdamW moments" : "weights",
-                    maxHeapBytes / gib, (long) Math.ceil(1.5 * needed / gib)));
+                    + "heap, e.g. %s bin/ladon train ...", config.name(), parameters, needed / gib,
+                    cpu ? "weights, gradients and AdamW moments" : "weights", maxHeapBytes / gib,
+                    Main.javaOptsForHeap(1.5 * needed)));
         }
     }
 

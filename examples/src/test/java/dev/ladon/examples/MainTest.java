@@ -121,6 +121,13 @@ class MainTest {
     }
 
     @Test
+    void aBenchSuiteGivenAfterTheOptionsIsToldThatTheSuiteComesFirst() throws Exception {
+        Result r = ladon("bench", "--threads", "1", "gemm");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).startsWith("ladon bench: unexpected argument 'gemm' (the suite comes first)\n");
+    }
+
+    @Test
     void helpIsPrintedForHelpInPlaceOfAnOptionEvenAfterAMistake() throws Exception {
         Result demo = ladon("demo", "-h");
         assertThat(demo.code()).isZero();
@@ -145,6 +152,14 @@ class MainTest {
         assertThat(broken.code()).isEqualTo(1);
         assertThat(broken.err().strip()).isEqualTo("ladon gradcheck: a gradient-check provider could not be loaded: "
                 + "dev.ladon.autograd.gradcheck.GradcheckCaseProvider: Provider com.example.Nope not found");
+    }
+
+    @Test
+    void theHeapAdviceRoundsUpToWholeGibibytesAndAsksForAtLeastTwo() {
+        double gib = 1L << 30;
+        assertThat(Main.javaOptsForHeap(3.2 * gib)).isEqualTo("LADON_JAVA_OPTS=\"-Xmx4g -XX:+UseSerialGC\"");
+        assertThat(Main.javaOptsForHeap(16 * gib)).isEqualTo("LADON_JAVA_OPTS=\"-Xmx16g -XX:+UseSerialGC\"");
+        assertThat(Main.javaOptsForHeap(0.1 * gib)).isEqualTo("LADON_JAVA_OPTS=\"-Xmx2g -XX:+UseSerialGC\"");
     }
 
     @Test
