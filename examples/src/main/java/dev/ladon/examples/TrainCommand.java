@@ -157,322 +157,571 @@ final class TrainCommand implements Command {
         boolean resume = o.flag("resume");
         String modelName = o.get("model", "dense-small");
         Path out = o.outputPath("runs/" + modelName);
-        if (resume && !Files.isDirectory(out)) {
+        Map<String, String> savedMeta = resume ? savedTrainerMetadata(out) : Map.of();
+        if (resume) {
+            continueWithSavedOptions(o, savedMeta);
+        }
+        Settings settings = new Settings(o, resume, modelName, out);
+        // The run directory is made before any work, so a path that cannot hold it fails now, not at the first save.
+        Files.createDirectories(out);
+        Run run = openRun(o, settings, savedMeta);
+        run.trainSteps();
+        if (settings.lastStep() < settings.steps) {
+            System.out.printf(Locale.ROOT, "stopped after step %d of %d; checkpoint in %s (continue with --resume)%n",
+                    settings.lastStep(), settings.steps, out);
+            return 0;
+        }
+        run.finish();
+        return 0;
+    }
+
+    /** The metadata of the trainer state saved in {@code out}, the run --resume continues. */
+    private static Map<String, String> savedTrainerMetadata(Path out) throws IOException {
+        if (!Files.isDirectory(out)) {
             throw new IllegalArgumentException("--resume: no run in " + out
                     + " (start it without --resume, or point --out at its directory)");
         }
-        Path trainerFile = out.resolve(TrainingCheckpoint.TRAINER);
-        Map<String, String> meta = resume ? SafeTensors.loadMetadata(trainerFile) : Map.of();
-        if (resume) {
-            // Options left out take the values the run was started with, so `--resume --out DIR` alone
-            // continues it as it was (a run started with --lr 1e-3 does not go on at the default 2e-3).
-            Map<String, String> saved = savedRunOptions(meta);
-            if (o.has("text")) {
-                saved.remove("data");
-            }
-            if (o.has("lr") && !o.has("min-lr")) {
-                saved.remove("min-lr"); // then lr / 10 of the new lr, as --min-lr's help says
-            }
-            List<String> changed = o.takeUnsetFrom(saved);
-            if (!changed.isEmpty()) {
-                System.out.println("note: continuing with " + String.join(", ", changed)
-                        + "; a run resumed with other options is not the run it continues");
-            }
-        }
-        int accumulate = o.getPositiveInt("accumulate", 1);
-        int steps = o.getPositiveInt("steps", 600);
-        int stopAfter = o.getPositiveInt("stop-after", steps);
-        double lr = o.getNonNegativeDouble("lr", 2e-3);
-        double minLr = o.getNonNegativeDouble("min-lr", lr / 10);
-        if (minLr > lr) {
-            throw new IllegalArgumentException("--min-lr " + minLr + " is above --lr " + lr
-                    + ": the cosine would raise the learning rate instead of lowering it");
-        }
-        int warmup = o.getNonNegativeInt("warmup", 30);
-        double weightDecay = o.getNonNegativeDouble("weight-decay", 0);
-        double clip = o.getNonNegativeDouble("clip", 0.25);
-        int evalEvery = o.getPositiveInt("eval-every", 200);
-        int saveEvery = o.getNonNegativeInt("save-every", 0);
-        int evalTokens = o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS, 0, Integer.MAX_VALUE - 1);
-        long seed = o.getLong("seed", 0);
-        int sample = o.getInt("sample", 200, 0, GenerateCommand.MAX_TOKENS);
-        if (sample == 0) {
-            o.refuse("applies only when --sample is above 0", "temperature", "top-k");
-        }
-        TokenSampler sampler = sample > 0 ? GenerateCommand.sampler(o) : null;
-        String tokenizerKind = o.get("tokenizer", "byte");
-        if (!tokenizerKind.equals("byte") && !tokenizerKind.equals("bpe")) {
-            throw new IllegalArgumentException("--tokenizer expects byte or bpe, got '" + tokenizerKind + "'");
-        }
-        if (tokenizerKind.equals("byte")) {
-            o.refuse("applies only to --tokenizer bpe (the byte tokenizer's vocabulary is 256)", "vocab");
-        }
-        int vocab = o.getInt("vocab", 1024, 256, Integer.MAX_VALUE);
-        long maxBytes = o.getPositiveLong("max-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES);
-        if (o.has("data") && o.has("text")) {
-            throw new IllegalArgumentException("give --data or --text, not both");
-        }
-        String dataPath = o.has("data") ? o.getNonEmpty("data", null) : o.getNonEmpty("text", null);
-        Device device = o.device();
-        Map<String, String> runOptions = new LinkedHashMap<>();
-        runOptions.put("steps", Integer.toString(steps));
-        runOptions.put("accumulate", Integer.toString(accumulate));
-        runOptions.put("lr", Double.toString(lr));
-        runOptions.put("min-lr", Double.toString(minLr));
-        runOptions.put("warmup", Integer.toString(warmup));
-        runOptions.put("weight-decay", Double.toString(weightDecay));
-        runOptions.put("clip", Double.toString(clip));
-        runOptions.put("eval-every", Integer.toString(evalEvery));
-        runOptions.put("eval-tokens", Integer.toString(evalTokens));
-        runOptions.put("max-bytes", Long.toString(maxBytes));
-        runOptions.put("data", dataPath == null ? "" : dataPath);
-        // The run directory is made before any work, so a path that cannot hold it fails now, not at the first save.
-        Files.createDirectories(out);
+        return SafeTensors.loadMetadata(out.resolve(TrainingCheckpoint.TRAINER));
+    }
 
+    /**
+     * Options left out take the values the run was started with, so `--resume --out DIR` alone continues it as
+     * it was (a run started with --lr 1e-3 does not go on at the default 2e-3); a note lists those given with
+     * other values.
+     */
+    private static void continueWithSavedOptions(Options o, Map<String, String> savedMeta) {
+        Map<String, String> saved = savedRunOptions(savedMeta);
+        if (o.has("text")) {
+            saved.remove("data");
+        }
+        if (o.has("lr") && !o.has("min-lr")) {
+            saved.remove("min-lr"); // then lr / 10 of the new lr, as --min-lr's help says
+        }
+        List<String> changed = o.takeUnsetFrom(saved);
+        if (!changed.isEmpty()) {
+            System.out.println("note: continuing with " + String.join(", ", changed)
+                    + "; a run resumed with other options is not the run it continues");
+        }
+    }
+
+    /**
+     * The options of one invocation, read and checked in this order before any data is read or file written.
+     * --batch is not among them: a resumed run takes its batch from the checkpoint (see {@link #openRun}).
+     */
+    private static final class Settings {
+        final boolean resume;
+        final String modelName;
+        final Path out;
+        final int accumulate;
+        final int steps;
+        final int stopAfter;
+        final double lr;
+        final double minLr;
+        final int warmup;
+        final double weightDecay;
+        final double clip;
+        final int evalEvery;
+        final int saveEvery;
+        final int evalTokens;
+        final long seed;
+        final int sample;
+        /** Null when --sample is 0. */
+        final TokenSampler sampler;
+        final String tokenizerKind;
+        final int vocab;
+        final long maxBytes;
+        /** --data or --text; null for Europarl. */
+        final String dataPath;
+        final Device device;
+
+        Settings(Options o, boolean resume, String modelName, Path out) {
+            this.resume = resume;
+            this.modelName = modelName;
+            this.out = out;
+            accumulate = o.getPositiveInt("accumulate", 1);
+            steps = o.getPositiveInt("steps", 600);
+            stopAfter = o.getPositiveInt("stop-after", steps);
+            lr = o.getNonNegativeDouble("lr", 2e-3);
+            minLr = o.getNonNegativeDouble("min-lr", lr / 10);
+            if (minLr > lr) {
+                throw new IllegalArgumentException("--min-lr " + minLr + " is above --lr " + lr
+                        + ": the cosine would raise the learning rate instead of lowering it");
+            }
+            warmup = o.getNonNegativeInt("warmup", 30);
+            weightDecay = o.getNonNegativeDouble("weight-decay", 0);
+            clip = o.getNonNegativeDouble("clip", 0.25);
+            evalEvery = o.getPositiveInt("eval-every", 200);
+            saveEvery = o.getNonNegativeInt("save-every", 0);
+            evalTokens = o.getInt("eval-tokens", DEFAULT_EVAL_TOKENS, 0, Integer.MAX_VALUE - 1);
+            seed = o.getLong("seed", 0);
+            sample = o.getInt("sample", 200, 0, GenerateCommand.MAX_TOKENS);
+            if (sample == 0) {
+                o.refuse("applies only when --sample is above 0", "temperature", "top-k");
+            }
+            sampler = sample > 0 ? GenerateCommand.sampler(o) : null;
+            tokenizerKind = o.get("tokenizer", "byte");
+            if (!tokenizerKind.equals("byte") && !tokenizerKind.equals("bpe")) {
+                throw new IllegalArgumentException("--tokenizer expects byte or bpe, got '" + tokenizerKind + "'");
+            }
+            if (tokenizerKind.equals("byte")) {
+                o.refuse("applies only to --tokenizer bpe (the byte tokenizer's vocabulary is 256)", "vocab");
+            }
+            vocab = o.getInt("vocab", 1024, 256, Integer.MAX_VALUE);
+            maxBytes = o.getPositiveLong("max-bytes", EuroparlCorpus.DEFAULT_MAX_BYTES);
+            if (o.has("data") && o.has("text")) {
+                throw new IllegalArgumentException("give --data or --text, not both");
+            }
+            dataPath = o.has("data") ? o.getNonEmpty("data", null) : o.getNonEmpty("text", null);
+            device = o.device();
+        }
+
+        /** The last step this invocation trains: --steps, or --stop-after when that comes first. */
+        int lastStep() {
+            return Math.min(steps, stopAfter);
+        }
+
+        /** The options saved with every checkpoint, which a resumed run takes back where they are left out. */
+        Map<String, String> runOptions() {
+            Map<String, String> runOptions = new LinkedHashMap<>();
+            runOptions.put("steps", Integer.toString(steps));
+            runOptions.put("accumulate", Integer.toString(accumulate));
+            runOptions.put("lr", Double.toString(lr));
+            runOptions.put("min-lr", Double.toString(minLr));
+            runOptions.put("warmup", Integer.toString(warmup));
+            runOptions.put("weight-decay", Double.toString(weightDecay));
+            runOptions.put("clip", Double.toString(clip));
+            runOptions.put("eval-every", Integer.toString(evalEvery));
+            runOptions.put("eval-tokens", Integer.toString(evalTokens));
+            runOptions.put("max-bytes", Long.toString(maxBytes));
+            runOptions.put("data", dataPath == null ? "" : dataPath);
+            return runOptions;
+        }
+    }
+
+    /**
+     * The run to train: the one saved in --out when resuming (its checkpoint checked against the options before
+     * the data is loaded; its model, tokenizer and trainer state), else a new one. Prints what it trains.
+     */
+    private Run openRun(Options o, Settings settings, Map<String, String> savedMeta) throws IOException {
         // A resumed run continues from the saved step with the saved batch: its trainer state is read first,
         // so a checkpoint that cannot continue as asked is refused before the data is loaded.
-        Map<String, Tensor> state = resume ? SafeTensors.load(trainerFile) : Map.of();
-        int firstStep = resume ? (int) TrainingCheckpoint.metadataNumber(meta, "step", trainerFile) : 0;
+        SavedTrainer saved = settings.resume ? SavedTrainer.read(settings.out, savedMeta) : null;
+        int firstStep = saved == null ? 0 : saved.step();
         int batch = o.getPositiveInt("batch", 8);
-        if (resume) {
-            long modelStep = TrainingCheckpoint.readStep(out.resolve(TrainingCheckpoint.MODEL));
-            if (modelStep != firstStep) {
-                throw new IOException("checkpoint in " + out + " is inconsistent: model at step " + modelStep
-                        + ", trainer state at step " + firstStep);
-            }
-            if (steps < firstStep) {
-                throw new IllegalArgumentException("--steps " + steps + " is below the step the checkpoint in " + out
-                        + " reached, " + firstStep + ": give --steps " + firstStep + " or more");
-            }
-            if (o.has("stop-after") && stopAfter <= firstStep) {
-                throw new IllegalArgumentException("--stop-after " + stopAfter + " is not after the step the "
-                        + "checkpoint in " + out + " reached, " + firstStep + ": nothing would be trained");
-            }
-            int savedBatch = savedBatch(meta, state, trainerFile);
-            if (savedBatch > 0 && o.has("batch") && batch != savedBatch) {
-                throw new IllegalArgumentException("--batch " + batch + " differs from the checkpoint's " + savedBatch
-                        + ": a resumed run reads the same streams (leave --batch out, or give " + savedBatch + ")");
-            }
-            batch = savedBatch > 0 ? savedBatch : batch;
+        if (saved != null) {
+            requireResumable(o, settings, firstStep);
+            batch = resumedBatch(o, saved, batch);
         }
-
-        // Data and tokenizer. A resumed run reloads the saved tokenizer (a BPE learned again would be the same,
-        // but reading it is faster and guarantees the ids match the saved embedding).
         long loadStart = System.nanoTime();
-        Data data = loadCorpus(dataPath, maxBytes);
+        Data data = loadCorpus(settings.dataPath, settings.maxBytes);
         Corpus corpus = data.corpus();
-        // Model: the saved one when resuming, else the named configuration with the size options applied.
-        MoeLanguageModel model;
-        Tokenizer tokenizer;
-        Generator.manualSeed(seed);
-        if (resume) {
-            model = TrainingCheckpoint.loadModel(out, seed);
-            tokenizer = TrainingCheckpoint.loadTokenizer(out, model.config());
-            refuseChangedModelOptions(o, model.config(), tokenizer, out);
-            tokenizerKind = tokenizer instanceof BpeTokenizer ? "bpe" : "byte";
-            parameters = model.parameterCount();
-            if (model.config().attentionExpertDropout() > 0 || model.config().ffExpertDropout() > 0) {
-                // Those layers draw from private generators whose positions a checkpoint cannot reach.
-                System.out.println("note: expert dropout masks after resuming differ from an uninterrupted run's");
-            }
-        } else {
-            tokenizer = tokenizerKind.equals("bpe") ? BpeTokenizer.train(corpus.train(), vocab) : new ByteTokenizer();
-            ModelConfig asked = configFrom(o, modelName, tokenizer.vocabSize());
-            parameters = ParameterCount.of(asked).total();
-            requireModelFitsTheHeap(asked, parameters, device.isCpu(), Runtime.getRuntime().maxMemory());
-            model = LanguageModels.build(asked, new Generator(seed));
-        }
+        Generator.manualSeed(settings.seed);
+        ModelAndTokenizer m = saved != null ? resumedModel(o, settings) : newModel(o, settings, corpus);
+        MoeLanguageModel model = m.model();
+        Tokenizer tokenizer = m.tokenizer();
         int[] trainTokens = tokenizer.encode(corpus.train());
         int[] validationTokens = tokenizer.encode(corpus.validation().isEmpty() ? corpus.test() : corpus.validation());
-        model.to(device);
-        ModelConfig config = model.config();
-        int context = config.context();
+        model.to(settings.device);
+        int context = model.config().context();
         int validationRows = Math.min(batch, 4);
-        long evalMinimum = (long) validationRows * (context + 1) - 1;
-        if (evalTokens > 0 && evalTokens < evalMinimum) {
-            throw new IllegalArgumentException("--eval-tokens " + evalTokens + " is below the " + evalMinimum
-                    + " that validation needs: " + validationRows + " streams of context + 1 = " + (context + 1)
-                    + " tokens (0 evaluates the whole split)");
-        }
-        if (evalTokens > 0 && validationTokens.length > evalTokens + 1) {
-            validationTokens = Arrays.copyOf(validationTokens, evalTokens + 1);
-        }
+        validationTokens = evaluatedPrefix(validationTokens, settings.evalTokens, validationRows, context);
         Streams train = new Streams(trainTokens, batch, context, "training text", data.trainingRule());
         Streams validation = new Streams(validationTokens, validationRows, context, "validation text",
                 data.validationRule());
+        int[] samplePrompt = Arrays.copyOf(validationTokens, Math.max(1, Math.min(validationTokens.length, 16)));
+        Run run = new Run(settings, model, tokenizer, train, validation, samplePrompt, firstStep);
+        if (saved != null) {
+            run.restore(saved);
+        }
+        run.printSummary(corpus.name(), trainTokens.length, validationTokens.length, loadStart);
+        return run;
+    }
 
-        AdamW optimizer = new AdamW(ParamGroup.decayMatricesOnly(model, weightDecay), lr);
-        LearningRateSchedule schedule = LearningRateSchedule.cosine(lr, warmup, steps, minLr);
-        CrossEntropyLoss lossFn = new CrossEntropyLoss();
-        List<Tensor> memory = null;
-        List<Double> trainLoss = new ArrayList<>();
-        List<double[]> validationLoss = new ArrayList<>();
-        // Counting the choices the training forward passes make anyway; empty for a dense model.
-        Map<String, ExpertUsage> trainingUsage = model.trackUsage();
-        int usageSince = 0;
-        if (resume) {
-            optimizer.loadStateDict(SafeTensors.load(out.resolve(TrainingCheckpoint.OPTIMIZER)));
-            train.setPosition((int) TrainingCheckpoint.metadataNumber(meta, "position", trainerFile));
-            Generator.defaultGenerator().setState(TrainingCheckpoint.metadataNumber(meta, "rng.seed", trainerFile),
-                    TrainingCheckpoint.metadataNumber(meta, "rng.offset", trainerFile));
-            int memoryCount = (int) TrainingCheckpoint.metadataNumber(meta, "memory", trainerFile);
+    /** The trainer state of the checkpoint a resumed run continues: its metadata and tensors. */
+    private record SavedTrainer(Path file, Map<String, String> meta, Map<String, Tensor> tensors) {
+        static SavedTrainer read(Path out, Map<String, String> meta) throws IOException {
+            Path file = out.resolve(TrainingCheckpoint.TRAINER);
+            return new SavedTrainer(file, meta, SafeTensors.load(file));
+        }
+
+        long number(String key) throws IOException {
+            return TrainingCheckpoint.metadataNumber(meta, key, file);
+        }
+
+        /** The step the checkpoint reached. */
+        int step() throws IOException {
+            return (int) number("step");
+        }
+
+        /**
+         * The batch the checkpoint was trained with: its metadata's (written since it was saved), else the rows of
+         * its saved memory, else 0 (unknown: a RoPE run saved before the batch was).
+         */
+        int batch() throws IOException {
+            if (meta.containsKey("batch")) {
+                return (int) number("batch");
+            }
+            Tensor memory = tensors.get("memory.0");
+            return memory == null ? 0 : memory.size(0);
+        }
+
+        Tensor tensor(String name) throws IOException {
+            Tensor t = tensors.get(name);
+            if (t == null) {
+                throw new IOException(file + " lacks the tensor '" + name
+                        + "' (it was not written by bin/ladon train)");
+            }
+            return t;
+        }
+    }
+
+    /**
+     * Refuses a checkpoint that cannot continue as asked: its model and trainer state saved at different steps,
+     * --steps below the step it reached, or --stop-after not after it.
+     */
+    private static void requireResumable(Options o, Settings settings, int firstStep) throws IOException {
+        Path out = settings.out;
+        long modelStep = TrainingCheckpoint.readStep(out.resolve(TrainingCheckpoint.MODEL));
+        if (modelStep != firstStep) {
+            throw new IOException("checkpoint in " + out + " is inconsistent: model at step " + modelStep
+                    + ", trainer state at step " + firstStep);
+        }
+        if (settings.steps < firstStep) {
+            throw new IllegalArgumentException("--steps " + settings.steps + " is below the step the checkpoint in "
+                    + out + " reached, " + firstStep + ": give --steps " + firstStep + " or more");
+        }
+        if (o.has("stop-after") && settings.stopAfter <= firstStep) {
+            throw new IllegalArgumentException("--stop-after " + settings.stopAfter + " is not after the step the "
+                    + "checkpoint in " + out + " reached, " + firstStep + ": nothing would be trained");
+        }
+    }
+
+    /** The batch a resumed run reads its streams with: the checkpoint's, which --batch may repeat but not change. */
+    private static int resumedBatch(Options o, SavedTrainer saved, int batch) throws IOException {
+        int savedBatch = saved.batch();
+        if (savedBatch > 0 && o.has("batch") && batch != savedBatch) {
+            throw new IllegalArgumentException("--batch " + batch + " differs from the checkpoint's " + savedBatch
+                    + ": a resumed run reads the same streams (leave --batch out, or give " + savedBatch + ")");
+        }
+        return savedBatch > 0 ? savedBatch : batch;
+    }
+
+    /** A model and the tokenizer whose ids it reads. */
+    private record ModelAndTokenizer(MoeLanguageModel model, Tokenizer tokenizer) {
+    }
+
+    /**
+     * The saved model and tokenizer of a resumed run. The tokenizer is reloaded rather than learned again: a BPE
+     * learned again would be the same, but reading it is faster and guarantees the ids match the saved embedding.
+     */
+    private ModelAndTokenizer resumedModel(Options o, Settings settings) throws IOException {
+        MoeLanguageModel model = TrainingCheckpoint.loadModel(settings.out, settings.seed);
+        Tokenizer tokenizer = TrainingCheckpoint.loadTokenizer(settings.out, model.config());
+        refuseChangedModelOptions(o, model.config(), tokenizer, settings.out);
+        parameters = model.parameterCount();
+        if (model.config().attentionExpertDropout() > 0 || model.config().ffExpertDropout() > 0) {
+            // Those layers draw from private generators whose positions a checkpoint cannot reach.
+            System.out.println("note: expert dropout masks after resuming differ from an uninterrupted run's");
+        }
+        return new ModelAndTokenizer(model, tokenizer);
+    }
+
+    /**
+     * A new model, the named configuration with the size options applied, and its tokenizer (a BPE is learned on
+     * the training split); a model too large for the Java heap is refused before it is built.
+     */
+    private ModelAndTokenizer newModel(Options o, Settings settings, Corpus corpus) {
+        Tokenizer tokenizer = settings.tokenizerKind.equals("bpe") ? BpeTokenizer.train(corpus.train(), settings.vocab)
+                : new ByteTokenizer();
+        ModelConfig asked = configFrom(o, settings.modelName, tokenizer.vocabSize());
+        parameters = ParameterCount.of(asked).total();
+        requireModelFitsTheHeap(asked, parameters, settings.device.isCpu(), Runtime.getRuntime().maxMemory());
+        return new ModelAndTokenizer(LanguageModels.build(asked, new Generator(settings.seed)), tokenizer);
+    }
+
+    /**
+     * The first {@code evalTokens} + 1 validation tokens (all of them for 0), after checking that they fill
+     * {@code rows} streams of context + 1.
+     */
+    private static int[] evaluatedPrefix(int[] tokens, int evalTokens, int rows, int context) {
+        long evalMinimum = (long) rows * (context + 1) - 1;
+        if (evalTokens > 0 && evalTokens < evalMinimum) {
+            throw new IllegalArgumentException("--eval-tokens " + evalTokens + " is below the " + evalMinimum
+                    + " that validation needs: " + rows + " streams of context + 1 = " + (context + 1)
+                    + " tokens (0 evaluates the whole split)");
+        }
+        return evalTokens > 0 && tokens.length > evalTokens + 1 ? Arrays.copyOf(tokens, evalTokens + 1) : tokens;
+    }
+
+    /** The loss of one optimizer step and the gradients' global norm before clipping. */
+    private record StepResult(double loss, double gradientNorm) {
+    }
+
+    /**
+     * A run opened for training: the model, its data and optimizer, and what the trainer carries from step to
+     * step and saves in its checkpoints (the memory, the loss curves, the expert usage).
+     */
+    private static final class Run {
+        private final Settings settings;
+        private final MoeLanguageModel model;
+        private final Tokenizer tokenizer;
+        private final Streams train;
+        private final Streams validation;
+        /** The start of the validation text: the prompt of the sample at the end. */
+        private final int[] samplePrompt;
+        /** The step this invocation starts after: 0, or the one the resumed checkpoint reached. */
+        private final int firstStep;
+        private final AdamW optimizer;
+        private final LearningRateSchedule schedule;
+        private final CrossEntropyLoss lossFn = new CrossEntropyLoss();
+        /** Counting the choices the training forward passes make anyway; empty for a dense model. */
+        private final Map<String, ExpertUsage> trainingUsage;
+        private final List<Double> trainLoss = new ArrayList<>();
+        /** {step, loss} pairs. */
+        private final List<double[]> validationLoss = new ArrayList<>();
+        /** The memory the next segment attends to; null at the start of the streams, and for a model without. */
+        private List<Tensor> memory;
+        /** The step after which trainingUsage started counting. */
+        private int usageSince;
+        /** The step of the checkpoint on disk, -1 for none: what a diverged run is told is left. */
+        private int savedStep;
+
+        Run(Settings settings, MoeLanguageModel model, Tokenizer tokenizer, Streams train, Streams validation,
+                int[] samplePrompt, int firstStep) {
+            this.settings = settings;
+            this.model = model;
+            this.tokenizer = tokenizer;
+            this.train = train;
+            this.validation = validation;
+            this.samplePrompt = samplePrompt;
+            this.firstStep = firstStep;
+            this.savedStep = settings.resume ? firstStep : -1;
+            optimizer = new AdamW(ParamGroup.decayMatricesOnly(model, settings.weightDecay), settings.lr);
+            schedule = LearningRateSchedule.cosine(settings.lr, settings.warmup, settings.steps, settings.minLr);
+            trainingUsage = model.trackUsage();
+        }
+
+        /** The optimizer, stream position, random generator, memory, usage counts and losses of the checkpoint. */
+        void restore(SavedTrainer saved) throws IOException {
+            optimizer.loadStateDict(SafeTensors.load(settings.out.resolve(TrainingCheckpoint.OPTIMIZER)));
+            train.setPosition((int) saved.number("position"));
+            Generator.defaultGenerator().setState(saved.number("rng.seed"), saved.number("rng.offset"));
+            int memoryCount = (int) saved.number("memory");
             if (memoryCount > 0) {
                 memory = new ArrayList<>();
                 for (int i = 0; i < memoryCount; i++) {
-                    memory.add(savedTensor(state, "memory." + i, trainerFile).to(device));
+                    memory.add(saved.tensor("memory." + i).to(settings.device));
                 }
             }
             // A checkpoint written before usage was saved holds none: counting starts here.
-            usageSince = TrainingCheckpoint.restoreUsage(state, trainingUsage)
-                    ? Integer.parseInt(meta.getOrDefault("usage.since", "0")) : firstStep;
-            for (double v : savedTensor(state, "loss.train", trainerFile).toDoubleArray()) {
+            usageSince = TrainingCheckpoint.restoreUsage(saved.tensors(), trainingUsage)
+                    ? Integer.parseInt(saved.meta().getOrDefault("usage.since", "0")) : firstStep;
+            for (double v : saved.tensor("loss.train").toDoubleArray()) {
                 trainLoss.add(v);
             }
-            double[] vs = savedTensor(state, "loss.validation.step", trainerFile).toDoubleArray();
-            double[] vl = savedTensor(state, "loss.validation", trainerFile).toDoubleArray();
+            double[] vs = saved.tensor("loss.validation.step").toDoubleArray();
+            double[] vl = saved.tensor("loss.validation").toDoubleArray();
             for (int i = 0; i < vs.length; i++) {
                 validationLoss.add(new double[] {vs[i], vl[i]});
             }
         }
-        System.out.printf(Locale.ROOT, "model: %s (%s, %s), d=%d, %d layers, %d heads x %d, T=%d, %,d parameters%n",
-                config.name(), config.variant(), config.positionEncoding(), config.dModel(), config.layers(),
-                config.heads(), config.dHead(), context, model.parameterCount());
-        System.out.printf(Locale.ROOT, "data: %s, %s tokenizer (vocabulary %d): %,d training tokens in %d streams, "
-                        + "%,d validation tokens; %s; loaded in %.1f s%n", corpus.name(), tokenizerKind,
-                tokenizer.vocabSize(), trainTokens.length, batch, validationTokens.length,
-                device.isCpu() ? Parallel.numThreads() + " threads" : "device " + device,
-                (System.nanoTime() - loadStart) / 1e9);
-        if (resume) {
-            System.out.printf(Locale.ROOT, "resuming %s at step %d%n", out, firstStep);
-            if (firstStep == steps) {
-                System.out.printf(Locale.ROOT, "the run already reached --steps %d: nothing to train, evaluating it%n",
-                        steps);
+
+        void printSummary(String corpusName, int trainTokens, int validationTokens, long loadStart) {
+            ModelConfig config = model.config();
+            System.out.printf(Locale.ROOT, "model: %s (%s, %s), d=%d, %d layers, %d heads x %d, T=%d, %,d "
+                    + "parameters%n", config.name(), config.variant(), config.positionEncoding(), config.dModel(),
+                    config.layers(), config.heads(), config.dHead(), config.context(), model.parameterCount());
+            System.out.printf(Locale.ROOT, "data: %s, %s tokenizer (vocabulary %d): %,d training tokens in %d "
+                            + "streams, %,d validation tokens; %s; loaded in %.1f s%n", corpusName,
+                    tokenizerKind(tokenizer), tokenizer.vocabSize(), trainTokens, train.rows(), validationTokens,
+                    settings.device.isCpu() ? Parallel.numThreads() + " threads" : "device " + settings.device,
+                    (System.nanoTime() - loadStart) / 1e9);
+            if (settings.resume) {
+                System.out.printf(Locale.ROOT, "resuming %s at step %d%n", settings.out, firstStep);
+                if (firstStep == settings.steps) {
+                    System.out.printf(Locale.ROOT, "the run already reached --steps %d: nothing to train, "
+                            + "evaluating it%n", settings.steps);
+                }
             }
         }
 
-        int lastStep = Math.min(steps, stopAfter);
-        // What a diverged run is told: which checkpoint is left, and what to change.
-        int savedStep = resume ? firstStep : -1;
-        ProgressBar progress = new ProgressBar(System.out, firstStep, steps, 10);
-        long start = System.nanoTime();
-        model.train();
-        // Each step's activations and gradients reuse the memory of the step before.
-        Workspace workspace = new Workspace("training step");
-        try {
-            for (int step = firstStep; step < lastStep; step++) {
-                optimizer.setLearningRate(schedule.at(step));
-                double loss = 0;
-                double norm;
-                try (Workspace.Scope scope = workspace.open()) {
-                    optimizer.zeroGrad();
-                    for (int micro = 0; micro < accumulate; micro++) {
-                        Streams.Segment segment = train.next();
-                        if (segment.restarted()) {
-                            memory = null;
-                        }
-                        var output = model.forward(segment.inputs().to(device), memory);
-                        Variable l = lossFn.forward(output.logits(), segment.targets().to(device));
-                        // The regularisers of the expert layers (zero for a dense model) join the objective.
-                        l.add(model.auxLoss()).div(accumulate).backward();
-                        memory = model.usesMemory() ? scope.keepAll(output.memory()) : null;
-                        loss += l.item() / accumulate;
+        /** Trains up to the last step of this invocation, validating and checkpointing as the options say. */
+        void trainSteps() throws IOException {
+            ProgressBar progress = new ProgressBar(System.out, firstStep, settings.steps, 10);
+            long start = System.nanoTime();
+            model.train();
+            // Each step's activations and gradients reuse the memory of the step before.
+            Workspace workspace = new Workspace("training step");
+            try {
+                for (int step = firstStep; step < settings.lastStep(); step++) {
+                    StepResult result = trainStep(step, workspace);
+                    trainLoss.add(result.loss());
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    double tokensPerSecond = (step + 1.0 - firstStep) * settings.accumulate * train.rows()
+                            * model.config().context() / seconds;
+                    progress.update(step + 1, String.format(Locale.ROOT,
+                            "loss %.3f | grad norm %.2f | lr %.2e | %,.0f tok/s", result.loss(), result.gradientNorm(),
+                            optimizer.learningRate(), tokensPerSecond));
+                    if ((step + 1) % settings.evalEvery == 0 || step + 1 == settings.steps) {
+                        progress.interrupt();
+                        validate(step + 1);
                     }
-                    // Without --clip the norm is still measured: it is printed, and a NaN in it stops the run.
-                    norm = clip > 0 ? GradientClipping.clipByGlobalNorm(model.parameters(), clip)
-                            : GradientClipping.globalNorm(model.parameters());
-                    // Before the update: a diverged step leaves the weights of the step before.
-                    TrainingDiverged.checkStep(config.name(), step + 1, loss, norm, divergenceAdvice(out, savedStep, lr,
-                            clip));
-                    optimizer.step();
+                    if (step + 1 == settings.lastStep()
+                            || (settings.saveEvery > 0 && (step + 1) % settings.saveEvery == 0)) {
+                        save(step + 1);
+                    }
                 }
-                trainLoss.add(loss);
-                double seconds = (System.nanoTime() - start) / 1e9;
-                double tokensPerSecond = (step + 1.0 - firstStep) * accumulate * batch * context / seconds;
-                progress.update(step + 1, String.format(Locale.ROOT,
-                        "loss %.3f | grad norm %.2f | lr %.2e | %,.0f tok/s", loss, norm, optimizer.learningRate(),
-                        tokensPerSecond));
-                if ((step + 1) % evalEvery == 0 || step + 1 == steps) {
-                    progress.interrupt();
-                    model.stopTrackingUsage();
-                    Evaluation v = evaluate(model, validation, lossFn, tokenizer);
-                    TrainingDiverged.checkValidation(config.name(), step + 1, v.meanNll(),
-                            divergenceAdvice(out, savedStep, lr, clip));
-                    model.trackUsage(trainingUsage);
-                    validationLoss.add(new double[] {step + 1, v.meanNll()});
-                    System.out.printf(Locale.ROOT, "step %d: validation loss %.4f (%.3f bits per byte)%n", step + 1,
-                            v.meanNll(), v.bitsPerByte());
-                    model.train();
-                }
-                if (step + 1 == lastStep || (saveEvery > 0 && (step + 1) % saveEvery == 0)) {
-                    saveCheckpoint(out, model, optimizer, tokenizer, tokenizerKind, step + 1, batch, train.position(),
-                            memory, trainLoss, validationLoss, trainingUsage, usageSince, runOptions);
-                    savedStep = step + 1;
-                }
+            } catch (TrainingDiverged e) {
+                progress.interrupt(); // the message starts a line of its own
+                throw e;
             }
-        } catch (TrainingDiverged e) {
-            progress.interrupt(); // the message starts a line of its own
-            throw e;
+            progress.interrupt();
+            model.stopTrackingUsage();
         }
-        progress.interrupt();
-        model.stopTrackingUsage();
-        if (lastStep < steps) {
-            System.out.printf(Locale.ROOT, "stopped after step %d of %d; checkpoint in %s (continue with --resume)%n",
-                    lastStep, steps, out);
-            return 0;
-        }
-        writeLossPlot(out.resolve("loss.png"), trainLoss, validationLoss);
 
-        if (sampler != null) {
-            int[] prompt = Arrays.copyOf(validationTokens, Math.max(1, Math.min(validationTokens.length, 16)));
-            int[] generated = sampler.generate(model.transformer(), prompt, sample, context, new Generator(seed + 1));
-            System.out.println("sample (prompt from the validation text, then the model):");
-            System.out.println(tokenizer.decode(prompt) + tokenizer.decode(generated));
+        /**
+         * One optimizer step over --accumulate segments of every stream, at the schedule's learning rate; a step
+         * whose loss or gradient norm is not finite stops the run before its update.
+         */
+        private StepResult trainStep(int step, Workspace workspace) {
+            optimizer.setLearningRate(schedule.at(step));
+            int accumulate = settings.accumulate;
+            double loss = 0;
+            try (Workspace.Scope scope = workspace.open()) {
+                optimizer.zeroGrad();
+                for (int micro = 0; micro < accumulate; micro++) {
+                    Streams.Segment segment = train.next();
+                    if (segment.restarted()) {
+                        memory = null;
+                    }
+                    var output = model.forward(segment.inputs().to(settings.device), memory);
+                    Variable l = lossFn.forward(output.logits(), segment.targets().to(settings.device));
+                    // The regularisers of the expert layers (zero for a dense model) join the objective.
+                    l.add(model.auxLoss()).div(accumulate).backward();
+                    memory = model.usesMemory() ? scope.keepAll(output.memory()) : null;
+                    loss += l.item() / accumulate;
+                }
+                // Without --clip the norm is still measured: it is printed, and a NaN in it stops the run.
+                double norm = settings.clip > 0
+                        ? GradientClipping.clipByGlobalNorm(model.parameters(), settings.clip)
+                        : GradientClipping.globalNorm(model.parameters());
+                // Before the update: a diverged step leaves the weights of the step before.
+                TrainingDiverged.checkStep(model.config().name(), step + 1, loss, norm, divergenceAdvice());
+                optimizer.step();
+                return new StepResult(loss, norm);
+            }
         }
-        Map<String, ExpertUsage> validationUsage = model.trackUsage();
-        Evaluation last = evaluate(model, validation, lossFn, tokenizer);
-        TrainingDiverged.checkValidation(config.name(), steps, last.meanNll(),
-                divergenceAdvice(out, savedStep, lr, clip));
-        model.stopTrackingUsage();
-        Path usageDir = out.resolve("usage");
-        List<Path> usageFiles = new ArrayList<>(ExpertUsageReport.write(usageDir, "training", trainingUsage));
-        usageFiles.addAll(ExpertUsageReport.write(usageDir, "validation", validationUsage));
-        if (!usageFiles.isEmpty()) {
-            System.out.printf(Locale.ROOT, "expert usage of training steps %d-%d (training-*) and of the final "
-                    + "validation (validation-*): %d CSV and PNG files in %s%n", usageSince + 1, steps,
-                    usageFiles.size(), usageDir);
+
+        /** The validation loss after {@code step}, printed and added to the curve; training usage is paused. */
+        private void validate(int step) {
+            model.stopTrackingUsage();
+            Evaluation v = evaluate(model, validation, lossFn, tokenizer);
+            TrainingDiverged.checkValidation(model.config().name(), step, v.meanNll(), divergenceAdvice());
+            model.trackUsage(trainingUsage);
+            validationLoss.add(new double[] {step, v.meanNll()});
+            System.out.printf(Locale.ROOT, "step %d: validation loss %.4f (%.3f bits per byte)%n", step, v.meanNll(),
+                    v.bitsPerByte());
+            model.train();
         }
-        System.out.printf(Locale.ROOT, "checkpoint and loss curve in %s%n", out);
-        System.out.printf(Locale.ROOT, "validation perplexity %.3f | bits per byte %.4f%n", last.perplexity(),
-                last.bitsPerByte());
-        return 0;
+
+        /**
+         * Writes model, optimizer and trainer state (in that order; see {@link TrainingCheckpoint}), after
+         * checking that all of them are finite: a run never saves NaN over its last good checkpoint.
+         */
+        private void save(int step) throws IOException {
+            Map<String, Tensor> optimizerState = optimizer.stateDict();
+            Map<String, Tensor> state = trainerTensors();
+            TrainingDiverged.checkFinite(optimizerState, "the optimizer state of step " + step + " was not saved");
+            TrainingDiverged.checkFinite(state, "the trainer state of step " + step + " was not saved");
+            Map<String, String> meta = trainerMetadata(step);
+            Path out = settings.out;
+            TrainingCheckpoint.saveModel(out, model, tokenizer, tokenizerKind(tokenizer), step);
+            SafeTensors.save(out.resolve(TrainingCheckpoint.OPTIMIZER), optimizerState,
+                    Map.of("step", Integer.toString(step)));
+            SafeTensors.save(out.resolve(TrainingCheckpoint.TRAINER), state, meta);
+            savedStep = step;
+        }
+
+        /** The memory, the loss curves and the expert usage, as trainer.safetensors holds them. */
+        private Map<String, Tensor> trainerTensors() {
+            Map<String, Tensor> state = new LinkedHashMap<>();
+            for (int i = 0; i < memoryCount(); i++) {
+                state.put("memory." + i, memory.get(i));
+            }
+            double[] losses = trainLoss.stream().mapToDouble(Double::doubleValue).toArray();
+            state.put("loss.train", Tensor.of(losses, losses.length));
+            double[] vs = validationLoss.stream().mapToDouble(v -> v[0]).toArray();
+            double[] vl = validationLoss.stream().mapToDouble(v -> v[1]).toArray();
+            state.put("loss.validation.step", Tensor.of(vs, vs.length));
+            state.put("loss.validation", Tensor.of(vl, vl.length));
+            state.putAll(TrainingCheckpoint.usageState(trainingUsage));
+            return state;
+        }
+
+        /** Where the run stands after {@code step} (streams, random generator) and the options it was run with. */
+        private Map<String, String> trainerMetadata(int step) {
+            Generator rng = Generator.defaultGenerator();
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("step", Integer.toString(step));
+            meta.put("batch", Integer.toString(train.rows()));
+            meta.put("position", Integer.toString(train.position()));
+            meta.put("rng.seed", Long.toString(rng.seed()));
+            meta.put("rng.offset", Long.toString(rng.offset()));
+            meta.put("memory", Integer.toString(memoryCount()));
+            meta.put("usage.since", Integer.toString(usageSince));
+            settings.runOptions().forEach((name, value) -> meta.put(RUN_OPTION + name, value));
+            return meta;
+        }
+
+        private int memoryCount() {
+            return memory == null ? 0 : memory.size();
+        }
+
+        /**
+         * After the last step: the loss curve, a sample, the final validation (with the expert usage it makes)
+         * and the usage reports.
+         */
+        void finish() throws IOException {
+            writeLossPlot(settings.out.resolve("loss.png"), trainLoss, validationLoss);
+            if (settings.sampler != null) {
+                int[] generated = settings.sampler.generate(model.transformer(), samplePrompt, settings.sample,
+                        model.config().context(), new Generator(settings.seed + 1));
+                System.out.println("sample (prompt from the validation text, then the model):");
+                System.out.println(tokenizer.decode(samplePrompt) + tokenizer.decode(generated));
+            }
+            Map<String, ExpertUsage> validationUsage = model.trackUsage();
+            Evaluation last = evaluate(model, validation, lossFn, tokenizer);
+            TrainingDiverged.checkValidation(model.config().name(), settings.steps, last.meanNll(), divergenceAdvice());
+            model.stopTrackingUsage();
+            writeUsageReports(validationUsage);
+            System.out.printf(Locale.ROOT, "checkpoint and loss curve in %s%n", settings.out);
+            System.out.printf(Locale.ROOT, "validation perplexity %.3f | bits per byte %.4f%n", last.perplexity(),
+                    last.bitsPerByte());
+        }
+
+        private void writeUsageReports(Map<String, ExpertUsage> validationUsage) throws IOException {
+            Path usageDir = settings.out.resolve("usage");
+            List<Path> usageFiles = new ArrayList<>(ExpertUsageReport.write(usageDir, "training", trainingUsage));
+            usageFiles.addAll(ExpertUsageReport.write(usageDir, "validation", validationUsage));
+            if (!usageFiles.isEmpty()) {
+                System.out.printf(Locale.ROOT, "expert usage of training steps %d-%d (training-*) and of the final "
+                        + "validation (validation-*): %d CSV and PNG files in %s%n", usageSince + 1, settings.steps,
+                        usageFiles.size(), usageDir);
+            }
+        }
+
+        /** The second half of a divergence message: which checkpoint is left, and what to change. */
+        private String divergenceAdvice() {
+            String left = savedStep < 0 ? "nothing was saved" : "the checkpoint in " + settings.out + " (step "
+                    + savedStep + ") is unchanged";
+            return left + "; try a lower --lr (now " + settings.lr + ")" + (settings.clip > 0 ? " or a smaller --clip "
+                    + "(now " + settings.clip + ")" : " or clipping, e.g. --clip 0.25");
+        }
     }
 
-    /** The second half of a divergence message: which checkpoint is left, and what to change. */
-    private static String divergenceAdvice(Path out, int savedStep, double lr, double clip) {
-        String left = savedStep < 0 ? "nothing was saved" : "the checkpoint in " + out + " (step " + savedStep
-                + ") is unchanged";
-        return left + "; try a lower --lr (now " + lr + ")" + (clip > 0 ? " or a smaller --clip (now " + clip + ")"
-                : " or clipping, e.g. --clip 0.25");
-    }
-
-    /**
-     * The batch the checkpoint was trained with: its metadata's (written since it was saved), else the rows of
-     * its saved memory, else 0 (unknown: a RoPE run saved before the batch was).
-     */
-    private static int savedBatch(Map<String, String> meta, Map<String, Tensor> state, Path file) throws IOException {
-        if (meta.containsKey("batch")) {
-            return (int) TrainingCheckpoint.metadataNumber(meta, "batch", file);
-        }
-        Tensor memory = state.get("memory.0");
-        return memory == null ? 0 : memory.size(0);
-    }
-
-    private static Tensor savedTensor(Map<String, Tensor> state, String name, Path file) throws IOException {
-        Tensor t = state.get(name);
-        if (t == null) {
-            throw new IOException(file + " lacks the tensor '" + name + "' (it was not written by bin/ladon train)");
-        }
-        return t;
+    /** "bpe" or "byte", as checkpoints and messages name a tokenizer. */
+    private static String tokenizerKind(Tokenizer tokenizer) {
+        return tokenizer instanceof BpeTokenizer ? "bpe" : "byte";
     }
 
     /**
@@ -491,7 +740,7 @@ final class TrainCommand implements Command {
         savedValues.put("d-ff", saved.dFF());
         savedValues.put("dropout", saved.dropout());
         savedValues.put("context", saved.context());
-        savedValues.put("tokenizer", tokenizer instanceof BpeTokenizer ? "bpe" : "byte");
+        savedValues.put("tokenizer", tokenizerKind(tokenizer));
         savedValues.put("vocab", tokenizer.vocabSize());
         List<String> changed = new ArrayList<>();
         for (Map.Entry<String, Object> e : savedValues.entrySet()) {
@@ -589,45 +838,6 @@ final class TrainCommand implements Command {
             b.context(o.getInt("context", 0));
         }
         return b.build();
-    }
-
-    /**
-     * Writes model, optimizer and trainer state (in that order; see {@link TrainingCheckpoint}), after checking
-     * that all of them are finite: a run never saves NaN over its last good checkpoint.
-     */
-    private static void saveCheckpoint(Path out, MoeLanguageModel model, AdamW optimizer, Tokenizer tokenizer,
-            String tokenizerKind, int step, int batch, int position, List<Tensor> memory, List<Double> trainLoss,
-            List<double[]> validationLoss, Map<String, ExpertUsage> trainingUsage, int usageSince,
-            Map<String, String> runOptions) throws IOException {
-        Map<String, Tensor> optimizerState = optimizer.stateDict();
-        Map<String, Tensor> state = new LinkedHashMap<>();
-        int memoryCount = memory == null ? 0 : memory.size();
-        for (int i = 0; i < memoryCount; i++) {
-            state.put("memory." + i, memory.get(i));
-        }
-        double[] losses = trainLoss.stream().mapToDouble(Double::doubleValue).toArray();
-        state.put("loss.train", Tensor.of(losses, losses.length));
-        double[] vs = validationLoss.stream().mapToDouble(v -> v[0]).toArray();
-        double[] vl = validationLoss.stream().mapToDouble(v -> v[1]).toArray();
-        state.put("loss.validation.step", Tensor.of(vs, vs.length));
-        state.put("loss.validation", Tensor.of(vl, vl.length));
-        state.putAll(TrainingCheckpoint.usageState(trainingUsage));
-        TrainingDiverged.checkFinite(optimizerState, "the optimizer state of step " + step + " was not saved");
-        TrainingDiverged.checkFinite(state, "the trainer state of step " + step + " was not saved");
-        Generator rng = Generator.defaultGenerator();
-        Map<String, String> meta = new LinkedHashMap<>();
-        meta.put("step", Integer.toString(step));
-        meta.put("batch", Integer.toString(batch));
-        meta.put("position", Integer.toString(position));
-        meta.put("rng.seed", Long.toString(rng.seed()));
-        meta.put("rng.offset", Long.toString(rng.offset()));
-        meta.put("memory", Integer.toString(memoryCount));
-        meta.put("usage.since", Integer.toString(usageSince));
-        runOptions.forEach((name, value) -> meta.put(RUN_OPTION + name, value));
-        TrainingCheckpoint.saveModel(out, model, tokenizer, tokenizerKind, step);
-        SafeTensors.save(out.resolve(TrainingCheckpoint.OPTIMIZER), optimizerState,
-                Map.of("step", Integer.toString(step)));
-        SafeTensors.save(out.resolve(TrainingCheckpoint.TRAINER), state, meta);
     }
 
     /** The options a run was started with, as saved in its trainer metadata (none in older checkpoints). */
@@ -734,6 +944,11 @@ final class TrainCommand implements Command {
                         data.length, rows, length, context + 1, (long) rows * (context + 1),
                         why.isEmpty() ? "" : "; " + why));
             }
+        }
+
+        /** How many streams are read side by side: the batch. */
+        int rows() {
+            return rows;
         }
 
         /** The start of the next segment in every stream (saved in checkpoints). */
