@@ -168,18 +168,19 @@ gemm_simt_f64_64(const double* A, const double* B, double* C, GEMM_PARAMS) {
 
 // ---- tensor-core kernels ---------------------------------------------------------------------------
 
-__device__ __forceinline__ uint32_t to_tf32(float f) {
-    uint32_t r;
-    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
-    return r;
-}
-
 // float -> bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN.
 __device__ __forceinline__ uint16_t to_bf16(float f) {
     uint32_t u = __float_as_uint(f);
     if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
+}
+
+#ifdef __CUDA_ARCH__
+__device__ __forceinline__ uint32_t to_tf32(float f) {
+    uint32_t r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(f));
+    return r;
 }
 
 __device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
@@ -195,6 +196,16 @@ __device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], 
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+#else
+// Compiled for the CPU by the emulator (cuda-backend/emulator), which computes the same instructions.
+__device__ __forceinline__ uint32_t to_tf32(float f) { return ladon_emu::tf32_round(f); }
+__device__ __forceinline__ void mma_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+    ladon_emu::mma_m16n8k8_tf32(d, a, b);
+}
+__device__ __forceinline__ void mma_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+    ladon_emu::mma_m16n8k16_bf16(d, a, b);
+}
+#endif
 
 // Element type stored in shared memory and its packing: TF32 keeps one 32-bit word per element, BF16
 // packs two elements (consecutive k) per word, which is what one fragment register holds.

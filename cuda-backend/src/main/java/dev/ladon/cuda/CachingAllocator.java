@@ -22,8 +22,10 @@ import java.util.TreeMap;
  * the request does it return other size classes to the driver or allocate past the limit. In steady
  * state the reserved memory settles at the limit and allocations are served from the cache. A
  * collection that brings nothing back (everything reserved is live) is not repeated until some block
- * is released again, so a model that needs more than the limit pays for one futile collection, not one
- * per allocation.
+ * is released again or the reserved memory has grown by an eighth of the limit since, so a model that
+ * needs more than the limit pays for one futile collection per such step, not one per allocation. (Waiting
+ * for a release alone would wait forever: without collections nothing is released, and the reserved
+ * memory would grow until the device is full.)
  *
  * <p>When the driver is out of memory the allocator returns its cache to the driver and retries; then it
  * collects garbage as above and retries once more; only then does it throw {@link CudaOutOfMemoryError},
@@ -81,6 +83,7 @@ final class CachingAllocator {
     private long cacheHits;
     private long collections;
     private boolean collectionFutile;
+    private long reservedAtFutileCollection;
 
     /**
      * @param softLimit reserved bytes past which a cache miss first collects garbage
@@ -92,8 +95,9 @@ final class CachingAllocator {
         this.collector = collector;
     }
 
-    void setSoftLimit(long bytes) {
+    synchronized void setSoftLimit(long bytes) {
         this.softLimit = bytes;
+        collectionFutile = false;  // judged against the old limit
     }
 
     long softLimit() {
@@ -121,6 +125,7 @@ final class CachingAllocator {
             collectGarbage(SOFT_GC_WAIT_MILLIS);
             synchronized (this) {
                 collectionFutile = cached <= before;
+                reservedAtFutileCollection = reserved;
             }
             b = takeCached(size);
             if (b != null) {
@@ -210,6 +215,8 @@ final class CachingAllocator {
             free.clear();
             cached -= released;
             reserved -= released;
+            // Growth since a futile collection counts from the lowest reservation since.
+            reservedAtFutileCollection = Math.min(reservedAtFutileCollection, reserved);
         }
         return released;
     }
@@ -223,7 +230,7 @@ final class CachingAllocator {
     }
 
     private synchronized boolean isCollectionFutile() {
-        return collectionFutile;
+        return collectionFutile && reserved < reservedAtFutileCollection + Math.max(softLimit / 8, LARGE_STEP);
     }
 
     /**

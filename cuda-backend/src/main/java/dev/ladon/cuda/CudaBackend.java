@@ -112,6 +112,11 @@ public final class CudaBackend implements Backend {
         return driver.deviceName();
     }
 
+    /** The device's memory in bytes, as the driver reports it. */
+    public long deviceBytes() {
+        return driver.totalBytes();
+    }
+
     // =============================================================================================
     // Helpers for the kernel classes
     // =============================================================================================

@@ -198,4 +198,23 @@ class CachingAllocatorTest {
         a.release(over2);
         a.release(over3);
     }
+
+    @Test
+    void aFutileCollectionIsRepeatedOnceTheReservedMemoryHasGrownAnEighthOfTheLimit() {
+        FakeMemory mem = new FakeMemory(1L << 30);
+        int[] runs = {0};
+        long limit = 64L << 20;
+        CachingAllocator a = new CachingAllocator(mem, limit, () -> runs[0]++);
+        List<CachingAllocator.Block> held = new ArrayList<>();
+        held.add(a.allocate(limit));
+        held.add(a.allocate(1 << 20));  // past the limit: one collection, which brings nothing back
+        assertThat(runs[0]).isEqualTo(1);
+        for (int i = 0; i < 7; i++) {
+            held.add(a.allocate(1 << 20));  // 8 MiB past that collection, an eighth of the limit: none yet
+        }
+        assertThat(runs[0]).isEqualTo(1);
+        held.add(a.allocate(1 << 20));  // grown by more than an eighth: garbage may have appeared since
+        assertThat(runs[0]).isEqualTo(2);
+        held.forEach(a::release);
+    }
 }

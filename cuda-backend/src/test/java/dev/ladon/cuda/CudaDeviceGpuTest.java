@@ -9,6 +9,7 @@ import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -116,24 +117,28 @@ class CudaDeviceGpuTest {
     @Test
     void outOfMemoryIsRecoverable() {
         CudaBackend b = GpuTests.backend();
+        // Blocks of about a sixteenth of the device (8 GiB on an 80 GB GPU), so that a few fit before one fails.
+        int elements = (int) Math.min(1L << 30, Long.highestOneBit(b.deviceBytes() / 16 / Double.BYTES) << 1);
+        long bytes = (long) elements * Double.BYTES;
         List<Tensor> hog = new ArrayList<>();
         CudaOutOfMemoryError oom = null;
         try {
             for (int i = 0; i < 64 && oom == null; i++) {
                 try {
-                    hog.add(Tensor.empty(DType.FLOAT64, GpuTests.CUDA, 1 << 30));  // 8 GiB each
+                    hog.add(Tensor.empty(DType.FLOAT64, GpuTests.CUDA, elements));
                 } catch (CudaOutOfMemoryError e) {
                     oom = e;
                 }
             }
             assertThat(oom).as("the device never ran out of memory").isNotNull();
-            assertThat(oom.getMessage()).contains("could not allocate").contains("8192.0 MiB").contains("reserved");
-            assertThat(oom.requestedBytes()).isEqualTo(8L << 30);
+            assertThat(oom.getMessage()).contains("could not allocate")
+                    .contains(String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0)).contains("reserved");
+            assertThat(oom.requestedBytes()).isEqualTo(bytes);
         } finally {
             hog.clear();
         }
         System.gc();
-        Tensor again = Tensor.ones(DType.FLOAT64, GpuTests.CUDA, 1 << 30);
+        Tensor again = Tensor.ones(DType.FLOAT64, GpuTests.CUDA, elements);
         assertThat(again.narrow(0, 5, 3).sum().item()).isEqualTo(3.0);
         again = null;
         b.emptyCache();

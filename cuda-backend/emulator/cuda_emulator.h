@@ -1,0 +1,151 @@
+// The CUDA C dialect of src/main/cuda, compiled for the CPU by g++ (build.sh force-includes this header
+// before each kernel file).
+//
+// Each thread of a block runs as a fiber on one OS thread; __syncthreads and the warp shuffles are points
+// where a fiber waits until its block or warp has arrived (runtime.cpp schedules them). Because the fibers
+// of a block share one OS thread, shared memory is a `static thread_local` variable, and the atomics
+// need no locking: a fiber is never interrupted between two of its own instructions.
+//
+// What this checks: the kernels' arithmetic and indexing, the launch geometry the host chooses, the
+// parameters JCuda passes, barrier placement (a read of another thread's shared-memory value that lacks a
+// barrier sees the old value here, since fibers run one after another between barriers) and the tensor-core
+// fragments (the mma instructions are computed here from the PTX ISA's fragment layouts). What it cannot
+// check: speed, memory ordering between blocks, and rounding that differs on the GPU (fused multiply-adds,
+// fast intrinsics).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace ladon_emu {
+
+struct uint3 {
+    unsigned x, y, z;
+};
+
+// The running fiber's coordinates; runtime.cpp sets them before it resumes a fiber.
+extern thread_local uint3 thread_index;
+extern thread_local uint3 block_index;
+extern thread_local uint3 block_dim;
+extern thread_local uint3 grid_dim;
+
+void sync_block();
+void sync_warp();
+// 64 bytes per lane of the running fiber's warp, for exchanges between sync_warp calls.
+unsigned char* warp_exchange(int lane);
+unsigned char* dynamic_shared();
+
+template <typename T> T shuffle_from(T v, int source) {
+    static_assert(sizeof(T) <= 64, "shuffled values fit a lane's exchange slot");
+    int lane = (int)(thread_index.x & 31);
+    std::memcpy(warp_exchange(lane), &v, sizeof(T));
+    sync_warp();
+    T r;
+    std::memcpy(&r, warp_exchange(source), sizeof(T));
+    sync_warp();  // nobody overwrites a slot before every lane has read its source
+    return r;
+}
+
+template <typename T> T bits_as(const void* p) {
+    T r;
+    std::memcpy(&r, p, sizeof(T));
+    return r;
+}
+
+void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
+uint32_t tf32_round(float f);
+
+}  // namespace ladon_emu
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static thread_local
+#define __align__(n) __attribute__((aligned(n)))
+#define __restrict__ __restrict
+
+#define threadIdx (::ladon_emu::thread_index)
+#define blockIdx (::ladon_emu::block_index)
+#define blockDim (::ladon_emu::block_dim)
+#define gridDim (::ladon_emu::grid_dim)
+
+// build.sh rewrites `extern __shared__ ... name[];` into a pointer initialised from this.
+#define LADON_EMULATED_DYNAMIC_SHARED() (::ladon_emu::dynamic_shared())
+
+inline void __syncthreads() { ::ladon_emu::sync_block(); }
+
+template <typename T> inline T __shfl_xor_sync(unsigned, T v, int mask) {
+    return ::ladon_emu::shuffle_from(v, (int)(threadIdx.x & 31) ^ mask);
+}
+template <typename T> inline T __shfl_up_sync(unsigned, T v, unsigned delta) {
+    int lane = (int)(threadIdx.x & 31);
+    T r = ::ladon_emu::shuffle_from(v, lane >= (int)delta ? lane - (int)delta : lane);
+    return r;
+}
+template <typename T> inline T __shfl_down_sync(unsigned, T v, unsigned delta) {
+    int lane = (int)(threadIdx.x & 31);
+    return ::ladon_emu::shuffle_from(v, lane + (int)delta < 32 ? lane + (int)delta : lane);
+}
+template <typename T> inline T __shfl_sync(unsigned, T v, int source) {
+    return ::ladon_emu::shuffle_from(v, source & 31);
+}
+
+// ---- atomics: a fiber runs uninterrupted, so a plain read-modify-write is atomic ------------------------
+
+template <typename T> inline T atomicAdd(T* p, T v) {
+    T old = *p;
+    *p = old + v;
+    return old;
+}
+inline unsigned atomicOr(unsigned* p, unsigned v) {
+    unsigned old = *p;
+    *p = old | v;
+    return old;
+}
+template <typename T> inline T atomicCAS(T* p, T expected, T desired) {
+    T old = *p;
+    if (old == expected) *p = desired;
+    return old;
+}
+
+// ---- CUDA's device math that the host library lacks or spells differently ------------------------------
+
+inline float max(float a, float b) { return fmaxf(a, b); }
+inline double max(double a, double b) { return fmax(a, b); }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline float min(float a, float b) { return fminf(a, b); }
+inline double min(double a, double b) { return fmin(a, b); }
+inline int min(int a, int b) { return a < b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+
+inline float __int_as_float(int v) { return ::ladon_emu::bits_as<float>(&v); }
+inline int __float_as_int(float v) { return ::ladon_emu::bits_as<int>(&v); }
+inline unsigned __float_as_uint(float v) { return ::ladon_emu::bits_as<unsigned>(&v); }
+inline float __uint_as_float(unsigned v) { return ::ladon_emu::bits_as<float>(&v); }
+inline double __longlong_as_double(long long v) { return ::ladon_emu::bits_as<double>(&v); }
+inline long long __double_as_longlong(double v) { return ::ladon_emu::bits_as<long long>(&v); }
+inline unsigned __umulhi(unsigned a, unsigned b) { return (unsigned)(((unsigned long long)a * b) >> 32); }
+inline unsigned long long __umul64hi(unsigned long long a, unsigned long long b) {
+    return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+}
+// The _rn operations exist to keep nvcc from fusing them into FMAs; build.sh compiles with
+// -ffp-contract=off, so the plain operators round the same way.
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dsub_rn(double a, double b) { return a - b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __expf(float x) { return expf(x); }
+inline float __logf(float x) { return logf(x); }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+inline double rsqrt(double x) { return 1.0 / sqrt(x); }
+using std::isfinite;
+using std::isinf;
+using std::isnan;
+using std::signbit;
