@@ -1,6 +1,7 @@
 package dev.ladon.examples;
 
 import dev.ladon.tensor.DType;
+import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,13 +49,16 @@ final class TrainingDiverged extends RuntimeException {
     static void checkFinite(Map<String, Tensor> state, String what) {
         // x * 0 is 0 for every finite x and NaN for an infinity or a NaN, so a tensor's sum of them is 0 exactly
         // when all are finite (a plain sum could overflow on large finite weights). One stack of those sums and
-        // one read back, so a GPU synchronises once per check, not once per tensor.
+        // one read back, so a GPU synchronises once per check, not once per tensor. The state may mix devices
+        // (a GPU model's trainer state keeps counters on the CPU): the sums meet on the first accelerator's.
+        Device meeting = state.values().stream().map(Tensor::device).filter(d -> !d.equals(Device.CPU))
+                .findFirst().orElse(Device.CPU);
         List<String> names = new ArrayList<>();
         List<Tensor> sums = new ArrayList<>();
         state.forEach((name, t) -> {
             if (t.dtype().isFloating() && t.numel() > 0) {
                 names.add(name);
-                sums.add(t.mul(0).sum().to(DType.FLOAT64));
+                sums.add(t.mul(0).sum().to(DType.FLOAT64).to(meeting));
             }
         });
         if (sums.isEmpty()) {
