@@ -27,7 +27,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Tagged "jit" and left out of the default test run: whether C2 boxes a vector can change from one JVM to
  * the next, and in about one JVM in twenty the attention forward here never settled (see docs/PERFORMANCE.md).
- * Run with {@code mvn test -pl tensor -Djit.excluded= -Djit.tests=jit}.
+ * Run with {@code mvn test -pl tensor -Dladon.test.excluded= -Dladon.test.groups=jit}.
  */
 @Tag("jit")
 class KernelAllocationTest {
