@@ -14,7 +14,7 @@ gen=$out/generated
 cxx=${CXX:-g++}
 command -v "$cxx" >/dev/null || { echo "emulator: $cxx not found (set CXX=...)" >&2; exit 1; }
 # No FMA contraction: the kernels' __dmul_rn and friends exist to prevent it on the GPU.
-flags=(-std=c++17 -O2 -g -fPIC -ffp-contract=off -Wall -Wno-unknown-pragmas -Wno-unused-variable
+flags=(-std=c++17 -O2 -g -fPIC -ffp-contract=off -Wall -Wextra -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-parameter
        -Wno-unused-function -I"$here" -I"$src")
 rm -rf "$out" && mkdir -p "$gen"
 

@@ -157,8 +157,13 @@ bool run_block(Block& b, int threads, const char* kernel) {
         f.index = uint3{(unsigned)i, 0, 0};
         prepare(f);
     }
-    for (;;) {
-        for (int i = 0; i < threads; i++) {
+    // Between two barriers the threads run one after another, first to last in one round and last to first
+    // in the next (and the other way round in the next block), so that a read of a value another thread
+    // writes before the next barrier sees the old value in one of the two orders, whichever thread it is.
+    bool forward = (block_index.x + block_index.y + block_index.z) % 2 == 0;
+    for (;; forward = !forward) {
+        for (int n = 0; n < threads; n++) {
+            int i = forward ? n : threads - 1 - n;
             if (b.fibers[i].state == State::READY) resume(b, b.fibers[i]);
         }
         int live = 0;
