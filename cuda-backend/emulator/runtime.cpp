@@ -397,6 +397,36 @@ int sticky() {
     return ERROR_LAUNCH_FAILED;
 }
 
+// Fresh memory holds garbage on a GPU; here it holds NaN (every float and double of all-one bytes) and -1,
+// so a kernel that reads what nobody wrote gives a result the tests notice.
+constexpr unsigned char FRESH_FILL = 0xff;
+// Each allocation has GUARD_BYTES of GUARD_FILL before it and after its exact end; a launch that changes
+// them wrote outside its operands.
+constexpr size_t GUARD_BYTES = 256;
+constexpr unsigned char GUARD_FILL = 0xfd;
+
+bool guard_intact(const unsigned char* p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != GUARD_FILL) return false;
+    }
+    return true;
+}
+
+// Checks every allocation's guards after a launch of `kernel`, restoring any it overwrote.
+void check_guards(const char* kernel) {
+    for (const auto& [address, bytes] : allocations) {
+        unsigned char* p = reinterpret_cast<unsigned char*>(address);
+        size_t after = ((bytes + 255) & ~(size_t)255) - bytes + GUARD_BYTES;
+        bool before_ok = guard_intact(p - GUARD_BYTES, GUARD_BYTES), after_ok = guard_intact(p + bytes, after);
+        if (!before_ok || !after_ok) {
+            fail_launch("%s wrote %s the %zu-byte allocation at 0x%llx", kernel,
+                        before_ok ? "past the end of" : "before the start of", bytes, (unsigned long long)address);
+            memset(p - GUARD_BYTES, GUARD_FILL, GUARD_BYTES);
+            memset(p + bytes, GUARD_FILL, after);
+        }
+    }
+}
+
 bool is_device_range(uint64_t address, size_t bytes) {
     auto it = allocations.upper_bound(address);
     if (it == allocations.begin()) return false;
@@ -470,11 +500,14 @@ int cuMemAlloc_v2(uint64_t* address, size_t bytes) {
     std::lock_guard<std::mutex> hold(driver_lock);
     if (bytes == 0) return ERROR_INVALID_VALUE;
     if (bytes > device_bytes() - allocated_bytes) return ERROR_OUT_OF_MEMORY;
-    // Device allocations are 256-byte aligned; fresh memory holds garbage on a GPU, so it does here.
+    // 256-byte aligned, as device allocations are, with a guard on each side (from the exact end).
     size_t rounded = (bytes + 255) & ~(size_t)255;
-    void* p = aligned_alloc(256, rounded);
-    if (p == nullptr) return ERROR_OUT_OF_MEMORY;
-    memset(p, 0xa5, rounded);
+    unsigned char* base = static_cast<unsigned char*>(aligned_alloc(256, GUARD_BYTES + rounded + GUARD_BYTES));
+    if (base == nullptr) return ERROR_OUT_OF_MEMORY;
+    unsigned char* p = base + GUARD_BYTES;
+    memset(base, GUARD_FILL, GUARD_BYTES);
+    memset(p, FRESH_FILL, bytes);
+    memset(p + bytes, GUARD_FILL, rounded - bytes + GUARD_BYTES);
     *address = reinterpret_cast<uint64_t>(p);
     allocations[*address] = bytes;
     allocated_bytes += bytes;
@@ -487,7 +520,7 @@ int cuMemFree_v2(uint64_t address) {
     if (it == allocations.end()) return ERROR_INVALID_VALUE;
     allocated_bytes -= it->second;
     allocations.erase(it);
-    free(reinterpret_cast<void*>(address));
+    free(reinterpret_cast<unsigned char*>(address) - GUARD_BYTES);
     return sticky();
 }
 
@@ -591,6 +624,7 @@ int cuLaunchKernel(void* function, unsigned gridX, unsigned gridY, unsigned grid
     }
     launch_config = LaunchConfig{f->name.c_str(), uint3{gridX, gridY, gridZ}, uint3{blockX, 1, 1}, sharedBytes};
     f->invoker(params);
+    check_guards(f->name.c_str());
     return SUCCESS;
 }
 
