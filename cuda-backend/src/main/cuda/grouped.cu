@@ -96,17 +96,18 @@ template <typename T> __device__ __forceinline__ T warp_sum_of(T v) {
     return v;
 }
 
-// One warp per (pair, feature k): dx[row][k] += gate sum_n dOut[p][n] w[e][k][n].
+// One warp per (pair, feature k): dx[row][k] += gate sum_n dOut[p][n] w[e][k][n]. Bad pairs are skipped and
+// reported here as in the forward, since the backward can be called on its own (FusedOps.groupedMatmulBackward).
 template <typename T, typename I>
 __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* row, const I* expert, const T* gate, int P,
-                                   int N, int Din, int Dout, int E) {
+                                   int N, int Din, int Dout, int E, IndexError* err) {
     int lane = threadIdx.x & 31;
     int warpsPerBlock = blockDim.x >> 5;
     i64 items = (i64)P * Din;
     for (i64 it = (i64)blockIdx.x * warpsPerBlock + (threadIdx.x >> 5); it < items; it += (i64)gridDim.x * warpsPerBlock) {
         int p = (int)(it / Din), k = (int)(it % Din);
         int r, e;
-        if (!valid_pair(row, expert, p, N, E, r, e, (IndexError*)nullptr)) continue;
+        if (!valid_pair(row, expert, p, N, E, r, e, k == 0 ? err : (IndexError*)nullptr)) continue;
         const T* g = gout + (i64)p * Dout;
         const T* wk = w + ((i64)e * Din + k) * Dout;
         T s = T(0);
@@ -179,8 +180,8 @@ __device__ void grouped_backward_w(T* dw, const T* x, const T* gout, const I* ro
     }                                                                                                      \
     extern "C" __global__ void grouped_backward_x_##S##_##IS(T* dx, const T* gout, const T* w, const I* row, \
                                                              const I* expert, const T* gate, int P, int N, \
-                                                             int Din, int Dout, int E) {                   \
-        grouped_backward_x<T, I>(dx, gout, w, row, expert, gate, P, N, Din, Dout, E);                      \
+                                                             int Din, int Dout, int E, IndexError* err) {  \
+        grouped_backward_x<T, I>(dx, gout, w, row, expert, gate, P, N, Din, Dout, E, err);                 \
     }                                                                                                      \
     extern "C" __global__ void grouped_backward_w_##S##_##IS(T* dw, const T* x, const T* gout, const I* row, \
                                                              const I* expert, const T* gate, int P, int N, \

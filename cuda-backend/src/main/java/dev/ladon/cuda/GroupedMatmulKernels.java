@@ -65,11 +65,12 @@ final class GroupedMatmulKernels {
             b.launch(MODULE, instance("grouped_backward_x", x, rc), CudaBackend.gridFor((long) pairs * din, THREADS / 32),
                     THREADS, 0, new KernelArgs().pointer(b.address(dx)).pointer(b.address(gc)).pointer(b.address(wc))
                             .pointer(b.address(rc)).pointer(b.address(ec)).pointer(gate0).i32(pairs).i32(n).i32(din)
-                            .i32(dout).i32(experts));
+                            .i32(dout).i32(experts).pointer(b.indexErrorAddress()));
             b.launch(MODULE, instance("grouped_backward_w", x, rc), MatmulKernels.ceilDiv(pairs, 32),
                     MatmulKernels.ceilDiv(din, 16), MatmulKernels.ceilDiv(dout, 64), THREADS, 0, new KernelArgs()
                             .pointer(b.address(dw)).pointer(b.address(xc)).pointer(b.address(gc)).pointer(b.address(rc))
                             .pointer(b.address(ec)).pointer(gate0).i32(pairs).i32(n).i32(din).i32(dout).i32(experts));
+            b.afterIndexCheck();
         }
         if (gate != null) {
             Tensor ungated = forward(b, x, weight, row, expert, null);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ladon.tensor.DType;
 import dev.ladon.tensor.Device;
+import dev.ladon.tensor.FusedOps;
 import dev.ladon.tensor.Generator;
 import dev.ladon.tensor.Tensor;
 import java.util.ArrayList;
@@ -157,5 +158,33 @@ class CudaDeviceGpuTest {
         Tensor target = Tensor.of(new long[] {1, 3}).to(GpuTests.CUDA);
         assertThatThrownBy(() -> dev.ladon.tensor.FusedOps.crossEntropy(logits, target, -100, 0).losses().toFloatArray())
                 .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("target 3 at row 1");
+    }
+
+    @Test
+    void badIndicesOfScatterAddAndTheGroupedMatmulAreReported() {
+        Tensor src = Tensor.ones(DType.FLOAT32, GpuTests.CUDA, 2, 3);
+        Tensor into = Tensor.zeros(DType.FLOAT32, GpuTests.CUDA, 2, 3);
+        Tensor index = Tensor.of(new long[] {0, 1, 2, 0, 3, 1}, 2, 3).to(GpuTests.CUDA);
+        assertThatThrownBy(() -> into.scatterAdd(1, index, src).toFloatArray())
+                .isInstanceOf(IndexOutOfBoundsException.class)
+                .hasMessageContaining("scatterAdd: index 3 is out of range for dim 1 of size 3");
+
+        Tensor x = Tensor.randn(new Generator(4), DType.FLOAT32, GpuTests.CUDA, 3, 4);
+        Tensor w = Tensor.randn(new Generator(5), DType.FLOAT32, GpuTests.CUDA, 2, 4, 5);
+        Tensor goodRow = Tensor.of(new long[] {0, 2}).to(GpuTests.CUDA);
+        Tensor goodExpert = Tensor.of(new long[] {1, 0}).to(GpuTests.CUDA);
+        Tensor badRow = Tensor.of(new long[] {0, 3}).to(GpuTests.CUDA);
+        Tensor badExpert = Tensor.of(new long[] {2, 0}).to(GpuTests.CUDA);
+        assertThatThrownBy(() -> FusedOps.groupedMatmul(x, w, badRow, goodExpert, null).toFloatArray())
+                .isInstanceOf(IndexOutOfBoundsException.class)
+                .hasMessageContaining("groupedMatmul (row): index 3 is out of range for dim 0 of size 3");
+        assertThatThrownBy(() -> FusedOps.groupedMatmul(x, w, goodRow, badExpert, null).toFloatArray())
+                .isInstanceOf(IndexOutOfBoundsException.class)
+                .hasMessageContaining("groupedMatmul (expert): index 2 is out of range for dim 0 of size 2");
+        Tensor g = Tensor.ones(DType.FLOAT32, GpuTests.CUDA, 2, 5);
+        assertThatThrownBy(() -> FusedOps.groupedMatmulBackward(g, x, w, badRow, goodExpert, null)[1].toFloatArray())
+                .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("groupedMatmul (row): index 3");
+        // Reported once: the device is usable again.
+        assertThat(FusedOps.groupedMatmul(x, w, goodRow, goodExpert, null).toFloatArray()).hasSize(10);
     }
 }
