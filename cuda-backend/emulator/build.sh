@@ -3,7 +3,9 @@
 # CUDA driver, as target/cuda-emulator/libcuda.so.1. With that folder on LD_LIBRARY_PATH, JCuda loads it
 # instead of the NVIDIA driver, and the tests tagged gpu run every kernel on the CPU (see README.md).
 #
-# Usage: cuda-backend/emulator/build.sh     (needs g++ with C++17; CXX=... overrides)
+# Usage: cuda-backend/emulator/build.sh [--coverage]     (needs g++ with C++17; CXX=... overrides)
+#   --coverage  builds with gcov counters; after the gpu tests have run, coverage.sh lists the kernel
+#               lines that no test executed
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 backend=$(dirname "$here")
@@ -14,7 +16,9 @@ gen=$out/generated
 cxx=${CXX:-g++}
 command -v "$cxx" >/dev/null || { echo "emulator: $cxx not found (set CXX=...)" >&2; exit 1; }
 # No FMA contraction: the kernels' __dmul_rn and friends exist to prevent it on the GPU.
-flags=(-std=c++17 -O2 -g -fPIC -ffp-contract=off -Wall -Wextra -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-parameter
+optimise=(-O2 -g)
+[ "${1:-}" = "--coverage" ] && optimise=(-O0 --coverage)
+flags=(-std=c++17 "${optimise[@]}" -fPIC -ffp-contract=off -Wall -Wextra -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-parameter
        -Wno-unused-function -I"$here" -I"$src")
 rm -rf "$out" && mkdir -p "$gen"
 
@@ -43,5 +47,5 @@ done
 
 printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -I{} sh -c \
   "$cxx ${flags[*]} -c '{}' -o '$gen/'\$(basename '{}' .cpp).o" || { echo "emulator: compilation failed" >&2; exit 1; }
-"$cxx" -shared -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$gen"/*.o
+"$cxx" -shared "${optimise[@]}" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$gen"/*.o
 echo "emulator: $out/libcuda.so.1 ($(cat "$ptx"/*.ptx | grep -c '^\.visible \.entry') kernels)"
