@@ -22,6 +22,7 @@ import dev.ladon.nn.optim.AdamW;
 import dev.ladon.nn.optim.GradientClipping;
 import dev.ladon.nn.optim.LearningRateSchedule;
 import dev.ladon.nn.optim.ParamGroup;
+import dev.ladon.nn.plot.Drawing;
 import dev.ladon.nn.plot.LinePlot;
 import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Generator;
@@ -682,7 +683,11 @@ final class TrainCommand implements Command {
          * and the usage reports.
          */
         void finish() throws IOException {
-            writeLossPlot(settings.out.resolve("loss.png"), trainLoss, validationLoss);
+            if (Drawing.available()) {
+                writeLossPlot(settings.out.resolve("loss.png"), trainLoss, validationLoss);
+            } else {
+                System.out.println("loss.png not written: this Java runtime has no java.desktop module to draw with");
+            }
             if (settings.sampler != null) {
                 int[] generated = settings.sampler.generate(model.transformer(), samplePrompt, settings.sample,
                         model.config().context(), new Generator(settings.seed + 1));

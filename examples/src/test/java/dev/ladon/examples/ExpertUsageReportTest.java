@@ -82,8 +82,8 @@ class ExpertUsageReportTest {
         assertThat(Files.readAllLines(dir.resolve("m-usage.csv"))).hasSize(1 + 2 * 2 * 2 * 4 + 2 * 8);
         assertThat(Files.readAllLines(dir.resolve("m-entropy.csv"))).hasSize(1 + 2 * 2 * 2 + 2);
         assertThat(Files.readAllLines(dir.resolve("m-coselection.csv"))).hasSize(1 + 2 * 2 * 2 * 16 + 2 * 64);
-        int cell = ExpertUsageReport.CELL;
-        int gap = ExpertUsageReport.GAP;
+        int cell = ExpertUsageHeatmaps.CELL;
+        int gap = ExpertUsageHeatmaps.GAP;
         assertSize("m-source-share.png", 4 * cell, 2 * 2 * cell); // experts x (layers x heads)
         assertSize("m-feedForward-share.png", 8 * cell, 2 * cell);
         assertSize("m-source-entropy.png", 2 * cell, 2 * cell); // heads x layers
@@ -112,21 +112,21 @@ class ExpertUsageReportTest {
         var rows = List.of(new ExpertUsageReport.Row("l0", "s", 0, new long[] {2, 2, 2, 2}, none, Math.log(4)),
                 new ExpertUsageReport.Row("l0", "s", 1, new long[] {0, 0, 8, 0}, none, 0),
                 new ExpertUsageReport.Row("l1", "s", 1, new long[] {1, 3, 1, 3}, pairs, 0.5));
-        int cell = ExpertUsageReport.CELL;
-        BufferedImage entropy = ExpertUsageReport.entropyHeatmap(rows);
+        int cell = ExpertUsageHeatmaps.CELL;
+        BufferedImage entropy = ExpertUsageHeatmaps.entropyHeatmap(rows);
         assertThat(entropy.getWidth()).isEqualTo(2 * cell);
         assertThat(entropy.getHeight()).isEqualTo(2 * cell);
-        assertThat(entropy.getRGB(3, 3)).isEqualTo(ExpertUsageReport.shade(1.0));
-        assertThat(entropy.getRGB(cell + 3, 3)).isEqualTo(ExpertUsageReport.shade(0.0));
-        assertThat(entropy.getRGB(cell + 3, cell + 3)).isEqualTo(ExpertUsageReport.shade(0.5 / Math.log(4)));
+        assertThat(entropy.getRGB(3, 3)).isEqualTo(ExpertUsageHeatmaps.shade(1.0));
+        assertThat(entropy.getRGB(cell + 3, 3)).isEqualTo(ExpertUsageHeatmaps.shade(0.0));
+        assertThat(entropy.getRGB(cell + 3, cell + 3)).isEqualTo(ExpertUsageHeatmaps.shade(0.5 / Math.log(4)));
 
-        BufferedImage co = ExpertUsageReport.coSelectionHeatmap(rows);
-        int block = 4 * cell + ExpertUsageReport.GAP;
-        assertThat(co.getWidth()).isEqualTo(2 * block - ExpertUsageReport.GAP);
+        BufferedImage co = ExpertUsageHeatmaps.coSelectionHeatmap(rows);
+        int block = 4 * cell + ExpertUsageHeatmaps.GAP;
+        assertThat(co.getWidth()).isEqualTo(2 * block - ExpertUsageHeatmaps.GAP);
         // Layer l1, head 1 is the lower right block; pair (1, 3) holds 3 of its 8 pairs, the map's maximum.
-        assertThat(co.getRGB(block + 3 * cell + 2, block + cell + 2)).isEqualTo(ExpertUsageReport.shade(1.0));
-        assertThat(co.getRGB(block + 2 * cell + 2, block + 2)).isEqualTo(ExpertUsageReport.shade(1.0 / 3));
-        assertThat(co.getRGB(block + 2, block + 2)).isEqualTo(ExpertUsageReport.shade(0.0));
+        assertThat(co.getRGB(block + 3 * cell + 2, block + cell + 2)).isEqualTo(ExpertUsageHeatmaps.shade(1.0));
+        assertThat(co.getRGB(block + 2 * cell + 2, block + 2)).isEqualTo(ExpertUsageHeatmaps.shade(1.0 / 3));
+        assertThat(co.getRGB(block + 2, block + 2)).isEqualTo(ExpertUsageHeatmaps.shade(0.0));
         // The gap between blocks is white.
         assertThat(co.getRGB(4 * cell + 1, 2)).isEqualTo(java.awt.Color.WHITE.getRGB());
     }
@@ -136,15 +136,15 @@ class ExpertUsageReportTest {
         long[][] none = new long[3][3];
         var rows = List.of(new ExpertUsageReport.Row("l0", "s", 0, new long[] {1, 6, 3}, none, 0),
                 new ExpertUsageReport.Row("l1", "s", 0, new long[] {0, 0, 10}, none, 0));
-        BufferedImage img = ExpertUsageReport.heatmap(rows);
-        int cell = ExpertUsageReport.CELL;
+        BufferedImage img = ExpertUsageHeatmaps.heatmap(rows);
+        int cell = ExpertUsageHeatmaps.CELL;
         assertThat(img.getWidth()).isEqualTo(3 * cell);
         assertThat(img.getHeight()).isEqualTo(2 * cell);
         // Row l1 expert 2 has fraction 1.0, the maximum; row l1 expert 0 has 0.
-        assertThat(img.getRGB(2 * cell + 3, cell + 3)).isEqualTo(ExpertUsageReport.shade(1.0));
-        assertThat(img.getRGB(3, cell + 3)).isEqualTo(ExpertUsageReport.shade(0.0));
-        assertThat(img.getRGB(cell + 5, 5)).isEqualTo(ExpertUsageReport.shade(0.6));
-        assertThat(ExpertUsageReport.shade(1.0)).isNotEqualTo(ExpertUsageReport.shade(0.0));
+        assertThat(img.getRGB(2 * cell + 3, cell + 3)).isEqualTo(ExpertUsageHeatmaps.shade(1.0));
+        assertThat(img.getRGB(3, cell + 3)).isEqualTo(ExpertUsageHeatmaps.shade(0.0));
+        assertThat(img.getRGB(cell + 5, 5)).isEqualTo(ExpertUsageHeatmaps.shade(0.6));
+        assertThat(ExpertUsageHeatmaps.shade(1.0)).isNotEqualTo(ExpertUsageHeatmaps.shade(0.0));
     }
 
     @Test

@@ -287,7 +287,7 @@ class TrainCommandTest {
             }
         }
         assertThat(javax.imageio.ImageIO.read(usage.resolve("training-source-share.png").toFile()).getWidth())
-                .isEqualTo(c.experts() * ExpertUsageReport.CELL);
+                .isEqualTo(c.experts() * ExpertUsageHeatmaps.CELL);
     }
 
     /**
