@@ -2,6 +2,7 @@ package dev.ladon.examples;
 
 import dev.ladon.autograd.gradcheck.GradcheckCase;
 import dev.ladon.autograd.gradcheck.GradcheckSuite;
+import dev.ladon.tensor.Device;
 import java.io.File;
 import java.io.IOException;
 import java.net.URL;
@@ -12,7 +13,8 @@ import java.util.ServiceConfigurationError;
 
 /**
  * Runs the gradient-check suite: every {@code GradcheckCase} that a {@code GradcheckCaseProvider} on the
- * class path registers (autograd's ops, nn's layers, moe's layers, and any extra jars given).
+ * class path registers (autograd's ops, nn's layers, moe's layers, and any extra jars given), built on the
+ * device asked for.
  */
 final class GradcheckCommand implements Command {
     @Override
@@ -28,9 +30,12 @@ final class GradcheckCommand implements Command {
     @Override
     public String help() {
         return """
-                usage: bin/ladon gradcheck [--filter TEXT] [--classpath PATHS] [--list]
-                  Runs every gradient-check case registered through GradcheckCaseProvider (ServiceLoader) and
-                  prints one PASS/FAIL line per case, then 'N passed, M failed'. Exit code 1 if any failed.
+                usage: bin/ladon gradcheck [--device D] [--filter TEXT] [--classpath PATHS] [--list]
+                  Runs every gradient-check case registered through GradcheckCaseProvider (ServiceLoader), in
+                  float64, and prints a line naming the device, one PASS/FAIL line per case, then
+                  'N passed, M failed'. Exit code 1 if any failed.
+                  --device D         cpu, cuda or cuda:N (default cpu): inputs, modules and the constants the
+                                     cases use are built there, so every op runs on that device's kernels
                   --filter TEXT      only cases whose name contains TEXT (default: all)
                   --classpath PATHS  extra jars or class folders, separated by ':', holding your own providers
                                      (listed in META-INF/services/dev.ladon.autograd.gradcheck.GradcheckCaseProvider)
@@ -39,7 +44,8 @@ final class GradcheckCommand implements Command {
 
     @Override
     public int run(String[] args) throws Exception {
-        Options options = new Options(args, "filter", "classpath", "list!");
+        Options options = new Options(args, "device", "filter", "classpath", "list!");
+        Device device = options.device();
         ClassLoader loader = GradcheckCommand.class.getClassLoader();
         if (options.has("classpath")) {
             List<URL> urls = new ArrayList<>();
@@ -55,7 +61,7 @@ final class GradcheckCommand implements Command {
         String filter = options.get("filter", "");
         List<GradcheckCase> all;
         try {
-            all = GradcheckSuite.load(loader);
+            all = GradcheckSuite.load(loader, device);
         } catch (ServiceConfigurationError e) {
             // A services file naming a class that is not there (or cannot be made): the jar is broken.
             throw new IOException("a gradient-check provider could not be loaded: " + e.getMessage(), e);
@@ -70,9 +76,10 @@ final class GradcheckCommand implements Command {
                 System.out.println(c.name() + "  covers " + String.join(", ", c.covers())
                         + (c.secondOrder() ? "  (+ second order)" : ""));
             }
-            System.out.println(cases.size() + " cases");
+            System.out.println(cases.size() + " cases on " + device);
             return 0;
         }
+        System.out.println("gradcheck in float64 on " + device);
         GradcheckSuite.Summary summary = GradcheckSuite.run(cases, System.out);
         return summary.failed() == 0 ? 0 : 1;
     }

@@ -155,6 +155,18 @@ class MainTest {
     }
 
     @Test
+    void gradcheckRunsOnTheDeviceAskedForAndNamesIt() throws Exception {
+        Result cpu = ladon("gradcheck", "--device", "cpu", "--filter", "matmul dot");
+        assertThat(cpu.code()).isZero();
+        assertThat(cpu.out()).startsWith("gradcheck in float64 on cpu\nPASS matmul dot (")
+                .endsWith("1 passed, 0 failed\n");
+
+        Result bad = ladon("gradcheck", "--device", "tpu");
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).startsWith("ladon gradcheck: --device expects cpu, cuda or cuda:N, got 'tpu'\n");
+    }
+
+    @Test
     void theHeapAdviceRoundsUpToWholeGibibytesAndAsksForAtLeastTwo() {
         double gib = 1L << 30;
         assertThat(Main.javaOptsForHeap(3.2 * gib)).isEqualTo("LADON_JAVA_OPTS=\"-Xmx4g -XX:+UseSerialGC\"");

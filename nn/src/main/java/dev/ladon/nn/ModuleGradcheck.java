@@ -22,9 +22,10 @@ public final class ModuleGradcheck {
     }
 
     /**
-     * A case whose point is [inputs..., the module's parameters...]. The module is moved to float64; each
-     * time the checker calls the function, the module's parameters are bound to the checker's variables
-     * and {@code forward} gets the variables of {@code inputs} (in order).
+     * A case whose point is [inputs..., the module's parameters...]. The module is moved to float64 (not to
+     * another device: for a case on the GPU, move it with {@link Module#to(dev.ladon.tensor.Device)} first and
+     * give inputs on the same device); each time the checker calls the function, the module's parameters are
+     * bound to the checker's variables and {@code forward} gets the variables of {@code inputs} (in order).
      */
     public static GradcheckCase of(String name, Module module, GradcheckFunction forward, List<Tensor> inputs) {
         module.to(DType.FLOAT64);

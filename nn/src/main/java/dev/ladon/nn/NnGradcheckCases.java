@@ -14,13 +14,22 @@ import java.util.List;
 
 /**
  * The nn layers in the gradient-check suite ({@code bin/ladon gradcheck}): each layer in float64 at tiny
- * sizes, differentiated with respect to its input (when floating) and every parameter.
+ * sizes, differentiated with respect to its input (when floating) and every parameter. Inputs and
+ * parameters are drawn on the CPU and then moved to the requested device, so every device checks the same
+ * points.
  */
 public final class NnGradcheckCases implements GradcheckCaseProvider {
     private static final DType F64 = DType.FLOAT64;
+    private Device device;
 
     @Override
     public List<GradcheckCase> cases() {
+        return cases(Device.CPU);
+    }
+
+    @Override
+    public List<GradcheckCase> cases(Device device) {
+        this.device = device;
         Generator gen = new Generator(2024);
         List<GradcheckCase> cases = new ArrayList<>();
         cases.add(attentionCase("attention causal", gen, 2, 3, 3, 4, 3, false, true));
@@ -28,18 +37,19 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
         cases.add(attentionCase("attention non-causal", gen, 1, 3, 4, 3, 3, false, false));
         cases.add(broadcastAttentionCase(gen));
 
-        Linear linear = new Linear(4, 3, true, gen);
+        Linear linear = onDevice(new Linear(4, 3, true, gen));
         cases.add(ModuleGradcheck.of("Linear", linear, linear::forward, randn(gen, 2, 3, 4)));
         cases.add(embeddingCase(gen));
         LayerNorm layerNorm = new LayerNorm(5);
         Init.normal(layerNorm.namedParameters().get("weight"), 1, gen);
+        onDevice(layerNorm);
         cases.add(ModuleGradcheck.of("LayerNorm", layerNorm, layerNorm::forward, randn(gen, 2, 3, 5)));
-        RMSNorm rmsNorm = new RMSNorm(5);
+        RMSNorm rmsNorm = onDevice(new RMSNorm(5));
         cases.add(ModuleGradcheck.of("RMSNorm", rmsNorm, rmsNorm::forward, randn(gen, 2, 3, 5)));
         cases.add(dropoutCase(gen));
-        FeedForward relu = new FeedForward(4, 6, FeedForward.Activation.RELU, 0);
+        FeedForward relu = onDevice(new FeedForward(4, 6, FeedForward.Activation.RELU, 0));
         cases.add(ModuleGradcheck.of("FeedForward relu", relu, relu::forward, randn(gen, 2, 2, 4)));
-        FeedForward gelu = new FeedForward(4, 6, FeedForward.Activation.GELU, 0);
+        FeedForward gelu = onDevice(new FeedForward(4, 6, FeedForward.Activation.GELU, 0));
         cases.add(ModuleGradcheck.of("FeedForward gelu", gelu, gelu::forward, randn(gen, 2, 2, 4)));
         cases.add(rotaryCase(gen));
         cases.add(attentionLayerCase("MultiHeadAttention", new MultiHeadAttention(4, 2, 3, 0), gen, 0));
@@ -54,12 +64,18 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
         return cases;
     }
 
-    private static Tensor randn(Generator gen, int... shape) {
-        return Tensor.randn(gen, F64, Device.CPU, shape);
+    private Tensor randn(Generator gen, int... shape) {
+        return Tensor.randn(gen, F64, Device.CPU, shape).to(device);
+    }
+
+    /** The module with its parameters and buffers moved to this call's device (after they were drawn). */
+    private <M extends Module> M onDevice(M module) {
+        module.to(device);
+        return module;
     }
 
     /** The fused attention op on its own, with respect to q, k, v (and rel). */
-    private static GradcheckCase attentionCase(String name, Generator gen, int heads, int tq, int tk, int d, int dv,
+    private GradcheckCase attentionCase(String name, Generator gen, int heads, int tq, int tk, int d, int dv,
             boolean rel, boolean causal) {
         List<Tensor> inputs = new ArrayList<>(List.of(randn(gen, 1, heads, tq, d), randn(gen, 1, heads, tk, d),
                 randn(gen, 1, heads, tk, dv)));
@@ -72,7 +88,7 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
     }
 
     /** One K/V of shape [B, 1, T, D] expanded over heads, as multi-query attention uses it. */
-    private static GradcheckCase broadcastAttentionCase(Generator gen) {
+    private GradcheckCase broadcastAttentionCase(Generator gen) {
         GradcheckFunction f = v -> AttentionFunction.attention(v.get(0), v.get(1).expand(1, 3, 4, 2),
                 v.get(2).expand(1, 3, 4, 2), null, 0.5, true);
         return new GradcheckCase("attention keys and values shared by heads", List.of("nn.attention"), f,
@@ -80,14 +96,14 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
                 GradcheckOptions.defaults(), false);
     }
 
-    private static GradcheckCase embeddingCase(Generator gen) {
-        Embedding e = new Embedding(5, 3, gen);
-        Tensor ids = Tensor.of(new long[] {0, 3, 3, 4, 1, 0}, 2, 3);
+    private GradcheckCase embeddingCase(Generator gen) {
+        Embedding e = onDevice(new Embedding(5, 3, gen));
+        Tensor ids = Tensor.of(new long[] {0, 3, 3, 4, 1, 0}, 2, 3).to(device);
         return ModuleGradcheck.of("Embedding", e, v -> e.forward(ids), List.of());
     }
 
     /** Dropout in training mode with its generator rewound before each call, so the mask is fixed. */
-    private static GradcheckCase dropoutCase(Generator gen) {
+    private GradcheckCase dropoutCase(Generator gen) {
         Generator maskStream = new Generator(7);
         Dropout dropout = new Dropout(0.4, maskStream);
         GradcheckFunction f = v -> {
@@ -98,7 +114,7 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
                 GradcheckOptions.defaults(), false);
     }
 
-    private static GradcheckCase rotaryCase(Generator gen) {
+    private GradcheckCase rotaryCase(Generator gen) {
         RotaryEmbedding rotary = new RotaryEmbedding(6, 0.7, 10000);
         GradcheckFunction f = v -> rotary.apply(v.get(0), 3);
         return new GradcheckCase("RotaryEmbedding", List.of("nn.RotaryEmbedding"), f, List.of(randn(gen, 1, 2, 3, 6)),
@@ -115,17 +131,18 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
     }
 
     /** An attention layer on x [1, 3, 4] with a memory of {@code memory} tokens: inputs [x, memory]. */
-    private static <A extends Module & AttentionLayer> GradcheckCase attentionLayerCase(String name, A layer,
+    private <A extends Module & AttentionLayer> GradcheckCase attentionLayerCase(String name, A layer,
             Generator gen, int memory) {
+        onDevice(layer);
         return ModuleGradcheck.of(name, layer, v -> layer.forward(v.get(0),
                 memory == 0 ? v.get(0) : Variable.cat(List.of(v.get(1), v.get(0)), 1)),
                 List.of(randn(gen, 1, 3, 4), randn(gen, 1, memory, 4)));
     }
 
     /** A pre-norm block with relative attention and a memory (a constant), dropout 0. */
-    private static GradcheckCase blockCase(Generator gen) {
-        TransformerBlock block = new TransformerBlock(4, relativeAttention(gen),
-                new FeedForward(4, 5, FeedForward.Activation.GELU, 0), 0);
+    private GradcheckCase blockCase(Generator gen) {
+        TransformerBlock block = onDevice(new TransformerBlock(4, relativeAttention(gen),
+                new FeedForward(4, 5, FeedForward.Activation.GELU, 0), 0));
         Tensor memory = randn(gen, 1, 2, 4);
         return ModuleGradcheck.of("TransformerBlock with memory", block, x -> block.forward(x, memory),
                 randn(gen, 1, 3, 4));
@@ -135,19 +152,19 @@ public final class NnGradcheckCases implements GradcheckCaseProvider {
      * A one-layer language model's mean cross-entropy (with an ignored position and label smoothing): XL with
      * an untied output layer, or RoPE with the output tied to the embedding.
      */
-    private static GradcheckCase languageModelCase(Generator gen, TransformerConfig.Positions positions) {
+    private GradcheckCase languageModelCase(Generator gen, TransformerConfig.Positions positions) {
         boolean tied = positions == TransformerConfig.Positions.ROPE;
         TransformerConfig config = new TransformerConfig(6, 4, 2, 2, 1, 5, 0, positions, 1.0,
                 FeedForward.Activation.GELU, tied);
-        TransformerLM lm = new TransformerLM(config, gen);
-        Tensor ids = Tensor.of(new long[] {1, 4, 2, 5, 0, 3}, 2, 3);
-        Tensor targets = Tensor.of(new long[] {4, 2, -100, 0, 3, 3}, 2, 3);
+        TransformerLM lm = onDevice(new TransformerLM(config, gen));
+        Tensor ids = Tensor.of(new long[] {1, 4, 2, 5, 0, 3}, 2, 3).to(device);
+        Tensor targets = Tensor.of(new long[] {4, 2, -100, 0, 3, 3}, 2, 3).to(device);
         CrossEntropyLoss loss = new CrossEntropyLoss(-100, 0.1);
         return ModuleGradcheck.of("TransformerLM " + positions + (tied ? " tied" : "") + " cross-entropy", lm,
                 v -> loss.forward(lm.forward(ids), targets), List.of());
     }
 
-    private static GradcheckCase mseCase(Generator gen) {
+    private GradcheckCase mseCase(Generator gen) {
         MSELoss mse = new MSELoss();
         GradcheckFunction f = v -> mse.forward(v.get(0), v.get(1));
         return new GradcheckCase("MSELoss", List.of("nn.MSELoss"), f, List.of(randn(gen, 2, 3), randn(gen, 2, 3)),

@@ -17,9 +17,16 @@ import java.util.List;
  */
 public final class AutogradOpCases implements GradcheckCaseProvider {
     private Generator gen;
+    private Device device;
 
     @Override
     public List<GradcheckCase> cases() {
+        return cases(Device.CPU);
+    }
+
+    @Override
+    public List<GradcheckCase> cases(Device device) {
+        this.device = device;
         gen = new Generator(20_240_611L);
         List<GradcheckCase> c = new ArrayList<>();
         elementwise(c);
@@ -34,13 +41,14 @@ public final class AutogradOpCases implements GradcheckCaseProvider {
 
     // ---- inputs ------------------------------------------------------------------------------------
 
+    // Drawn on the CPU and then moved, so that every device checks the same points.
     private Tensor randn(int... shape) {
-        return Tensor.randn(gen, DType.FLOAT64, Device.CPU, shape);
+        return Tensor.randn(gen, DType.FLOAT64, Device.CPU, shape).to(device);
     }
 
     /** Values in [0.5, 2): inputs of log, sqrt, pow and divisors. */
     private Tensor positive(int... shape) {
-        return Tensor.uniform(0.5, 2.0, gen, DType.FLOAT64, Device.CPU, shape);
+        return Tensor.uniform(0.5, 2.0, gen, DType.FLOAT64, Device.CPU, shape).to(device);
     }
 
     /** A non-contiguous [rows, cols] view: the transpose of a [cols, rows] tensor. */
@@ -55,8 +63,12 @@ public final class AutogradOpCases implements GradcheckCaseProvider {
         return randn(wide).slice(-1, 0, wide[wide.length - 1], 2);
     }
 
-    private static Tensor ids(long[] values, int... shape) {
-        return Tensor.of(values, shape);
+    private Tensor ids(long[] values, int... shape) {
+        return Tensor.of(values, shape).to(device);
+    }
+
+    private Tensor mask(boolean[] values, int... shape) {
+        return Tensor.of(values, shape).to(device);
     }
 
     private static Variable in(List<Variable> v, int i) {
@@ -99,11 +111,11 @@ public final class AutogradOpCases implements GradcheckCaseProvider {
         c.add(GradcheckCase.of("minimum broadcast", v -> in(v, 0).minimum(in(v, 1)), randn(3, 1), transposed(3, 2))
                 .covering("minimum").withSecondOrder());
         c.add(GradcheckCase.of("clamp", v -> in(v, 0).mul(2.0).clamp(-1.0, 1.0), randn(3, 4)).withSecondOrder());
-        Tensor mask = Tensor.of(new boolean[] {true, false, false, true, true, false, true, false, false, true, false,
+        Tensor mask = mask(new boolean[] {true, false, false, true, true, false, true, false, false, true, false,
                 true}, 3, 4);
         c.add(GradcheckCase.of("where broadcast", v -> Variable.where(mask, in(v, 0), in(v, 1)), randn(3, 4), randn(4))
                 .covering("where").withSecondOrder());
-        Tensor rowMask = Tensor.of(new boolean[] {false, true, true, false}, 1, 4);
+        Tensor rowMask = mask(new boolean[] {false, true, true, false}, 1, 4);
         c.add(GradcheckCase.of("maskedFill broadcast mask", v -> in(v, 0).maskedFill(rowMask, -3.0), randn(3, 4))
                 .covering("maskedFill"));
         // A float32 round trip is only accurate to ~1e-7, so this case takes a large step and a loose tolerance.

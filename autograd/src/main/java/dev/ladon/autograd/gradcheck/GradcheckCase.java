@@ -1,5 +1,6 @@
 package dev.ladon.autograd.gradcheck;
 
+import dev.ladon.tensor.Device;
 import dev.ladon.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -41,6 +42,19 @@ public record GradcheckCase(String name, List<String> covers, GradcheckFunction 
     /** Also check second derivatives (the op's backward must be made of differentiable ops). */
     public GradcheckCase withSecondOrder() {
         return new GradcheckCase(name, covers, function, inputs, options, true);
+    }
+
+    /**
+     * This case with its inputs copied to {@code device} (contiguous copies: a transposed or strided input
+     * arrives as a plain one). The function is unchanged, so tensors or modules it captures stay where they
+     * were; see {@link GradcheckCaseProvider#cases(Device)}.
+     */
+    public GradcheckCase withInputsOn(Device device) {
+        List<Tensor> moved = new ArrayList<>();
+        for (Tensor t : inputs) {
+            moved.add(t == null ? null : t.to(device));
+        }
+        return new GradcheckCase(name, covers, function, moved, options, secondOrder);
     }
 
     /** Runs gradcheck (and gradgradcheck when asked); an exception counts as a failure with its message. */

@@ -1,5 +1,6 @@
 package dev.ladon.autograd.gradcheck;
 
+import dev.ladon.tensor.Device;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,11 +15,16 @@ public final class GradcheckSuite {
     public record Summary(int passed, int failed) {
     }
 
-    /** Every provider's cases, providers in class-path order. */
+    /** Every provider's cases on the CPU, providers in class-path order. */
     public static List<GradcheckCase> load(ClassLoader loader) {
+        return load(loader, Device.CPU);
+    }
+
+    /** Every provider's cases built on {@code device} ({@link GradcheckCaseProvider#cases(Device)}). */
+    public static List<GradcheckCase> load(ClassLoader loader, Device device) {
         List<GradcheckCase> cases = new ArrayList<>();
         for (GradcheckCaseProvider provider : ServiceLoader.load(GradcheckCaseProvider.class, loader)) {
-            cases.addAll(provider.cases());
+            cases.addAll(provider.cases(device));
         }
         return cases;
     }
