@@ -1,10 +1,10 @@
 // The CUDA C dialect of src/main/cuda, compiled for the CPU by g++ (build.sh force-includes this header
 // before each kernel file).
 //
-// Each thread of a block runs as a fiber on one OS thread; __syncthreads and the warp shuffles are points
-// where a fiber waits until its block or warp has arrived (runtime.cpp schedules them). Because the fibers
-// of a block share one OS thread, shared memory is a `static thread_local` variable, and the atomics
-// need no locking: a fiber is never interrupted between two of its own instructions.
+// Each thread of a block runs as a fiber; __syncthreads and the warp shuffles are points where a fiber
+// waits until its block or warp has arrived (runtime.cpp schedules them). Blocks run one after another and
+// launches one at a time, so shared memory is a `static` variable, and the atomics need no locking: a
+// fiber is never interrupted between two of its own instructions.
 //
 // What this checks: the kernels' arithmetic and indexing, the launch geometry the host chooses, the
 // parameters JCuda passes, barrier placement (a read of another thread's shared-memory value that lacks a
@@ -24,26 +24,28 @@ struct uint3 {
     unsigned x, y, z;
 };
 
-// The running fiber's coordinates; runtime.cpp sets them before it resumes a fiber.
-extern thread_local uint3 thread_index;
-extern thread_local uint3 block_index;
-extern thread_local uint3 block_dim;
-extern thread_local uint3 grid_dim;
+// The running fiber's coordinates; runtime.cpp sets them before it resumes a fiber. Plain globals, not
+// thread_local: the driver runs one launch at a time (and thread_local costs a call per access in a
+// shared library).
+extern uint3 thread_index;
+extern uint3 block_index;
+extern uint3 block_dim;
+extern uint3 grid_dim;
 
 void sync_block();
 void sync_warp();
-// 64 bytes per lane of the running fiber's warp, for exchanges between sync_warp calls.
-unsigned char* warp_exchange(int lane);
+// The running warp's exchange area for its next exchange: 64 bytes per lane. Two areas take turns, so a
+// lane that has passed the exchange's barrier may start the next exchange while others still read this one.
+unsigned char* warp_exchange();
 unsigned char* dynamic_shared();
 
 template <typename T> T shuffle_from(T v, int source) {
     static_assert(sizeof(T) <= 64, "shuffled values fit a lane's exchange slot");
-    int lane = (int)(thread_index.x & 31);
-    std::memcpy(warp_exchange(lane), &v, sizeof(T));
+    unsigned char* slots = warp_exchange();
+    std::memcpy(slots + 64 * (thread_index.x & 31), &v, sizeof(T));
     sync_warp();
     T r;
-    std::memcpy(&r, warp_exchange(source), sizeof(T));
-    sync_warp();  // nobody overwrites a slot before every lane has read its source
+    std::memcpy(&r, slots + 64 * source, sizeof(T));
     return r;
 }
 
@@ -64,7 +66,7 @@ uint32_t tf32_round(float f);
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static thread_local
+#define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
 

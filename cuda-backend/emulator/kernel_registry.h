@@ -17,6 +17,15 @@ struct KernelRegistration {
 // Runs body(context) once per thread of every block of the launch being made.
 void run_grid(void (*body)(void*), void* context);
 
+// Records a pointer parameter of the launch being made: after the launch, the driver checks the guards of
+// the allocations its pointer parameters point into (checking every live allocation after every launch
+// would cost more than most kernels).
+void note_pointer_parameter(const void* p);
+
+template <typename T> void note_if_pointer(const T& value) {
+    if constexpr (std::is_pointer_v<T>) note_pointer_parameter(static_cast<const void*>(value));
+}
+
 template <typename... A, std::size_t... I>
 void invoke_with(void (*kernel)(A...), void** params, std::index_sequence<I...>) {
     // Each parameter is copied out of the array once, as the driver does at launch.
@@ -24,6 +33,7 @@ void invoke_with(void (*kernel)(A...), void** params, std::index_sequence<I...>)
         void (*kernel)(A...);
         std::tuple<std::remove_cv_t<A>...> args;
     } call{kernel, {*static_cast<std::remove_cv_t<A>*>(params[I])...}};
+    (note_if_pointer(std::get<I>(call.args)), ...);
     run_grid([](void* c) {
         Call* call = static_cast<Call*>(c);
         call->kernel(std::get<I>(call->args)...);

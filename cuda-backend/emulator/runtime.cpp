@@ -20,15 +20,16 @@
 
 namespace ladon_emu {
 
-thread_local uint3 thread_index;
-thread_local uint3 block_index;
-thread_local uint3 block_dim;
-thread_local uint3 grid_dim;
+uint3 thread_index;
+uint3 block_index;
+uint3 block_dim;
+uint3 grid_dim;
 
 // ---- fibers -------------------------------------------------------------------------------------------
 
-// switch_stack(save, next): pushes the callee-saved registers and the SSE/x87 control words, stores the
-// stack pointer in *save, then pops the same from the stack at `next` and returns on it.
+// switch_stack(save, next): pushes the callee-saved registers, stores the stack pointer in *save, then pops
+// the same from the stack at `next` and returns on it. The SSE and x87 control words are not switched:
+// nothing here changes them, so every fiber runs with the launching thread's.
 extern "C" void ladon_emu_switch_stack(void** save, void* next);
 extern "C" void ladon_emu_fiber_start();
 extern "C" void ladon_emu_fiber_main(void* fiber);
@@ -43,14 +44,8 @@ ladon_emu_switch_stack:
     pushq %r13
     pushq %r14
     pushq %r15
-    subq $8, %rsp
-    stmxcsr (%rsp)
-    fnstcw 4(%rsp)
     movq %rsp, (%rdi)
     movq %rsi, %rsp
-    ldmxcsr (%rsp)
-    fldcw 4(%rsp)
-    addq $8, %rsp
     popq %r15
     popq %r14
     popq %r13
@@ -82,6 +77,7 @@ struct Fiber {
     unsigned char* stack = nullptr;
     uint3 index{};
     State state = State::DONE;
+    int exchanges = 0;  // warp exchanges so far: their parity picks the exchange area
 };
 
 struct Block {
@@ -90,11 +86,11 @@ struct Block {
     Fiber* running = nullptr;
     void (*body)(void*) = nullptr;
     void* body_context = nullptr;
-    unsigned char exchange[MAX_THREADS][64];
+    unsigned char exchange[2][MAX_THREADS][64];
     std::vector<unsigned char> dynamic_shared;
 };
 
-thread_local Block* current_block = nullptr;
+Block* current_block = nullptr;
 
 // A launch's first problem; the driver calls report it as a failed launch.
 std::string launch_error;
@@ -120,18 +116,14 @@ void prepare(Fiber& f) {
         }
         f.stack = static_cast<unsigned char*>(mem);
     }
-    // The frame switch_stack pops: control words, r15, r14, r13, r12 (the fiber), rbx, rbp, return address.
+    // The frame switch_stack pops: r15, r14, r13, r12 (the fiber), rbx, rbp, return address.
     uint64_t* top = reinterpret_cast<uint64_t*>(f.stack + STACK_BYTES);
-    uint64_t* sp = top - 9;
-    uint32_t controls[2];
-    asm volatile("stmxcsr %0" : "=m"(controls[0]));
-    asm volatile("fnstcw %0" : "=m"(controls[1]));
-    std::memcpy(&sp[0], controls, 8);
-    sp[1] = sp[2] = sp[3] = 0;
-    sp[4] = reinterpret_cast<uint64_t>(&f);
-    sp[5] = sp[6] = 0;
-    sp[7] = reinterpret_cast<uint64_t>(&ladon_emu_fiber_start);
-    sp[8] = 0;
+    uint64_t* sp = top - 8;
+    sp[0] = sp[1] = sp[2] = 0;
+    sp[3] = reinterpret_cast<uint64_t>(&f);
+    sp[4] = sp[5] = 0;
+    sp[6] = reinterpret_cast<uint64_t>(&ladon_emu_fiber_start);
+    sp[7] = 0;
     f.sp = sp;
     f.state = State::READY;
 }
@@ -155,6 +147,7 @@ bool run_block(Block& b, int threads, const char* kernel) {
     for (int i = 0; i < threads; i++) {
         Fiber& f = b.fibers[i];
         f.index = uint3{(unsigned)i, 0, 0};
+        f.exchanges = 0;
         prepare(f);
     }
     // Between two barriers the threads run one after another, first to last in one round and last to first
@@ -198,7 +191,7 @@ bool run_block(Block& b, int threads, const char* kernel) {
     }
 }
 
-Block& block_for_this_thread() {
+Block& the_block() {
     if (current_block == nullptr) {
         current_block = new Block();
         current_block->fibers.resize(MAX_THREADS);
@@ -221,9 +214,10 @@ void sync_block() { yield_to_scheduler(State::AT_BLOCK_BARRIER); }
 
 void sync_warp() { yield_to_scheduler(State::AT_WARP_BARRIER); }
 
-unsigned char* warp_exchange(int lane) {
+unsigned char* warp_exchange() {
+    Fiber* f = current_block->running;
     int warp = (int)(thread_index.x >> 5);
-    return current_block->exchange[warp * 32 + lane];
+    return current_block->exchange[f->exchanges++ & 1][warp * 32];
 }
 
 unsigned char* dynamic_shared() { return current_block->dynamic_shared.data(); }
@@ -259,11 +253,11 @@ void mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], int dept
     MmaFragments mine;
     std::memcpy(mine.a, a, sizeof mine.a);
     std::memcpy(mine.b, b, sizeof mine.b);
-    std::memcpy(warp_exchange(lane), &mine, sizeof mine);
+    unsigned char* slots = warp_exchange();
+    std::memcpy(slots + 64 * lane, &mine, sizeof mine);
     sync_warp();
     MmaFragments all[32];
-    for (int l = 0; l < 32; l++) std::memcpy(&all[l], warp_exchange(l), sizeof(MmaFragments));
-    sync_warp();
+    for (int l = 0; l < 32; l++) std::memcpy(&all[l], slots + 64 * l, sizeof(MmaFragments));
     int g = lane >> 2, t = lane & 3;
     for (int q = 0; q < 4; q++) {
         int row = g + 8 * (q >> 1), col = 2 * t + (q & 1);
@@ -328,7 +322,7 @@ LaunchConfig launch_config;
 KernelRegistration::KernelRegistration(const char* name, KernelInvoker invoker) { registry()[name] = invoker; }
 
 void run_grid(void (*body)(void*), void* context) {
-    Block& b = block_for_this_thread();
+    Block& b = the_block();
     const LaunchConfig& c = launch_config;
     b.body = body;
     b.body_context = context;
@@ -412,9 +406,13 @@ bool guard_intact(const unsigned char* p, size_t n) {
     return true;
 }
 
-// Checks every allocation's guards after a launch of `kernel`, restoring any it overwrote.
+// The allocations that the pointer parameters of the launch being made point into.
+std::vector<uint64_t> launch_allocations;
+
+// Checks the guards of the launch's allocations after a launch of `kernel`, restoring any it overwrote.
 void check_guards(const char* kernel) {
-    for (const auto& [address, bytes] : allocations) {
+    for (uint64_t address : launch_allocations) {
+        size_t bytes = allocations[address];
         unsigned char* p = reinterpret_cast<unsigned char*>(address);
         size_t after = ((bytes + 255) & ~(size_t)255) - bytes + GUARD_BYTES;
         bool before_ok = guard_intact(p - GUARD_BYTES, GUARD_BYTES), after_ok = guard_intact(p + bytes, after);
@@ -434,6 +432,14 @@ bool is_device_range(uint64_t address, size_t bytes) {
     return address >= it->first && address + bytes <= it->first + it->second;
 }
 
+// The allocation holding `address`, or 0.
+uint64_t allocation_holding(uint64_t address) {
+    auto it = allocations.upper_bound(address);
+    if (it == allocations.begin()) return 0;
+    --it;
+    return address < it->first + it->second ? it->first : 0;
+}
+
 int check_range(const char* call, uint64_t address, size_t bytes) {
     if (bytes == 0 || is_device_range(address, bytes)) return SUCCESS;
     fprintf(stderr, "ladon cuda emulator: %s of %zu bytes at 0x%llx is outside every allocation\n", call, bytes,
@@ -442,6 +448,11 @@ int check_range(const char* call, uint64_t address, size_t bytes) {
 }
 
 }  // namespace
+
+void ladon_emu::note_pointer_parameter(const void* p) {
+    uint64_t holder = allocation_holding(reinterpret_cast<uint64_t>(p));
+    if (holder != 0) launch_allocations.push_back(holder);
+}
 
 extern "C" {
 
@@ -623,6 +634,7 @@ int cuLaunchKernel(void* function, unsigned gridX, unsigned gridY, unsigned grid
         return ERROR_INVALID_VALUE;
     }
     launch_config = LaunchConfig{f->name.c_str(), uint3{gridX, gridY, gridZ}, uint3{blockX, 1, 1}, sharedBytes};
+    launch_allocations.clear();
     f->invoker(params);
     check_guards(f->name.c_str());
     return SUCCESS;
