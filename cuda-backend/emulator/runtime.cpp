@@ -162,13 +162,21 @@ bool run_block(Block& b, int threads, const char* kernel) {
         int live = 0;
         bool released = false;
         for (int w = 0; w * 32 < threads; w++) {
-            int lanes = 0, waiting = 0;
+            int lanes = 0, waiting = 0, exited = 0;
             for (int i = w * 32; i < threads && i < w * 32 + 32; i++) {
                 State s = b.fibers[i].state;
                 if (s != State::DONE) lanes++;
+                if (s == State::DONE) exited++;
                 if (s == State::AT_WARP_BARRIER) waiting++;
             }
             live += lanes;
+            if (lanes > 0 && waiting == lanes && exited > 0) {
+                // The kernels' shuffles name the whole warp (mask 0xffffffff); on a GPU a named lane that has
+                // returned makes the shuffle undefined.
+                fail_launch("%s: block (%u, %u, %u), warp %d: a shuffle over the whole warp after %d of its lanes "
+                            "returned", kernel, block_index.x, block_index.y, block_index.z, w, exited);
+                return false;
+            }
             if (lanes > 0 && waiting == lanes) {
                 for (int i = w * 32; i < threads && i < w * 32 + 32; i++) b.fibers[i].state = State::READY;
                 released = true;
