@@ -6,6 +6,7 @@
 // copies run when they are queued, one after another, so the single stream's order holds trivially.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -334,13 +335,15 @@ void run_grid(void (*body)(void*), void* context) {
     const LaunchConfig& c = launch_config;
     b.body = body;
     b.body_context = context;
-    b.dynamic_shared.assign(c.shared, 0);
+    b.dynamic_shared.resize(c.shared);
     grid_dim = c.grid;
     block_dim = c.block;
     for (unsigned z = 0; z < c.grid.z; z++)
         for (unsigned y = 0; y < c.grid.y; y++)
             for (unsigned x = 0; x < c.grid.x; x++) {
                 block_index = uint3{x, y, z};
+                // Shared memory starts as garbage on a GPU; NaN bytes here, as for fresh device memory.
+                std::fill(b.dynamic_shared.begin(), b.dynamic_shared.end(), (unsigned char)0xff);
                 if (!run_block(b, (int)c.block.x, c.kernel)) return;
             }
 }
