@@ -25,10 +25,14 @@ rm -rf "$out" && mkdir -p "$gen"
 sources=("$here/runtime.cpp")
 for cu in "$src"/*.cu; do
   name=$(basename "$cu" .cu)
-  # `extern __shared__ T name[];` (the launch's dynamic shared memory) becomes a pointer to the emulated
-  # block's buffer; everything else compiles as it is.
-  sed -E 's/extern __shared__ (__align__\([0-9]+\) )?([A-Za-z_0-9 ]*[A-Za-z_0-9]) +([A-Za-z_0-9]+)\[\];/\2* \3 = (\2*)LADON_EMULATED_DYNAMIC_SHARED();/' \
-    "$cu" > "$gen/$name.cu.inc"
+  # Two rewrites, each within its line (so line numbers stay those of the .cu): `extern __shared__ T name[];`
+  # (the launch's dynamic shared memory) becomes a pointer to the emulated block's buffer, and each other
+  # __shared__ declaration is followed by LADON_EMULATED_SHARED(name) for each name it declares.
+  perl -pe 's/extern __shared__ (__align__\(\d+\) )?([\w ]*\w) +(\w+)\[\];/$2* $3 = ($2*)LADON_EMULATED_DYNAMIC_SHARED();/;
+            if (!/extern/ && /^(\s*)__shared__\s+(?:__align__\(\d+\)\s+)?[\w<>:]+\s+([^;]*);/) {
+              my $decl = $2; my @names = ($decl =~ /(?:^|,)\s*(\w+)\s*\[/g);
+              s/;/"; " . join(" ", map { "LADON_EMULATED_SHARED($_);" } @names)/e;
+            }' "$cu" > "$gen/$name.cu.inc"
   kernels=$(sed -n -E 's/^\.visible \.entry ([A-Za-z_0-9]+)\(.*/\1/p' "$ptx/$name.ptx")
   # Each file in a namespace of its own, so that helpers of the same name in two files do not collide;
   # the kernels keep their C names. Each kernel of the file's PTX is registered under its name.
@@ -48,4 +52,7 @@ done
 printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -I{} sh -c \
   "$cxx ${flags[*]} -c '{}' -o '$gen/'\$(basename '{}' .cpp).o" || { echo "emulator: compilation failed" >&2; exit 1; }
 "$cxx" -shared "${optimise[@]}" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$gen"/*.o
+# The emulator's own checks (selftest.cpp): shuffles, barriers, the launch failures, the mma instruction.
+"$cxx" "${flags[@]}" -o "$out/selftest" "$here/selftest.cpp" "$gen/runtime.o"
+"$out/selftest" > "$out/selftest.log" 2>&1 || { cat "$out/selftest.log" >&2; echo "emulator: selftest failed" >&2; exit 1; }
 echo "emulator: $out/libcuda.so.1 ($(cat "$ptx"/*.ptx | grep -c '^\.visible \.entry') kernels)"

@@ -39,6 +39,26 @@ void sync_warp();
 unsigned char* warp_exchange();
 unsigned char* dynamic_shared();
 
+// Counts the blocks run; a __shared__ variable is filled when it is first reached in a new block.
+extern unsigned long long blocks_started;
+
+class SharedVariable {
+  public:
+    SharedVariable(void* address, size_t bytes) : address_(address), bytes_(bytes) {}
+
+    void fill_once_per_block() {
+        if (filled_in_ != blocks_started) {
+            std::memset(address_, 0xff, bytes_);
+            filled_in_ = blocks_started;
+        }
+    }
+
+  private:
+    void* address_;
+    size_t bytes_;
+    unsigned long long filled_in_ = 0;
+};
+
 template <typename T> T shuffle_from(T v, int source) {
     static_assert(sizeof(T) <= 64, "shuffled values fit a lane's exchange slot");
     unsigned char* slots = warp_exchange();
@@ -67,6 +87,12 @@ uint32_t tf32_round(float f);
 #define __forceinline__ inline
 #define __launch_bounds__(...)
 #define __shared__ static
+// build.sh puts this after each __shared__ declaration: the first thread of a block to reach it fills the
+// variable with NaN bytes, the garbage a GPU's shared memory starts with (otherwise it would hold what the
+// previous block left, which can hide a missing initialisation or barrier).
+#define LADON_EMULATED_SHARED(name) \
+    static ::ladon_emu::SharedVariable name##_emulated(&(name), sizeof(name)); \
+    name##_emulated.fill_once_per_block()
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
 

@@ -22,6 +22,7 @@
 namespace ladon_emu {
 
 uint3 thread_index;
+unsigned long long blocks_started = 0;
 uint3 block_index;
 uint3 block_dim;
 uint3 grid_dim;
@@ -344,6 +345,7 @@ void run_grid(void (*body)(void*), void* context) {
                 block_index = uint3{x, y, z};
                 // Shared memory starts as garbage on a GPU; NaN bytes here, as for fresh device memory.
                 std::fill(b.dynamic_shared.begin(), b.dynamic_shared.end(), (unsigned char)0xff);
+                blocks_started++;
                 if (!run_block(b, (int)c.block.x, c.kernel)) return;
             }
 }
@@ -628,7 +630,7 @@ int cuLaunchKernel(void* function, unsigned gridX, unsigned gridY, unsigned grid
     std::lock_guard<std::mutex> hold(driver_lock);
     if (int r = sticky()) return r;
     Function* f = static_cast<Function*>(function);
-    if (extra != nullptr || params == nullptr) return ERROR_INVALID_VALUE;
+    if (extra != nullptr) return ERROR_NOT_SUPPORTED;  // params may be null for a kernel without any
     if (gridX == 0 || gridY == 0 || gridZ == 0 || gridX > 0x7fffffffu || gridY > 65535 || gridZ > 65535) {
         fprintf(stderr, "ladon cuda emulator: %s launched with grid %u x %u x %u\n", f->name.c_str(), gridX, gridY,
                 gridZ);
