@@ -339,15 +339,20 @@ void run_grid(void (*body)(void*), void* context) {
     b.dynamic_shared.resize(c.shared);
     grid_dim = c.grid;
     block_dim = c.block;
-    for (unsigned z = 0; z < c.grid.z; z++)
-        for (unsigned y = 0; y < c.grid.y; y++)
-            for (unsigned x = 0; x < c.grid.x; x++) {
-                block_index = uint3{x, y, z};
-                // Shared memory starts as garbage on a GPU; NaN bytes here, as for fresh device memory.
-                std::fill(b.dynamic_shared.begin(), b.dynamic_shared.end(), (unsigned char)0xff);
-                blocks_started++;
-                if (!run_block(b, (int)c.block.x, c.kernel)) return;
-            }
+    // A GPU runs blocks in no set order: every other launch runs them last to first, so that a block that
+    // reads what another block of the same launch writes gets a wrong result in one of the two.
+    static unsigned long long launches = 0;
+    bool backwards = launches++ % 2 == 1;
+    unsigned long long count = (unsigned long long)c.grid.x * c.grid.y * c.grid.z;
+    for (unsigned long long n = 0; n < count; n++) {
+        unsigned long long i = backwards ? count - 1 - n : n;
+        block_index = uint3{(unsigned)(i % c.grid.x), (unsigned)(i / c.grid.x % c.grid.y),
+                            (unsigned)(i / c.grid.x / c.grid.y)};
+        // Shared memory starts as garbage on a GPU; NaN bytes here, as for fresh device memory.
+        std::fill(b.dynamic_shared.begin(), b.dynamic_shared.end(), (unsigned char)0xff);
+        blocks_started++;
+        if (!run_block(b, (int)c.block.x, c.kernel)) return;
+    }
 }
 
 }  // namespace ladon_emu
