@@ -22,17 +22,12 @@ flags=(-std=c++17 "${optimise[@]}" -fPIC -ffp-contract=off -Wall -Wextra -Wno-un
        -Wno-unused-function -I"$here" -I"$src")
 rm -rf "$out" && mkdir -p "$gen"
 
-sources=("$here/runtime.cpp")
+runtime=(blocks tensor_cores driver)
+sources=()
+for r in "${runtime[@]}"; do sources+=("$here/$r.cpp"); done
 for cu in "$src"/*.cu; do
   name=$(basename "$cu" .cu)
-  # Two rewrites, each within its line (so line numbers stay those of the .cu): `extern __shared__ T name[];`
-  # (the launch's dynamic shared memory) becomes a pointer to the emulated block's buffer, and each other
-  # __shared__ declaration is followed by LADON_EMULATED_SHARED(name) for each name it declares.
-  perl -pe 's/extern __shared__ (__align__\(\d+\) )?([\w ]*\w) +(\w+)\[\];/$2* $3 = ($2*)LADON_EMULATED_DYNAMIC_SHARED();/;
-            if (!/extern/ && /^(\s*)__shared__\s+(?:__align__\(\d+\)\s+)?[\w<>:]+\s+([^;]*);/) {
-              my $decl = $2; my @names = ($decl =~ /(?:^|,)\s*(\w+)\s*\[/g);
-              s/;/"; " . join(" ", map { "LADON_EMULATED_SHARED($_);" } @names)/e;
-            }' "$cu" > "$gen/$name.cu.inc"
+  perl "$here/rewrite.pl" "$cu" > "$gen/$name.cu.inc"
   kernels=$(sed -n -E 's/^\.visible \.entry ([A-Za-z_0-9]+)\(.*/\1/p' "$ptx/$name.ptx")
   # Each file in a namespace of its own, so that helpers of the same name in two files do not collide;
   # the kernels keep their C names. Each kernel of the file's PTX is registered under its name.
@@ -49,10 +44,17 @@ for cu in "$src"/*.cu; do
   sources+=("$gen/$name.cpp")
 done
 
-printf '%s\n' "${sources[@]}" | xargs -P "$(nproc)" -I{} sh -c \
-  "$cxx ${flags[*]} -c '{}' -o '$gen/'\$(basename '{}' .cpp).o" || { echo "emulator: compilation failed" >&2; exit 1; }
+# All files at once, in the background; then wait for each.
+pids=()
+for source in "${sources[@]}"; do
+  "$cxx" "${flags[@]}" -c "$source" -o "$gen/$(basename "$source" .cpp).o" &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || { echo "emulator: compilation failed" >&2; exit 1; }; done
 "$cxx" -shared "${optimise[@]}" -Wl,-soname,libcuda.so.1 -o "$out/libcuda.so.1" "$gen"/*.o
-# The emulator's own checks (selftest.cpp): shuffles, barriers, the launch failures, the mma instruction.
-"$cxx" "${flags[@]}" -o "$out/selftest" "$here/selftest.cpp" "$gen/runtime.o"
+# The emulator's own checks (selftest.cpp): shuffles, barriers, the launch failures, the mma instructions.
+runtime_objects=()
+for r in "${runtime[@]}"; do runtime_objects+=("$gen/$r.o"); done
+"$cxx" "${flags[@]}" -o "$out/selftest" "$here/selftest.cpp" "${runtime_objects[@]}"
 "$out/selftest" > "$out/selftest.log" 2>&1 || { cat "$out/selftest.log" >&2; echo "emulator: selftest failed" >&2; exit 1; }
 echo "emulator: $out/libcuda.so.1 ($(cat "$ptx"/*.ptx | grep -c '^\.visible \.entry') kernels)"

@@ -2,16 +2,15 @@
 // before each kernel file).
 //
 // Each thread of a block runs as a fiber; __syncthreads and the warp shuffles are points where a fiber
-// waits until its block or warp has arrived (runtime.cpp schedules them). Blocks run one after another and
+// waits until its block or warp has arrived (blocks.cpp schedules them). Blocks run one after another and
 // launches one at a time, so shared memory is a `static` variable, and the atomics need no locking: a
 // fiber is never interrupted between two of its own instructions.
 //
-// What this checks: the kernels' arithmetic and indexing, the launch geometry the host chooses, the
-// parameters JCuda passes, barrier placement (a read of another thread's shared-memory value that lacks a
-// barrier sees the old value here, since fibers run one after another between barriers) and the tensor-core
-// fragments (the mma instructions are computed here from the PTX ISA's fragment layouts). What it cannot
-// check: speed, memory ordering between blocks, and rounding that differs on the GPU (fused multiply-adds,
-// fast intrinsics).
+// What this checks: the kernels' arithmetic and indexing, the launch geometry the host chooses, where the
+// pointer parameters point (not their sizes: an int passed for a 64-bit parameter goes unnoticed), barrier
+// placement (threads run in varying orders between barriers, so a read that lacks one sees an old value)
+// and the tensor-core fragments (tensor_cores.cpp). What it cannot check: speed, memory ordering between
+// blocks, and rounding that differs on the GPU (fused multiply-adds, fast intrinsics).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -24,7 +23,7 @@ struct uint3 {
     unsigned x, y, z;
 };
 
-// The running fiber's coordinates; runtime.cpp sets them before it resumes a fiber. Plain globals, not
+// The running fiber's coordinates; blocks.cpp sets them before it resumes a fiber. Plain globals, not
 // thread_local: the driver runs one launch at a time (and thread_local costs a call per access in a
 // shared library).
 extern uint3 thread_index;
@@ -59,11 +58,15 @@ class SharedVariable {
     unsigned long long filled_in_ = 0;
 };
 
-template <typename T> T shuffle_from(T v, int source) {
+// False (after failing the launch) unless the shuffle names the whole warp and `source` is one of its lanes.
+bool check_shuffle(unsigned mask, int source);
+
+template <typename T> T shuffle_from(unsigned mask, T v, int source) {
     static_assert(sizeof(T) <= 64, "shuffled values fit a lane's exchange slot");
     unsigned char* slots = warp_exchange();
     std::memcpy(slots + 64 * (thread_index.x & 31), &v, sizeof(T));
     sync_warp();
+    if (!check_shuffle(mask, source)) return v;
     T r;
     std::memcpy(&r, slots + 64 * source, sizeof(T));
     return r;
@@ -106,20 +109,19 @@ uint32_t tf32_round(float f);
 
 inline void __syncthreads() { ::ladon_emu::sync_block(); }
 
-template <typename T> inline T __shfl_xor_sync(unsigned, T v, int mask) {
-    return ::ladon_emu::shuffle_from(v, (int)(threadIdx.x & 31) ^ mask);
+template <typename T> inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
+    return ::ladon_emu::shuffle_from(mask, v, (int)(threadIdx.x & 31) ^ lane_mask);
 }
-template <typename T> inline T __shfl_up_sync(unsigned, T v, unsigned delta) {
+template <typename T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta) {
     int lane = (int)(threadIdx.x & 31);
-    T r = ::ladon_emu::shuffle_from(v, lane >= (int)delta ? lane - (int)delta : lane);
-    return r;
+    return ::ladon_emu::shuffle_from(mask, v, lane >= (int)delta ? lane - (int)delta : lane);
 }
-template <typename T> inline T __shfl_down_sync(unsigned, T v, unsigned delta) {
+template <typename T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta) {
     int lane = (int)(threadIdx.x & 31);
-    return ::ladon_emu::shuffle_from(v, lane + (int)delta < 32 ? lane + (int)delta : lane);
+    return ::ladon_emu::shuffle_from(mask, v, lane + (int)delta < 32 ? lane + (int)delta : lane);
 }
-template <typename T> inline T __shfl_sync(unsigned, T v, int source) {
-    return ::ladon_emu::shuffle_from(v, source & 31);
+template <typename T> inline T __shfl_sync(unsigned mask, T v, int source) {
+    return ::ladon_emu::shuffle_from(mask, v, source & 31);
 }
 
 // ---- atomics: a fiber runs uninterrupted, so a plain read-modify-write is atomic ------------------------

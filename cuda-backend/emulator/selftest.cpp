@@ -1,6 +1,6 @@
 // Checks of the emulator itself, through the same driver calls JCuda makes: shuffles, barriers, the checks
-// that must fail a launch, and the tensor-core instruction against a plain product. build.sh compiles this
-// with runtime.cpp into a program and runs it; any failed check fails the build.
+// that must fail a launch, and both tensor-core instructions against plain products. build.sh compiles this
+// with blocks.cpp, tensor_cores.cpp and driver.cpp into a program and runs it; a failed check fails the build.
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -34,14 +34,14 @@ extern "C" void shuffles(int* out) {
     out[base + 96 + lane] = __shfl_sync(0xffffffffu, lane * 10, 7);
 }
 
-// Each thread stores salt + 100 block + its index, then reads the value of thread (index + step) % 64;
+// Each thread stores salt + its index, then reads the value of thread (index + step) % 64;
 // with_barrier = 0 leaves out the barrier between. The salt differs per launch.
 extern "C" void neighbours(int* out, int step, int salt, int with_barrier) {
     __shared__ int values[64];
     LADON_EMULATED_SHARED(values);
-    values[threadIdx.x] = salt + 100 * (int)blockIdx.x + (int)threadIdx.x;
+    values[threadIdx.x] = salt + (int)threadIdx.x;
     if (with_barrier) __syncthreads();
-    out[blockIdx.x * 64 + threadIdx.x] = values[(threadIdx.x + step) % 64];
+    out[threadIdx.x] = values[(threadIdx.x + step) % 64];
 }
 
 extern "C" void writes_past_end(float* out, int n) {
@@ -77,12 +77,42 @@ extern "C" void mma_tf32(const float* A, const float* B, float* D) {
     D[(g + 8) * 8 + 2 * t + 1] = d[3];
 }
 
+// One m16n8k16 BF16 product by one warp: A [16, 16] and B [16, 8] row-major (values exact in bf16), D [16, 8].
+// Each register holds two bf16, the lower k in the low half: a(row g / g + 8, cols 2t, 2t + 1 / + 8),
+// b(rows 2t, 2t + 1 / + 8, col g).
+static uint32_t bf16_pair(float low, float high) {
+    uint32_t l, h;
+    std::memcpy(&l, &low, 4);
+    std::memcpy(&h, &high, 4);
+    return (l >> 16) | (h & 0xffff0000u);
+}
+
+extern "C" void mma_bf16(const float* A, const float* B, float* D) {
+    int lane = threadIdx.x, g = lane >> 2, t = lane & 3;
+    uint32_t a[4], b[2];
+    float d[4] = {0, 0, 0, 0};
+    for (int i = 0; i < 4; i++) {
+        int row = g + 8 * (i % 2), col = 2 * t + 8 * (i / 2);
+        a[i] = bf16_pair(A[row * 16 + col], A[row * 16 + col + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        int k = 2 * t + 8 * i;
+        b[i] = bf16_pair(B[k * 8 + g], B[(k + 1) * 8 + g]);
+    }
+    ladon_emu::mma_m16n8k16_bf16(d, a, b);
+    D[g * 8 + 2 * t] = d[0];
+    D[g * 8 + 2 * t + 1] = d[1];
+    D[(g + 8) * 8 + 2 * t] = d[2];
+    D[(g + 8) * 8 + 2 * t + 1] = d[3];
+}
+
 static ladon_emu::KernelRegistration r1("shuffles", &ladon_emu::invoker<&shuffles>);
 static ladon_emu::KernelRegistration r2("neighbours", &ladon_emu::invoker<&neighbours>);
 static ladon_emu::KernelRegistration r3("writes_past_end", &ladon_emu::invoker<&writes_past_end>);
 static ladon_emu::KernelRegistration r4("split_warp", &ladon_emu::invoker<&split_warp>);
 static ladon_emu::KernelRegistration r5("shuffle_after_return", &ladon_emu::invoker<&shuffle_after_return>);
 static ladon_emu::KernelRegistration r6("mma_tf32", &ladon_emu::invoker<&mma_tf32>);
+static ladon_emu::KernelRegistration r7("mma_bf16", &ladon_emu::invoker<&mma_bf16>);
 
 // ---- the checks -------------------------------------------------------------------------------------------
 
@@ -132,22 +162,23 @@ int main() {
     }
 
     // Barriers: with one, every thread sees the value its neighbour stored. Without one, a thread that reads
-    // a later thread's value sees a stale one in block 0 (threads run first to last), and a thread that
-    // reads an earlier thread's value sees a stale one in block 1 (last to first).
-    uint64_t seen = device_array(2 * 64 * sizeof(int));
+    // a later thread's value (step 1) or an earlier one's (step 63) sees a stale value in one of two
+    // launches, even of a single block: the threads' order alternates from launch to launch.
+    uint64_t seen = device_array(64 * sizeof(int));
     void* neighbours_kernel = kernel("neighbours");
     int salt = 0;
     for (int step : {1, 63}) {
         for (int with_barrier = 1; with_barrier >= 0; with_barrier--) {
-            salt += 1000;
-            expect(launch(neighbours_kernel, 2, 64, {&seen, &step, &salt, &with_barrier}) == 0, "neighbours launch");
-            std::vector<int> v(128);
-            cuMemcpyDtoH_v2(v.data(), seen, v.size() * sizeof(int));
-            bool stale[2] = {false, false};
-            for (int i = 0; i < 128; i++) stale[i / 64] |= v[i] != salt + 100 * (i / 64) + (i % 64 + step) % 64;
+            bool stale = false;
+            for (int launch_pair = 0; launch_pair < 2; launch_pair++) {
+                salt += 1000;
+                expect(launch(neighbours_kernel, 1, 64, {&seen, &step, &salt, &with_barrier}) == 0, "neighbours");
+                std::vector<int> v(64);
+                cuMemcpyDtoH_v2(v.data(), seen, v.size() * sizeof(int));
+                for (int i = 0; i < 64; i++) stale |= v[i] != salt + (i + step) % 64;
+            }
             std::string what = "step " + std::to_string(step) + (with_barrier ? " with" : " without") + " a barrier";
-            if (with_barrier) expect(!stale[0] && !stale[1], what + ": every value is fresh");
-            else expect(stale[step == 1 ? 0 : 1], what + ": stale values show");
+            expect(stale != (with_barrier == 1), what + (with_barrier ? ": every value is fresh" : ": stale values show"));
         }
     }
 
@@ -158,6 +189,10 @@ int main() {
     expect(cuStreamSynchronize(nullptr) == 0, "the failure is reported once");
     expect(launch(kernel("split_warp"), 1, 32, {}) != 0, "a warp split between two barriers fails");
     expect(launch(kernel("shuffle_after_return"), 1, 32, {&out}) != 0, "a shuffle after lanes returned fails");
+    expect(launch(kernel("shuffles"), 1, 48, {&out}) != 0, "a shuffle from a lane the warp lacks fails");
+    expect(launch(kernel("shuffles"), 1, 128, {&out}) != 0, "more threads than .maxntid are refused");
+    expect(cuLaunchKernel(kernel("shuffles"), 1, 1, 1, 32, 1, 1, 64 * 1024, nullptr, std::vector<void*>{&out}.data(),
+                          nullptr) != 0, "dynamic shared memory past 48 KiB without cuFuncSetAttribute is refused");
 
     // Tensor cores: the emulated m16n8k8 against a plain product of TF32-rounded values.
     std::vector<float> a(16 * 8), b(8 * 8), d(16 * 8);
@@ -183,7 +218,22 @@ int main() {
                    "mma element (" + std::to_string(r) + ", " + std::to_string(c) + ")");
         }
     }
-    for (uint64_t p : {out, seen, small, da, db, dd}) cuMemFree_v2(p);
+    std::vector<float> a16(16 * 16), b16(16 * 8), d16(16 * 8);
+    for (int i = 0; i < 256; i++) a16[i] = (float)(i % 7 - 3) * 0.5f;
+    for (int i = 0; i < 128; i++) b16[i] = (float)(i % 5 - 2) * 0.25f;
+    uint64_t da16 = device_array(a16.size() * 4), db16 = device_array(b16.size() * 4), dd16 = device_array(d16.size() * 4);
+    cuMemcpyHtoD_v2(da16, a16.data(), a16.size() * 4);
+    cuMemcpyHtoD_v2(db16, b16.data(), b16.size() * 4);
+    expect(launch(kernel("mma_bf16"), 1, 32, {&da16, &db16, &dd16}) == 0, "bf16 mma launch");
+    cuMemcpyDtoH_v2(d16.data(), dd16, d16.size() * 4);
+    for (int r = 0; r < 16; r++) {
+        for (int c = 0; c < 8; c++) {
+            double want = 0;
+            for (int k = 0; k < 16; k++) want += (double)a16[r * 16 + k] * b16[k * 8 + c];
+            expect(d16[r * 8 + c] == (float)want, "bf16 mma element (" + std::to_string(r) + ", " + std::to_string(c) + ")");
+        }
+    }
+    for (uint64_t p : {out, seen, small, da, db, dd, da16, db16, dd16}) cuMemFree_v2(p);
 
     if (failures == 0) printf("emulator selftest: all checks passed\n");
     return failures == 0 ? 0 : 1;
