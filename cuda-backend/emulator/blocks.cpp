@@ -77,7 +77,17 @@ constexpr int MAX_THREADS = 1024;
 
 enum class State { READY, AT_BLOCK_BARRIER, AT_WARP_BARRIER, DONE };
 
+// A cp.async copy that has not landed yet: its bytes were read when it was issued.
+struct AsyncCopy {
+    void* destination;
+    unsigned char bytes[16];
+    int size;
+    int group;
+};
+
 struct Fiber {
+    std::vector<AsyncCopy> async_copies;
+    int async_groups = 0;  // groups committed so far
     void* sp = nullptr;
     unsigned char* stack = nullptr;
     uint3 index{};
@@ -120,6 +130,8 @@ void start(Fiber& f, unsigned index) {
     f.sp = sp;
     f.index = uint3{index, 0, 0};
     f.exchanges = 0;
+    f.async_copies.clear();
+    f.async_groups = 0;
     f.state = State::READY;
 }
 
@@ -196,7 +208,13 @@ bool run_block(Block& b, bool first_to_last) {
 extern "C" void ladon_emu_fiber_main(void* fiber) {
     Block* b = the_block;
     b->body(b->body_context);
-    static_cast<Fiber*>(fiber)->state = State::DONE;
+    Fiber* f = static_cast<Fiber*>(fiber);
+    if (!f->async_copies.empty()) {
+        fail_launch("%s: block (%u, %u, %u), thread %u ended with %zu cp.async copies it never waited for",
+                    current_launch.kernel, block_index.x, block_index.y, block_index.z, f->index.x,
+                    f->async_copies.size());
+    }
+    f->state = State::DONE;
     void* ignored;
     ladon_emu_switch_stack(&ignored, b->scheduler_sp);
     abort();  // a finished fiber is never resumed
@@ -245,6 +263,32 @@ bool check_shuffle(unsigned mask, int source) {
 }
 
 unsigned char* dynamic_shared() { return the_block->dynamic_shared.data(); }
+
+void async_copy(void* destination, const void* source, int bytes, int source_bytes) {
+    if (bytes > 16 || source_bytes < 0 || source_bytes > bytes) {
+        fail_launch("%s: cp.async of %d bytes reading %d of them", current_launch.kernel, bytes, source_bytes);
+        return;
+    }
+    Fiber* f = the_block->running;
+    AsyncCopy c{destination, {}, bytes, f->async_groups};
+    std::memcpy(c.bytes, source, (size_t)source_bytes);
+    f->async_copies.push_back(c);
+}
+
+void async_commit() { the_block->running->async_groups++; }
+
+void async_wait(int pending) {
+    Fiber* f = the_block->running;
+    std::vector<AsyncCopy> later;
+    for (const AsyncCopy& c : f->async_copies) {
+        if (c.group < f->async_groups - pending) {
+            std::memcpy(c.destination, c.bytes, (size_t)c.size);
+        } else {
+            later.push_back(c);
+        }
+    }
+    f->async_copies.swap(later);
+}
 
 void run_grid(void (*body)(void*), void* context) {
     if (the_block == nullptr) the_block = new Block();

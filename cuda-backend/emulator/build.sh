@@ -15,10 +15,11 @@ out=$backend/target/cuda-emulator
 gen=$out/generated
 cxx=${CXX:-g++}
 command -v "$cxx" >/dev/null || { echo "emulator: $cxx not found (set CXX=...)" >&2; exit 1; }
-# No FMA contraction: the kernels' __dmul_rn and friends exist to prevent it on the GPU.
+# No FMA contraction: the kernels' __dmul_rn and friends exist to prevent it on the GPU. No strict
+# aliasing: kernels read float arrays through float4 pointers, as CUDA allows.
 optimise=(-O2 -g)
 [ "${1:-}" = "--coverage" ] && optimise=(-O0 --coverage)
-flags=(-std=c++17 "${optimise[@]}" -fPIC -ffp-contract=off -Wall -Wextra -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-parameter
+flags=(-std=c++17 "${optimise[@]}" -fPIC -ffp-contract=off -fno-strict-aliasing -Wall -Wextra -Wno-unknown-pragmas -Wno-unused-variable -Wno-unused-parameter
        -Wno-unused-function -I"$here" -I"$src")
 rm -rf "$out" && mkdir -p "$gen"
 

@@ -78,6 +78,16 @@ template <typename T> T bits_as(const void* p) {
     return r;
 }
 
+// cp.async: the running thread's copy of `bytes` bytes (16 at most) from global memory, of which the
+// first `source_bytes` are read and the rest are zeros. The copy is held back until the thread waits for
+// its group, so a kernel that reads the destination before cp.async.wait_group (and the barrier after it)
+// reads what was there before, as it might on a GPU.
+void async_copy(void* destination, const void* source, int bytes, int source_bytes);
+// cp.async.commit_group: the thread's copies since its last commit form a group.
+void async_commit();
+// cp.async.wait_group: completes the thread's committed groups except the newest `pending` ones.
+void async_wait(int pending);
+
 void mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 void mma_m16n8k16_bf16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 uint32_t tf32_round(float f);
@@ -98,6 +108,20 @@ uint32_t tf32_round(float f);
     name##_emulated.fill_once_per_block()
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
+
+// CUDA's vector types, as far as the kernels use them: 16-byte aligned, so that a misaligned vector
+// access is as wrong here as on the GPU (the kernels check alignment before they use them).
+struct __attribute__((aligned(8))) float2 {
+    float x, y;
+};
+struct __attribute__((aligned(16))) float4 {
+    float x, y, z, w;
+};
+struct __attribute__((aligned(16))) double2 {
+    double x, y;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+inline double2 make_double2(double x, double y) { return double2{x, y}; }
 
 #define threadIdx (::ladon_emu::thread_index)
 #define blockIdx (::ladon_emu::block_index)

@@ -106,6 +106,25 @@ extern "C" void mma_bf16(const float* A, const float* B, float* D) {
     D[(g + 8) * 8 + 2 * t + 1] = d[3];
 }
 
+// cp.async: each thread copies 16 bytes (reading `source_bytes` of them) into shared memory in two
+// committed groups, and records what it sees there before any wait, after waiting for all but the newest
+// group, and after waiting for all. out: 3 x 8 floats per thread.
+extern "C" void async_copies(const float* in, float* out, int source_bytes, int wait) {
+    __shared__ float staged[64][8];
+    LADON_EMULATED_SHARED(staged);
+    int i = threadIdx.x;
+    ladon_emu::async_copy(&staged[i][0], in + 8 * i, 16, 16);
+    ladon_emu::async_commit();
+    ladon_emu::async_copy(&staged[i][4], in + 8 * i + 4, 16, source_bytes);
+    ladon_emu::async_commit();
+    for (int k = 0; k < 8; k++) out[24 * i + k] = staged[i][k];
+    if (!wait) return;
+    ladon_emu::async_wait(1);
+    for (int k = 0; k < 8; k++) out[24 * i + 8 + k] = staged[i][k];
+    ladon_emu::async_wait(0);
+    for (int k = 0; k < 8; k++) out[24 * i + 16 + k] = staged[i][k];
+}
+
 static ladon_emu::KernelRegistration r1("shuffles", &ladon_emu::invoker<&shuffles>);
 static ladon_emu::KernelRegistration r2("neighbours", &ladon_emu::invoker<&neighbours>);
 static ladon_emu::KernelRegistration r3("writes_past_end", &ladon_emu::invoker<&writes_past_end>);
@@ -113,6 +132,7 @@ static ladon_emu::KernelRegistration r4("split_warp", &ladon_emu::invoker<&split
 static ladon_emu::KernelRegistration r5("shuffle_after_return", &ladon_emu::invoker<&shuffle_after_return>);
 static ladon_emu::KernelRegistration r6("mma_tf32", &ladon_emu::invoker<&mma_tf32>);
 static ladon_emu::KernelRegistration r7("mma_bf16", &ladon_emu::invoker<&mma_bf16>);
+static ladon_emu::KernelRegistration r8("async_copies", &ladon_emu::invoker<&async_copies>);
 
 // ---- the checks -------------------------------------------------------------------------------------------
 
@@ -193,6 +213,33 @@ int main() {
     expect(launch(kernel("shuffles"), 1, 128, {&out}) != 0, "more threads than .maxntid are refused");
     expect(cuLaunchKernel(kernel("shuffles"), 1, 1, 1, 32, 1, 1, 64 * 1024, nullptr, std::vector<void*>{&out}.data(),
                           nullptr) != 0, "dynamic shared memory past 48 KiB without cuFuncSetAttribute is refused");
+
+    // cp.async: a copy lands when its group is waited for, not before; a short source is padded with
+    // zeros; a thread that ends with copies it never waited for fails the launch.
+    std::vector<float> source(64 * 8), seen_async(64 * 24);
+    for (int i = 0; i < 64 * 8; i++) source[i] = (float)i;
+    uint64_t din = device_array(source.size() * 4), dseen = device_array(seen_async.size() * 4);
+    cuMemcpyHtoD_v2(din, source.data(), source.size() * 4);
+    int source_bytes = 8, wait = 1;
+    expect(launch(kernel("async_copies"), 1, 64, {&din, &dseen, &source_bytes, &wait}) == 0, "cp.async launch");
+    cuMemcpyDtoH_v2(seen_async.data(), dseen, seen_async.size() * 4);
+    bool before_wait_unset = true, first_group_only = true, all_landed = true;
+    for (int i = 0; i < 64; i++) {
+        const float* o = seen_async.data() + 24 * i;
+        for (int k = 0; k < 8; k++) {
+            before_wait_unset &= std::isnan(o[k]);
+            first_group_only &= k < 4 ? o[8 + k] == (float)(8 * i + k) : std::isnan(o[8 + k]);
+            all_landed &= o[16 + k] == (k < 6 ? (float)(8 * i + k) : 0.0f);
+        }
+    }
+    expect(before_wait_unset, "cp.async copies have not landed before a wait");
+    expect(first_group_only, "cp.async.wait_group 1 completes the older group only");
+    expect(all_landed, "cp.async.wait_group 0 completes every group, zero-filling past source_bytes");
+    wait = 0;
+    expect(launch(kernel("async_copies"), 1, 64, {&din, &dseen, &source_bytes, &wait}) != 0,
+           "a thread ending with cp.async copies pending fails the launch");
+    cuMemFree_v2(din);
+    cuMemFree_v2(dseen);
 
     // Tensor cores: the emulated m16n8k8 against a plain product of TF32-rounded values.
     std::vector<float> a(16 * 8), b(8 * 8), d(16 * 8);

@@ -13,13 +13,22 @@
 //   other buffer afterwards, so one barrier per slice suffices and load latency hides behind the FMAs.
 //   Register staging (rather than cp.async) lets the same code read any strides and zero-fill the edges.
 //   A thread's 8 rows are two groups of 4 spaced BM / 2 apart (likewise its columns), so that the
-//   threads of a warp read consecutive shared-memory words when they fetch their operands.
+//   threads of a warp read consecutive shared-memory words when they fetch their operands, four at a time.
+//   gemm_simt_f32_*_c4: the same for operands in aligned 16-byte chunks (MatmulKernels.chunked), whose
+//   global loads take a chunk of four floats per instruction.
 //
 // gemm_tf32 / gemm_bf16: tensor cores through inline-PTX mma.sync (m16n8k8 TF32, m16n8k16 BF16), FP32
-//   accumulation. 128 x 128 block tile, 8 warps in a 2 x 4 grid, each warp 64 x 32 = 4 x 4 mma tiles.
-//   Operands are rounded to TF32/BF16 once, when a slice is stored into shared memory, in the layout the
-//   mma fragments want: A row-major and B column-major (k contiguous for both), padded so that the 32
-//   lanes of a fragment load hit 32 different banks. Same register-staged double buffering.
+//   accumulation, for operands of any strides. 128 x 128 block tile, 8 warps in a 2 x 4 grid, each warp
+//   64 x 32 = 4 x 4 mma tiles. Operands are rounded to TF32/BF16 once, when a slice is stored into shared
+//   memory, in the layout the mma fragments want: A row-major and B column-major (k contiguous for both),
+//   padded so that the 32 lanes of a fragment load hit 32 different banks. Same register-staged double
+//   buffering.
+//
+// gemm_tf32_XY / gemm_bf16_XY: the same instructions for operands that can be read in 16-byte chunks (X, Y:
+//   n for A [M, K] or B [K, N] row-major, t for a transposed view), with a 128 x 256 block tile (8 warps of
+//   64 x 64) and a three-stage cp.async pipeline: slices land in shared memory as they are in global memory,
+//   two slices ahead of the one being multiplied, without passing through registers; they are rounded to
+//   TF32/BF16 as the fragments are read. See the comment above gemm_pipelined.
 #include "ladon.cuh"
 
 #define GEMM_MAX_BATCH_DIMS 6
@@ -46,63 +55,150 @@ __device__ __forceinline__ void batch_offsets(const GemmBatch& g, int z, int& of
     }
 }
 
-// ---- CUDA-core kernel --------------------------------------------------------------------------------
-
-template <typename T, int BM, int BN, int BK, int TM, int TN>
-__device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M,
-                                          int N, int K, int sAm, int sAk, int sBk, int sBn, const GemmBatch& batch,
-                                          int first) {
-    constexpr int THREADS_N = BN / TN;
-    constexpr int NT = (BM / TM) * THREADS_N;
-    constexpr int A_LOADS = BM * BK / NT;
-    constexpr int B_LOADS = BK * BN / NT;
-    constexpr int GROUPS_M = TM / 4, GROUPS_N = TN / 4;
-    // +4 columns: a k-row of the tile then starts 4 banks later, so the k-fastest stores of A land in
-    // distinct banks, and rows stay 16-byte aligned.
-    __shared__ T As[2][BK][BM + 4];
-    __shared__ T Bs[2][BK][BN + 4];
-
+// Moves A, B and C to the block's batch entry, first + blockIdx.z.
+template <typename PointerA, typename PointerB, typename PointerC>
+__device__ __forceinline__ void to_batch_entry(const GemmBatch& batch, int first, int M, int N, PointerA& A,
+                                               PointerB& B, PointerC& C) {
     int z = first + blockIdx.z;
     int offA, offB;
     batch_offsets(batch, z, offA, offB);
     A += offA;
     B += offB;
     C += (i64)z * M * N;
+}
+
+// ---- CUDA-core kernel --------------------------------------------------------------------------------
+
+// Four consecutive elements, 16-byte aligned, in one or two vector instructions (LDS.128 / LDG.128).
+__device__ __forceinline__ void load4(const float* p, float (&v)[4]) {
+    float4 q = *reinterpret_cast<const float4*>(p);
+    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+}
+__device__ __forceinline__ void load4(const double* p, double (&v)[4]) {
+    double2 q0 = reinterpret_cast<const double2*>(p)[0], q1 = reinterpret_cast<const double2*>(p)[1];
+    v[0] = q0.x; v[1] = q0.y; v[2] = q1.x; v[3] = q1.y;
+}
+__device__ __forceinline__ void store4(float* p, const float (&v)[4]) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void store4(double* p, const double (&v)[4]) {
+    reinterpret_cast<double2*>(p)[0] = make_double2(v[0], v[1]);
+    reinterpret_cast<double2*>(p)[1] = make_double2(v[2], v[3]);
+}
+
+// The chunk of four elements of X [rows, cols] (strides sRow, sCol) that starts at (r, c), along columns
+// (alongCols) or along rows; `chunk` is its address. Where it crosses the matrix's edge it is read element
+// by element, with zeros outside.
+template <typename T>
+__device__ __forceinline__ void load_chunk(const T* __restrict__ X, const T* chunk, int r, int c, int rows, int cols,
+                                           int sRow, int sCol, bool alongCols, T (&v)[4]) {
+    if (alongCols ? r < rows && c + 3 < cols : c < cols && r + 3 < rows) {
+        load4(chunk, v);
+        return;
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        int er = alongCols ? r : r + j, ec = alongCols ? c + j : c;
+        v[j] = (er < rows && ec < cols) ? X[(i64)er * sRow + (i64)ec * sCol] : T(0);
+    }
+}
+
+// CHUNKED: both operands can be read in aligned chunks of four elements along their unit-stride dim (the
+// host checks: MatmulKernels.chunked). A chunk that crosses the edge of the matrix is read element by element.
+template <typename T, int BM, int BN, int BK, int TM, int TN, bool CHUNKED>
+__device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M,
+                                          int N, int K, int sAm, int sAk, int sBk, int sBn, const GemmBatch& batch,
+                                          int first) {
+    constexpr int THREADS_N = BN / TN;
+    constexpr int NT = (BM / TM) * THREADS_N;
+    // Elements of a slice per thread, loaded one by one or in chunks of four (then only the first
+    // BM * BK / 4 threads load A).
+    constexpr int A_LOADS = BM * BK / NT, B_LOADS = BK * BN / NT;
+    constexpr int A_CHUNKS = BM * BK / 4, B_CHUNKS = BK * BN / 4;
+    static_assert(A_CHUNKS <= NT && B_CHUNKS <= NT && A_LOADS <= 4 && B_LOADS <= 4, "one chunk per thread");
+    constexpr int GROUPS_M = TM / 4, GROUPS_N = TN / 4;
+    // +4 columns: a k-row of the tile then starts 4 banks later, so the k-fastest stores of A land in
+    // distinct banks, and rows stay 16-byte aligned for the four-element loads of the inner loop.
+    __shared__ __align__(16) T As[2][BK][BM + 4];
+    __shared__ __align__(16) T Bs[2][BK][BN + 4];
+
+    to_batch_entry(batch, first, M, N, A, B, C);
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
     const int tid = threadIdx.x;
     const int tx = tid % THREADS_N, ty = tid / THREADS_N;
     // Coalesced global reads: consecutive threads walk the operand's unit-stride dim.
     const bool aKFast = sAk == 1, bNFast = sBn == 1 || sBk != 1;
 
-    T ra[A_LOADS], rb[B_LOADS];
+    // A slice's elements for this thread: A_LOADS single ones, or one chunk of four. A chunk starts at row
+    // am and column k0 + ak of A (along k, or along m), and at row k0 + bk and column bn of B.
+    T ra[4], rb[4];
+    const int am = m0 + (aKFast ? tid / (BK / 4) : (tid % (BM / 4)) * 4);
+    const int ak = aKFast ? (tid % (BK / 4)) * 4 : tid / (BM / 4);
+    const int bn = n0 + (bNFast ? (tid % (BN / 4)) * 4 : tid / (BK / 4));
+    const int bk = bNFast ? tid / (BN / 4) : (tid % (BK / 4)) * 4;
+    const T* aChunk = A + (i64)am * sAm + (i64)ak * sAk;
+    const T* bChunk = B + (i64)bk * sBk + (i64)bn * sBn;
     auto load = [&](int k0) {
+        if constexpr (CHUNKED) {
+            if (tid < A_CHUNKS) load_chunk(A, aChunk + (i64)k0 * sAk, am, k0 + ak, M, K, sAm, sAk, aKFast, ra);
+        } else {
 #pragma unroll
-        for (int r = 0; r < A_LOADS; r++) {
-            int e = tid + r * NT;
-            int m = aKFast ? e / BK : e % BM, k = aKFast ? e % BK : e / BM;
-            int gm = m0 + m, gk = k0 + k;
-            ra[r] = (gm < M && gk < K) ? A[gm * sAm + gk * sAk] : T(0);
+            for (int r = 0; r < A_LOADS; r++) {
+                int e = tid + r * NT;
+                int m = aKFast ? e / BK : e % BM, k = aKFast ? e % BK : e / BM;
+                int gm = m0 + m, gk = k0 + k;
+                ra[r] = (gm < M && gk < K) ? A[gm * sAm + gk * sAk] : T(0);
+            }
         }
+        if constexpr (CHUNKED) {
+            if (tid < B_CHUNKS) load_chunk(B, bChunk + (i64)k0 * sBk, k0 + bk, bn, K, N, sBk, sBn, bNFast, rb);
+        } else {
 #pragma unroll
-        for (int r = 0; r < B_LOADS; r++) {
-            int e = tid + r * NT;
-            int k = bNFast ? e / BN : e % BK, n = bNFast ? e % BN : e / BK;
-            int gk = k0 + k, gn = n0 + n;
-            rb[r] = (gk < K && gn < N) ? B[gk * sBk + gn * sBn] : T(0);
+            for (int r = 0; r < B_LOADS; r++) {
+                int e = tid + r * NT;
+                int k = bNFast ? e / BN : e % BK, n = bNFast ? e % BN : e / BK;
+                int gk = k0 + k, gn = n0 + n;
+                rb[r] = (gk < K && gn < N) ? B[gk * sBk + gn * sBn] : T(0);
+            }
         }
     };
     auto store = [&](int buf) {
+        if constexpr (CHUNKED) {
+            if (tid < A_CHUNKS) {
+                if (aKFast) {
+                    // Four k of one row: a column of the [k][m] tile.
+                    int m = tid / (BK / 4), k = (tid % (BK / 4)) * 4;
 #pragma unroll
-        for (int r = 0; r < A_LOADS; r++) {
-            int e = tid + r * NT;
-            int m = aKFast ? e / BK : e % BM, k = aKFast ? e % BK : e / BM;
-            As[buf][k][m] = ra[r];
+                    for (int j = 0; j < 4; j++) As[buf][k + j][m] = ra[j];
+                } else {
+                    store4(&As[buf][tid / (BM / 4)][(tid % (BM / 4)) * 4], ra);
+                }
+            }
+        } else {
+#pragma unroll
+            for (int r = 0; r < A_LOADS; r++) {
+                int e = tid + r * NT;
+                int m = aKFast ? e / BK : e % BM, k = aKFast ? e % BK : e / BM;
+                As[buf][k][m] = ra[r];
+            }
         }
+        if constexpr (CHUNKED) {
+            if (tid < B_CHUNKS) {
+                if (bNFast) {
+                    store4(&Bs[buf][tid / (BN / 4)][(tid % (BN / 4)) * 4], rb);
+                } else {
+                    int n = tid / (BK / 4), k = (tid % (BK / 4)) * 4;
 #pragma unroll
-        for (int r = 0; r < B_LOADS; r++) {
-            int e = tid + r * NT;
-            int k = bNFast ? e / BN : e % BK, n = bNFast ? e % BN : e / BK;
-            Bs[buf][k][n] = rb[r];
+                    for (int j = 0; j < 4; j++) Bs[buf][k + j][n] = rb[j];
+                }
+            }
+        } else {
+#pragma unroll
+            for (int r = 0; r < B_LOADS; r++) {
+                int e = tid + r * NT;
+                int k = bNFast ? e / BN : e % BK, n = bNFast ? e % BN : e / BK;
+                Bs[buf][k][n] = rb[r];
+            }
         }
     };
 
@@ -121,11 +217,22 @@ __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __re
         if (t + 1 < tiles) load((t + 1) * BK);
 #pragma unroll
         for (int k = 0; k < BK; k++) {
+            // A thread's rows (and columns) are groups of four consecutive ones: one vector load each.
             T a[TM], b[TN];
 #pragma unroll
-            for (int i = 0; i < TM; i++) a[i] = As[cur][k][(i / 4) * (BM / GROUPS_M) + ty * 4 + (i % 4)];
+            for (int i = 0; i < GROUPS_M; i++) {
+                T v[4];
+                load4(&As[cur][k][i * (BM / GROUPS_M) + ty * 4], v);
 #pragma unroll
-            for (int j = 0; j < TN; j++) b[j] = Bs[cur][k][(j / 4) * (BN / GROUPS_N) + tx * 4 + (j % 4)];
+                for (int q = 0; q < 4; q++) a[i * 4 + q] = v[q];
+            }
+#pragma unroll
+            for (int j = 0; j < GROUPS_N; j++) {
+                T v[4];
+                load4(&Bs[cur][k][j * (BN / GROUPS_N) + tx * 4], v);
+#pragma unroll
+                for (int q = 0; q < 4; q++) b[j * 4 + q] = v[q];
+            }
 #pragma unroll
             for (int i = 0; i < TM; i++)
 #pragma unroll
@@ -149,21 +256,32 @@ __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __re
 #define GEMM_PARAMS                                                                                         \
     int M, int N, int K, int sAm, int sAk, int sBk, int sBn, GemmBatch batch, int first
 
-extern "C" __global__ void __launch_bounds__(256)
+// The 128 x 128 tile for problems that give every SM one, the 64 x 64 tile for smaller ones; _c4 reads
+// both operands in chunks of four.
+extern "C" __global__ void __launch_bounds__(256, 2)
 gemm_simt_f32_128(const float* A, const float* B, float* C, GEMM_PARAMS) {
-    gemm_simt<float, 128, 128, 8, 8, 8>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
+    gemm_simt<float, 128, 128, 8, 8, 8, false>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
 }
 
-// For problems too small to give every SM a 128 x 128 tile.
+extern "C" __global__ void __launch_bounds__(256, 2)
+gemm_simt_f32_128_c4(const float* A, const float* B, float* C, GEMM_PARAMS) {
+    gemm_simt<float, 128, 128, 8, 8, 8, true>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
+}
+
 extern "C" __global__ void __launch_bounds__(256)
 gemm_simt_f32_64(const float* A, const float* B, float* C, GEMM_PARAMS) {
-    gemm_simt<float, 64, 64, 8, 4, 4>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
+    gemm_simt<float, 64, 64, 8, 4, 4, false>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+gemm_simt_f32_64_c4(const float* A, const float* B, float* C, GEMM_PARAMS) {
+    gemm_simt<float, 64, 64, 8, 4, 4, true>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
 }
 
 // Doubles take twice the registers: a 64 x 64 tile with 4 x 4 per thread.
 extern "C" __global__ void __launch_bounds__(256)
 gemm_simt_f64_64(const double* A, const double* B, double* C, GEMM_PARAMS) {
-    gemm_simt<double, 64, 64, 8, 4, 4>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
+    gemm_simt<double, 64, 64, 8, 4, 4, false>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
 }
 
 // ---- tensor-core kernels ---------------------------------------------------------------------------
@@ -237,12 +355,7 @@ __device__ __forceinline__ void gemm_tensor_core(const float* __restrict__ A, co
     __shared__ __align__(16) Elem As[2][BM][PITCH];  // [m][k]
     __shared__ __align__(16) Elem Bs[2][BN][PITCH];  // [n][k]: B column-major, as the mma's B fragment wants
 
-    int z = first + blockIdx.z;
-    int offA, offB;
-    batch_offsets(batch, z, offA, offB);
-    A += offA;
-    B += offB;
-    C += (i64)z * M * N;
+    to_batch_entry(batch, first, M, N, A, B, C);
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int warpM = warp / 4, warpN = warp % 4;  // 2 x 4 warps, each 64 x 32 of the tile
@@ -365,3 +478,231 @@ extern "C" __global__ void __launch_bounds__(256)
 gemm_bf16(const float* A, const float* B, float* C, GEMM_PARAMS) {
     gemm_tensor_core<true>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
 }
+
+// ---- pipelined tensor-core kernels -------------------------------------------------------------------------
+//
+// Shared memory holds STAGES slices of BK = 32 k, each an A tile and a B tile in the operand's own
+// orientation, as 16-byte chunks:
+//   k-major (A row-major, B transposed): one row of 32 k (8 chunks) per m or n; chunk c of row r is stored
+//     at position c ^ 4 (r & 1);
+//   m- or n-major (A transposed, B row-major): one row of BM (or BN) per k; chunk c of row k is stored at
+//     c ^ 2 ((k / 4) & 3).
+// The swizzles make every fragment load below free of bank conflicts.
+//
+// Fragments. An mma sums over k, so any assignment of the slice's k to the instruction's k positions is
+// right as long as A and B use the same one. Here lane (g, t) (g = lane / 4, t = lane % 4) holds, for each
+// group of 16 k, the four k 4t .. 4t + 3 (its "slots"): from a k-major tile that is one 16-byte load. TF32
+// runs two k8 steps per group (slots 0, 1 then 2, 3 in the instruction's k positions t and t + 4); BF16 one
+// k16 step (slots 0, 1 packed in one register as the k pair 2t, 2t + 1, slots 2, 3 as 2t + 8, 2t + 9).
+// Rows and columns may be permuted too, if the output is written back with the same permutation: from an
+// m-major tile lane g takes the rows 2g and 2g + 1 (adjacent: one 8-byte load per slot) as the fragment's
+// rows g and g + 8; from an n-major tile, the n8 tiles 2p and 2p + 1 of a pair take columns 16p + 2g and
+// 16p + 2g + 1 as their column g.
+
+#ifdef __CUDA_ARCH__
+__device__ __forceinline__ void cp_async16(void* shared, const void* global, int sourceBytes) {
+    unsigned address = (unsigned)__cvta_generic_to_shared(shared);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global), "r"(sourceBytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int PENDING> __device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING));
+}
+// Two floats as a bf16 pair, round to nearest even: lo in the low half (the smaller k).
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+    uint32_t r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+#else
+__device__ __forceinline__ void cp_async16(void* shared, const void* global, int sourceBytes) {
+    ladon_emu::async_copy(shared, global, 16, sourceBytes);
+}
+__device__ __forceinline__ void cp_async_commit() { ladon_emu::async_commit(); }
+template <int PENDING> __device__ __forceinline__ void cp_async_wait() { ladon_emu::async_wait(PENDING); }
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+    return (uint32_t)to_bf16(lo) | ((uint32_t)to_bf16(hi) << 16);
+}
+#endif
+
+constexpr int PIPE_BM = 128, PIPE_BN = 256, PIPE_BK = 32, PIPE_STAGES = 3, PIPE_THREADS = 256;
+constexpr int PIPE_STAGE_FLOATS = (PIPE_BM + PIPE_BN) * PIPE_BK;
+
+// Float offset of element (row, col) of a tile whose rows are `width` floats, chunks swizzled as above.
+__device__ __forceinline__ int kmajor_offset(int row, int k) {
+    return row * PIPE_BK + ((((k >> 2) ^ ((row & 1) << 2))) << 2) + (k & 3);
+}
+__device__ __forceinline__ int xmajor_offset(int k, int x, int width) {
+    return k * width + ((((x >> 2) ^ (((k >> 2) & 3) << 1))) << 2) + (x & 3);
+}
+
+// Issues the copies of one operand's slice: a ROWS x COLS region (rows along the leading dim of the
+// tile's layout) starting at global element (r0, c0) of a matrix with strides (sRow, 1) that is
+// rowLimit x colLimit; chunks past the limits are zeros.
+template <int ROWS, int COLS, bool KMAJOR>
+__device__ __forceinline__ void load_tile(float* tile, const float* __restrict__ X, int sRow, int r0, int c0,
+                                          int rowLimit, int colLimit, int tid) {
+    constexpr int CHUNKS_PER_ROW = COLS / 4;
+#pragma unroll
+    for (int e = tid; e < ROWS * CHUNKS_PER_ROW; e += PIPE_THREADS) {
+        int row = e / CHUNKS_PER_ROW, col = (e % CHUNKS_PER_ROW) * 4;
+        int gr = r0 + row, gc = c0 + col;
+        int valid = gr < rowLimit ? min(max(colLimit - gc, 0), 4) : 0;
+        const float* source = valid > 0 ? X + (i64)gr * sRow + gc : X;
+        float* target = tile + (KMAJOR ? kmajor_offset(row, col) : xmajor_offset(row, col, COLS));
+        cp_async16(target, source, valid * 4);
+    }
+}
+
+// Slot values of lane (g, t) for one row (k-major tile) at k group kg: the four k 4t .. 4t + 3.
+__device__ __forceinline__ void kmajor_slots(const float* tile, int row, int kg, int t, float (&v)[4]) {
+    float4 q = *reinterpret_cast<const float4*>(tile + kmajor_offset(row, kg * 16 + 4 * t));
+    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+}
+// Slot values of lane (g, t) for the two adjacent rows x, x + 1 of an x-major tile: lo[s], hi[s].
+template <int WIDTH>
+__device__ __forceinline__ void xmajor_slots(const float* tile, int x, int kg, int t, float (&lo)[4], float (&hi)[4]) {
+#pragma unroll
+    for (int s = 0; s < 4; s++) {
+        float2 q = *reinterpret_cast<const float2*>(tile + xmajor_offset(kg * 16 + 4 * t + s, x, WIDTH));
+        lo[s] = q.x;
+        hi[s] = q.y;
+    }
+}
+
+template <bool BF16, bool A_T, bool B_T>
+__device__ __forceinline__ void gemm_pipelined(const float* __restrict__ A, const float* __restrict__ B,
+                                               float* __restrict__ C, int M, int N, int K, int sAm, int sAk, int sBk,
+                                               int sBn, const GemmBatch& batch, int first) {
+    constexpr int BM = PIPE_BM, BN = PIPE_BN, BK = PIPE_BK, STAGES = PIPE_STAGES;
+    extern __shared__ __align__(16) unsigned char gemm_smem[];
+    float* smem = reinterpret_cast<float*>(gemm_smem);
+
+    to_batch_entry(batch, first, M, N, A, B, C);
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = (warp >> 2) * 64, wn = (warp & 3) * 64;  // 2 x 4 warps, each 64 x 64 of the tile
+    const int g = lane >> 2, t = lane & 3;
+
+    auto load_stage = [&](int stage, int k0) {
+        float* a = smem + stage * PIPE_STAGE_FLOATS;
+        float* b = a + BM * BK;
+        if (A_T) load_tile<BK, BM, false>(a, A, sAk, k0, m0, K, M, tid);  // rows k, m contiguous
+        else load_tile<BM, BK, true>(a, A, sAm, m0, k0, M, K, tid);       // rows m, k contiguous
+        if (B_T) load_tile<BN, BK, true>(b, B, sBn, n0, k0, N, K, tid);   // rows n, k contiguous
+        else load_tile<BK, BN, false>(b, B, sBk, k0, n0, K, N, tid);      // rows k, n contiguous
+    };
+
+    float acc[4][8][4] = {};  // [m16 tile][n8 tile][fragment element]
+
+    const int tiles = (K + BK - 1) / BK;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < tiles) load_stage(s, s * BK);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < tiles; kt++) {
+        cp_async_wait<STAGES - 2>();
+        // Slice kt has landed for every thread, and every warp is done with slice kt - 1, whose buffer
+        // the next copies overwrite.
+        __syncthreads();
+        if (kt + STAGES - 1 < tiles) load_stage((kt + STAGES - 1) % STAGES, (kt + STAGES - 1) * BK);
+        cp_async_commit();
+        const float* a = smem + (kt % STAGES) * PIPE_STAGE_FLOATS;
+        const float* b = a + BM * BK;
+#pragma unroll
+        for (int kg = 0; kg < BK / 16; kg++) {
+            // A fragments of the warp's four m16 tiles, rounded once: per tile, TF32 has two k8 steps of
+            // four registers, BF16 one k16 step.
+            uint32_t af[4][2][4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                float lo[4], hi[4];  // fragment rows g and g + 8, four slots
+                if (A_T) {
+                    xmajor_slots<BM>(a, wm + i * 16 + 2 * g, kg, t, lo, hi);
+                } else {
+                    kmajor_slots(a, wm + i * 16 + g, kg, t, lo);
+                    kmajor_slots(a, wm + i * 16 + g + 8, kg, t, hi);
+                }
+                if (BF16) {
+                    af[i][0][0] = pack_bf16(lo[0], lo[1]);
+                    af[i][0][1] = pack_bf16(hi[0], hi[1]);
+                    af[i][0][2] = pack_bf16(lo[2], lo[3]);
+                    af[i][0][3] = pack_bf16(hi[2], hi[3]);
+                } else {
+#pragma unroll
+                    for (int step = 0; step < 2; step++) {
+                        af[i][step][0] = to_tf32(lo[2 * step]);
+                        af[i][step][1] = to_tf32(hi[2 * step]);
+                        af[i][step][2] = to_tf32(lo[2 * step + 1]);
+                        af[i][step][3] = to_tf32(hi[2 * step + 1]);
+                    }
+                }
+            }
+#pragma unroll
+            for (int p = 0; p < 4; p++) {
+                // B fragments of the n8 tiles 2p and 2p + 1: column g, four slots each.
+                float v0[4], v1[4];
+                if (B_T) {
+                    kmajor_slots(b, wn + p * 16 + g, kg, t, v0);
+                    kmajor_slots(b, wn + p * 16 + 8 + g, kg, t, v1);
+                } else {
+                    xmajor_slots<BN>(b, wn + p * 16 + 2 * g, kg, t, v0, v1);
+                }
+                uint32_t bf[2][2][2];  // [tile of the pair][step][register]
+                if (BF16) {
+                    bf[0][0][0] = pack_bf16(v0[0], v0[1]);
+                    bf[0][0][1] = pack_bf16(v0[2], v0[3]);
+                    bf[1][0][0] = pack_bf16(v1[0], v1[1]);
+                    bf[1][0][1] = pack_bf16(v1[2], v1[3]);
+                } else {
+#pragma unroll
+                    for (int step = 0; step < 2; step++) {
+                        bf[0][step][0] = to_tf32(v0[2 * step]);
+                        bf[0][step][1] = to_tf32(v0[2 * step + 1]);
+                        bf[1][step][0] = to_tf32(v1[2 * step]);
+                        bf[1][step][1] = to_tf32(v1[2 * step + 1]);
+                    }
+                }
+#pragma unroll
+                for (int step = 0; step < (BF16 ? 1 : 2); step++)
+#pragma unroll
+                    for (int i = 0; i < 4; i++)
+#pragma unroll
+                        for (int h = 0; h < 2; h++) {
+                            if (BF16) mma_bf16(acc[i][2 * p + h], af[i][step], bf[h][step]);
+                            else mma_tf32(acc[i][2 * p + h], af[i][step], bf[h][step]);
+                        }
+            }
+        }
+    }
+    cp_async_wait<0>();
+    // Accumulator element q of tile (i, j) is fragment row g + 8 (q / 2), column 2t + (q % 2); undo the
+    // row and column permutations of the fragments.
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int fr = g + 8 * (q >> 1), fc = 2 * t + (q & 1);
+                int m = m0 + wm + i * 16 + (A_T ? 2 * g + (q >> 1) : fr);
+                int n = n0 + wn + (B_T ? j * 8 + fc : (j >> 1) * 16 + 2 * fc + (j & 1));
+                if (m < M && n < N) C[(i64)m * N + n] = acc[i][j][q];
+            }
+}
+
+// Dynamic shared memory: PIPE_STAGES * PIPE_STAGE_FLOATS floats (144 KiB); MatmulKernels.PIPELINED_SHARED_BYTES.
+#define GEMM_PIPELINED(NAME, BF16, A_T, B_T)                                                                      \
+    extern "C" __global__ void __launch_bounds__(PIPE_THREADS)                                                  \
+    NAME(const float* A, const float* B, float* C, GEMM_PARAMS) {                                               \
+        gemm_pipelined<BF16, A_T, B_T>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);                       \
+    }
+GEMM_PIPELINED(gemm_tf32_nn, false, false, false)
+GEMM_PIPELINED(gemm_tf32_nt, false, false, true)
+GEMM_PIPELINED(gemm_tf32_tn, false, true, false)
+GEMM_PIPELINED(gemm_tf32_tt, false, true, true)
+GEMM_PIPELINED(gemm_bf16_nn, true, false, false)
+GEMM_PIPELINED(gemm_bf16_nt, true, false, true)
+GEMM_PIPELINED(gemm_bf16_tn, true, true, false)
+GEMM_PIPELINED(gemm_bf16_tt, true, true, true)

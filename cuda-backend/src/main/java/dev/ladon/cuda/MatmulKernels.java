@@ -22,23 +22,63 @@ final class MatmulKernels {
     private MatmulKernels() {
     }
 
-    /** The kernel and its block tile for a problem. */
-    record Choice(String kernel, int tileM, int tileN) {
+    /** Dynamic shared memory of the pipelined tensor-core kernels: 3 stages of (128 + 256) x 32 floats. */
+    static final int PIPELINED_SHARED_BYTES = 3 * (128 + 256) * 32 * 4;
+
+    /** The kernel, its block tile and its dynamic shared memory for a problem. */
+    record Choice(String kernel, int tileM, int tileN, int sharedBytes) {
+        Choice(String kernel, int tileM, int tileN) {
+            this(kernel, tileM, tileN, 0);
+        }
     }
 
-    static Choice choose(DType dtype, MatmulPrecision precision, int m, int n, long batch) {
+    /**
+     * The kernel for a problem. {@code chunked}: both operands can be read in aligned chunks of four floats
+     * (see {@link #chunked}); then the FP32 kernels load a chunk with one vector instruction ({@code _c4}),
+     * and the tensor-core kernels run a cp.async pipeline ({@code gemm_tf32_nt} and the like: {@code n} for
+     * a row-major operand, {@code t} for a transposed one, as {@code aTransposed} and {@code bTransposed} say).
+     */
+    static Choice choose(DType dtype, MatmulPrecision precision, int m, int n, long batch, boolean chunked,
+            boolean aTransposed, boolean bTransposed) {
         if (dtype == DType.FLOAT64) {
             return new Choice("gemm_simt_f64_64", 64, 64);
         }
+        String suffix = chunked ? "_c4" : "";
+        String layouts = "_" + (aTransposed ? "t" : "n") + (bTransposed ? "t" : "n");
         return switch (precision) {
-            case TF32 -> new Choice("gemm_tf32", 128, 128);
-            case BF16 -> new Choice("gemm_bf16", 128, 128);
+            case TF32 -> chunked ? new Choice("gemm_tf32" + layouts, 128, 256, PIPELINED_SHARED_BYTES)
+                    : new Choice("gemm_tf32", 128, 128);
+            case BF16 -> chunked ? new Choice("gemm_bf16" + layouts, 128, 256, PIPELINED_SHARED_BYTES)
+                    : new Choice("gemm_bf16", 128, 128);
             case FP32 -> {
                 long bigTiles = (long) ceilDiv(m, 128) * ceilDiv(n, 128) * batch;
-                yield bigTiles >= TYPICAL_SMS ? new Choice("gemm_simt_f32_128", 128, 128)
-                        : new Choice("gemm_simt_f32_64", 64, 64);
+                yield bigTiles >= TYPICAL_SMS ? new Choice("gemm_simt_f32_128" + suffix, 128, 128)
+                        : new Choice("gemm_simt_f32_64" + suffix, 64, 64);
             }
         };
+    }
+
+    /**
+     * Whether an operand of a launch can be read in 16-byte chunks of four elements along its unit-stride
+     * dim, as the {@code _c4} kernels do: its base address 16-byte aligned, one of its two matrix strides 1
+     * and the other, and every batch stride, a multiple of four.
+     *
+     * @param address      the operand's first element in this launch
+     * @param rowStride    stride of the operand's first matrix dim (A's m, B's k)
+     * @param colStride    stride of its second (A's k, B's n)
+     * @param batchStrides its strides along the launch's batch dims
+     */
+    static boolean chunked(long address, int rowStride, int colStride, int[] batchStrides) {
+        boolean matrix = colStride == 1 ? rowStride % 4 == 0 : rowStride == 1 && colStride % 4 == 0;
+        if (address % 16 != 0 || !matrix) {
+            return false;
+        }
+        for (int s : batchStrides) {
+            if (s % 4 != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     static int ceilDiv(long a, int b) {
@@ -60,7 +100,6 @@ final class MatmulKernels {
         StridedLayout batch = StridedLayout.coalesce(batchShape, Arrays.copyOf(a.strides(), rank - 2),
                 Arrays.copyOf(bb.strides(), rank - 2));
         long batchCount = batch.numel();
-        Choice c = choose(a.dtype(), precision, m, n, batchCount);
         int bytes = a.dtype().byteSize();
         long mn = (long) m * n;
         StridedLayout.Piece[] pieces = batch.pieces(MAX_BATCH_DIMS);
@@ -72,12 +111,17 @@ final class MatmulKernels {
             long aAddr = b.address(a) + pieces[p].offsets()[0] * bytes;
             long bAddr = b.address(bb) + pieces[p].offsets()[1] * bytes;
             long cAddr = b.address(out) + p * perPiece * mn * bytes;
+            boolean chunked = chunked(aAddr, a.stride(-2), a.stride(-1), inner.strides(0))
+                    && chunked(bAddr, bb.stride(-2), bb.stride(-1), inner.strides(1));
+            // A chunked operand has one unit stride: k for a row-major A, n for a row-major B.
+            Choice c = choose(a.dtype(), precision, m, n, batchCount, chunked, a.stride(-1) != 1, bb.stride(-1) != 1);
             for (long first = 0; first < perPiece; first += MAX_GRID_Z) {
                 int count = (int) Math.min(MAX_GRID_Z, perPiece - first);
                 KernelArgs args = new KernelArgs().pointer(aAddr).pointer(bAddr).pointer(cAddr).i32(m).i32(n).i32(k)
                         .i32(a.stride(-2)).i32(a.stride(-1)).i32(bb.stride(-2)).i32(bb.stride(-1)).struct(struct)
                         .i32((int) first);
-                b.launch(MODULE, c.kernel(), ceilDiv(n, c.tileN()), ceilDiv(m, c.tileM()), count, 256, 0, args);
+                b.launch(MODULE, c.kernel(), ceilDiv(n, c.tileN()), ceilDiv(m, c.tileM()), count, 256, c.sharedBytes(),
+                        args);
             }
         }
         return out;

@@ -98,6 +98,11 @@ final class StridedLayout {
         return strides[operand][dim];
     }
 
+    /** One operand's strides over every dim. */
+    int[] strides(int operand) {
+        return strides[operand].clone();
+    }
+
     long numel() {
         long n = 1;
         for (int s : shape) {

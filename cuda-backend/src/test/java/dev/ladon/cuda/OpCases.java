@@ -305,11 +305,24 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
                     in -> in.get(0).matmul(in.get(1)), tol, tol));
             c.add(of("matmul " + t + " vector @ matrix @ vector", List.of(randn(89, t, 12), randn(90, t, 12, 6),
                     randn(91, t, 6)), in -> in.get(0).matmul(in.get(1)).matmul(in.get(2)), tol, tol));
-            c.add(viaFloat64("matmul " + t + " with enough tiles for the 128 x 128 kernel", List.of(randn(94, t, 1536, 64),
-                    randn(95, t, 64, 1536)), in -> in.get(0).matmul(in.get(1)), tol, tol));
+            // K = 65: rows 65 elements apart, so the kernel for any strides.
+            c.add(viaFloat64("matmul " + t + " with enough tiles for the 128 x 128 kernel", List.of(randn(94, t, 1536, 65),
+                    randn(95, t, 65, 1536)), in -> in.get(0).matmul(in.get(1)), tol, tol));
             c.add(of("matmul " + t + " with a sliced (offset) operand", List.of(randn(92, t, 40, 50), randn(93, t, 30, 20)),
                     in -> in.get(0).narrow(0, 3, 30).narrow(1, 7, 30).matmul(in.get(1)), tol, tol));
+            // Operands that the float kernels read in chunks of four (rows a multiple of four apart, 16-byte
+            // aligned), with row ends inside a chunk: K = 70 and N = 130 are not multiples of four.
+            c.add(of("matmul " + t + " rows in chunks of four, ragged ends", List.of(randn(140, t, 96, 72), randn(141, t, 70, 136)),
+                    in -> in.get(0).narrow(1, 0, 70).matmul(in.get(1).narrow(1, 0, 130)), tol, tol));
+            c.add(of("matmul " + t + " transposed operands in chunks of four", List.of(randn(142, t, 70, 132), randn(143, t, 90, 72)),
+                    in -> in.get(0).narrow(1, 0, 130).mT().matmul(in.get(1).narrow(1, 0, 70).mT()), tol, tol));
+            c.add(of("matmul " + t + " batched in chunks of four", List.of(randn(144, t, 3, 64, 36), randn(145, t, 3, 36, 44)),
+                    in -> in.get(0).matmul(in.get(1)), tol, tol));
+            c.add(of("matmul " + t + " with an aligned sliced operand", List.of(randn(146, t, 40, 52), randn(147, t, 40, 20)),
+                    in -> in.get(0).narrow(0, 4, 30).narrow(1, 4, 40).matmul(in.get(1)), tol, tol));
         }
+        c.add(viaFloat64("matmul " + F32 + " 128 x 128 kernel in chunks of four, ragged ends", List.of(randn(148, F32, 1541, 68),
+                randn(149, F32, 68, 1544)), in -> in.get(0).matmul(in.get(1).narrow(1, 0, 1542)), 1e-4, 1e-4));
     }
 
     /** matmul under a precision setting (restored after); the CPU reference ignores the setting. */
@@ -335,6 +348,16 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
             }
             c.add(of("matmul " + p + " transposed and batched", List.of(randn(98, F32, 3, 70, 45), randn(99, F32, 3, 90, 70)),
                     in -> matmulWith(p, in.get(0).mT(), in.get(1).mT()), tol, tol));
+            // The pipelined kernels (operands in 16-byte chunks) in their four layouts, with ragged edges and
+            // more k slices (of 32) than pipeline stages.
+            c.add(of("matmul " + p + " pipelined nt", List.of(randn(150, F32, 96, 72), randn(151, F32, 300, 72)),
+                    in -> matmulWith(p, in.get(0).narrow(1, 0, 70), in.get(1).narrow(1, 0, 70).mT()), tol, tol));
+            c.add(of("matmul " + p + " pipelined tn", List.of(randn(152, F32, 200, 132), randn(153, F32, 200, 136)),
+                    in -> matmulWith(p, in.get(0).narrow(1, 0, 130).mT(), in.get(1).narrow(1, 0, 130)), tol, tol));
+            c.add(of("matmul " + p + " pipelined tt", List.of(randn(154, F32, 70, 132), randn(155, F32, 90, 72)),
+                    in -> matmulWith(p, in.get(0).narrow(1, 0, 130).mT(), in.get(1).narrow(1, 0, 70).mT()), tol, tol));
+            c.add(of("matmul " + p + " pipelined nn batched", List.of(randn(156, F32, 2, 40, 100), randn(157, F32, 2, 100, 36)),
+                    in -> matmulWith(p, in.get(0), in.get(1)), tol, tol));
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.ladon.examples;
 
 import dev.ladon.cuda.MatmulPrecision;
+import dev.ladon.cuda.bench.GemmBench;
 import dev.ladon.examples.bench.BenchCase;
 import dev.ladon.examples.bench.BenchCases;
 import dev.ladon.examples.bench.NumpyPeer;
@@ -60,9 +61,11 @@ final class BenchCommand implements Command {
 
                 gemm --device cuda[:N]: [n, n] @ [n, n] in float32 on the GPU against PyTorch (python3 with torch
                 on that machine, cuda-backend/bench/gemm_peer.py), one line per case:
-                  gemm cuda precision=fp32 n=4096 ladon_tflops=.. torch_tflops=.. ratio=.. max_rel_err=..
+                  gemm cuda precision=fp32 layout=nn n=4096 ladon_tflops=.. torch_tflops=.. ratio=.. max_rel_err=..
                   --sizes LIST       square sizes (default 4096)
                   --precisions LIST  fp32 (TF32 off), tf32, bf16 (default all three)
+                  --layouts LIST     nn (row-major), nt (B transposed), tn (A transposed), strided (rows
+                                     n + 1 floats apart) (default all four; PyTorch runs nn only)
                   --iters N          products timed back to back between two synchronisations (default 20)
                   --python PATH      interpreter for the peer (default python3); --no-peer: Ladon only
                 Without a usable GPU it says why and exits with 1.
@@ -85,7 +88,7 @@ final class BenchCommand implements Command {
         // options (bench --threads 1 gemm) is told that the suite comes first, where plain Options would say
         // that options start with --.
         Options opts = Options.withPositional(rest, "SUITE", "threads", "sizes", "shapes", "elements", "reps",
-                "rounds", "python", "no-peer!", "device", "precisions", "iters");
+                "rounds", "python", "no-peer!", "device", "precisions", "layouts", "iters");
         if (opts.positional() != null) {
             throw new IllegalArgumentException("unexpected argument '" + opts.positional() + "' (the suite comes first)");
         }
@@ -107,10 +110,17 @@ final class BenchCommand implements Command {
             if (iters < 1) {
                 throw new IllegalArgumentException("--iters must be positive, got " + iters);
             }
-            return CudaGemmBench.run(device, intList(opts.get("sizes", "4096"), "sizes"), precisions, iters,
+            List<String> layouts = List.of(opts.get("layouts", String.join(",", GemmBench.LAYOUTS)).split(","));
+            for (String layout : layouts) {
+                if (!GemmBench.LAYOUTS.contains(layout)) {
+                    throw new IllegalArgumentException("--layouts: unknown layout '" + layout + "' (expected "
+                            + String.join(", ", GemmBench.LAYOUTS) + ")");
+                }
+            }
+            return CudaGemmBench.run(device, intList(opts.get("sizes", "4096"), "sizes"), precisions, layouts, iters,
                     !opts.flag("no-peer"), opts.get("python", "python3"));
         }
-        for (String gpuOnly : List.of("precisions", "iters")) {
+        for (String gpuOnly : List.of("precisions", "layouts", "iters")) {
             if (opts.has(gpuOnly)) {
                 throw new IllegalArgumentException("--" + gpuOnly + " applies to gemm --device cuda only");
             }

@@ -18,8 +18,9 @@ import java.util.Map;
  * {@code bin/ladon bench gemm --device cuda}: square float32 matmul throughput on a GPU for each matmul
  * precision, measured by cuda-backend's {@link GemmBench}, then the same cases on PyTorch
  * ({@code cuda-backend/bench/gemm_peer.py}) in the same run, one line per case:
- * <pre>gemm cuda precision=tf32 n=4096 ladon_tflops=.. torch_tflops=.. ratio=.. max_rel_err=..</pre>
- * ratio is Ladon's TFLOP/s over PyTorch's. fp32 is full float32 on both sides (TF32 off), tf32 rounds the
+ * <pre>gemm cuda precision=tf32 layout=nn n=4096 ladon_tflops=.. torch_tflops=.. ratio=.. max_rel_err=..</pre>
+ * ratio is Ladon's TFLOP/s over PyTorch's, which is measured for row-major operands (layout nn) only; the
+ * other layouts ({@link GemmBench#LAYOUTS}) show Ladon's other kernels. fp32 is full float32 on both sides (TF32 off), tf32 rounds the
  * inputs to TF32 on tensor cores, bf16 runs the products on bfloat16 tensor cores (Ladon: float32 tensors,
  * inputs rounded to bfloat16 in the kernel; PyTorch: bfloat16 tensors), both accumulating in float32.
  */
@@ -32,8 +33,8 @@ final class CudaGemmBench {
      *
      * @param usePeer whether to run the PyTorch peer after Ladon
      */
-    static int run(Device device, int[] sizes, List<MatmulPrecision> precisions, int iters, boolean usePeer,
-            String python) throws InterruptedException {
+    static int run(Device device, int[] sizes, List<MatmulPrecision> precisions, List<String> layouts, int iters,
+            boolean usePeer, String python) throws InterruptedException {
         String reason = Backends.unavailableReason(device);
         if (reason != null) {
             System.out.println("gemm " + device + " unavailable: " + reason);
@@ -43,17 +44,19 @@ final class CudaGemmBench {
         System.out.println("# device: " + backend.deviceName());
         List<GemmBench.Result> results = new ArrayList<>();
         for (MatmulPrecision p : precisions) {
-            for (int n : sizes) {
-                results.add(GemmBench.measure(backend, p, n, iters));
+            for (String layout : layouts) {
+                for (int n : sizes) {
+                    results.add(GemmBench.measure(backend, p, layout, n, iters));
+                }
             }
         }
         backend.emptyCache();
         Map<String, Double> torch = usePeer ? runPeer(python, device, sizes, precisions, iters) : Map.of();
         for (GemmBench.Result r : results) {
             String precision = r.precision().name().toLowerCase(Locale.ROOT);
-            Double peer = torch.get(precision + " " + r.n());
-            System.out.println(String.format(Locale.ROOT, "gemm %s precision=%s n=%d ladon_tflops=%.1f torch_tflops=%s "
-                    + "ratio=%s max_rel_err=%.1e", device.type(), precision, r.n(), r.tflops(),
+            Double peer = r.layout().equals("nn") ? torch.get(precision + " " + r.n()) : null;
+            System.out.println(String.format(Locale.ROOT, "gemm %s precision=%s layout=%s n=%d ladon_tflops=%.1f "
+                    + "torch_tflops=%s ratio=%s max_rel_err=%.1e", device.type(), precision, r.layout(), r.n(), r.tflops(),
                     peer == null ? "-" : String.format(Locale.ROOT, "%.1f", peer),
                     peer == null ? "-" : String.format(Locale.ROOT, "%.2f", r.tflops() / peer), r.maxRelativeError()));
         }

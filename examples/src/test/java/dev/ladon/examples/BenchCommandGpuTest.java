@@ -37,17 +37,17 @@ class BenchCommandGpuTest {
     }
 
     @Test
-    void gemmPrintsOneLinePerPrecisionWithTheErrorOfThatPrecision() throws Exception {
+    void gemmPrintsOneLinePerPrecisionAndLayoutWithTheErrorOfThatPrecision() throws Exception {
         List<String> lines = bench(List.of("bench", "gemm", "--device", "cuda", "--sizes", "256", "--iters", "2",
                 "--no-peer"), 0);
-        Pattern line = Pattern.compile("gemm cuda precision=(\\w+) n=256 ladon_tflops=[0-9.]+ torch_tflops=- ratio=- "
-                + "max_rel_err=(\\S+)");
+        Pattern line = Pattern.compile("gemm cuda precision=(\\w+) layout=(\\w+) n=256 ladon_tflops=[0-9.]+ "
+                + "torch_tflops=- ratio=- max_rel_err=(\\S+)");
         List<String> seen = new ArrayList<>();
         for (String l : lines) {
             Matcher m = line.matcher(l);
             if (m.matches()) {
-                seen.add(m.group(1));
-                double err = Double.parseDouble(m.group(2));
+                seen.add(m.group(1) + " " + m.group(2));
+                double err = Double.parseDouble(m.group(3));
                 // Unit roundoff of the inputs' format times a few for the sum over 256 products.
                 double bound = switch (m.group(1)) {
                     case "fp32" -> 1e-5;
@@ -57,7 +57,13 @@ class BenchCommandGpuTest {
                 assertThat(err).as(l).isLessThan(bound);
             }
         }
-        assertThat(seen).containsExactly("fp32", "tf32", "bf16");
+        List<String> expected = new ArrayList<>();
+        for (String precision : List.of("fp32", "tf32", "bf16")) {
+            for (String layout : List.of("nn", "nt", "tn", "strided")) {
+                expected.add(precision + " " + layout);
+            }
+        }
+        assertThat(seen).containsExactlyElementsOf(expected);
     }
 
     @Test

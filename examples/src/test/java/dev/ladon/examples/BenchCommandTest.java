@@ -218,4 +218,11 @@ class BenchCommandTest {
                 .hasMessage("--tokens 2000000000 x --k 2 = 4,000,000,000 routed rows of width 256: more than the "
                         + "2^31-1 elements one tensor holds");
     }
+
+    @Test
+    void gpuGemmRefusesAnUnknownLayoutBeforeLookingForTheDevice() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new BenchCommand().run(new String[] {
+            "gemm", "--device", "cuda", "--layouts", "nn,diagonal"})).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--layouts: unknown layout 'diagonal' (expected nn, nt, tn, strided)");
+    }
 }
