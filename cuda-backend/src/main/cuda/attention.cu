@@ -6,6 +6,14 @@
 // any strides (broadcast views included); score(i, j) = scale (q_i . k_j + q_i . rel[h, j - i + Tq - 1])
 // with the optional Transformer-XL term; causal: key j is visible from query i iff j <= i + Tk - Tq.
 //
+// The Transformer-XL term arrives as products already made: AttentionKernels computes
+// R[b, h, i, r] = q_i . rel[h, r] with the GEMM (contiguous [B, H, Tq, Tk]), and the kernels add
+// R[b, h, i, j - i + Tq - 1] to the score; rel itself never enters them. Backward, the dQ kernel writes the
+// score gradient into the same layout, dR[b, h, i, j - i + Tq - 1] = scale dS_ij, and the GEMM turns it
+// into q's share (dR rel) and rel's gradient (the sum over b of dR^T q). Reading rel row by row inside the
+// kernels cost a scattered global load per score and feature, and its gradient a pass over B Tq scores
+// per relative position.
+//
 // Tiles: TILE queries x TILE keys (32 for float, 16 for double, whose rows are twice as large), 256
 // threads. Each tile step is three small matrix products done by the whole block out of shared memory:
 // S = Q K^T (thread per score), the online-softmax update (warp per query row: the new running max,
@@ -18,8 +26,7 @@
 // accumulates dK and dV over all query tiles, and one kernel per query tile accumulates dQ over all
 // key tiles. Each recomputes P = exp(S - logsumexp) from the saved logsumexp instead of storing it, and
 // dS = P (dO V^T - delta). Splitting dQ from dK/dV costs a second recomputation of S but needs no atomics,
-// so gradients are deterministic. The gradient of rel, a sum along each diagonal j - i, has its own
-// kernel: one warp per relative position, summing over batch and queries.
+// so gradients are deterministic.
 //
 // DMAX (32, 64, 128, 256) is the largest head dim a kernel handles; it sizes the register accumulators.
 // The loops over a tile's 32 rows are unrolled 4 times, not fully: full unrolling inside the unrolled
@@ -30,7 +37,7 @@ struct AttnDims {
     int B, H, Tq, Tk, D, Dv, causal, hasRel;
 };
 
-// Strides in elements along (batch, head, position, feature); rel uses (0, head, position, feature).
+// Strides in elements along (batch, head, position, feature).
 struct Strides4 {
     int b, h, t, d;
 };
@@ -60,16 +67,19 @@ __device__ __forceinline__ bool attn_visible(const AttnDims& S, int i, int j) {
     return i < S.Tq && j < S.Tk && (!S.causal || j <= i + S.Tk - S.Tq);
 }
 
-// scale (q_i . k_j + q_i . rel[h, j - i + Tq - 1]); qrow and krow are padded rows in shared memory.
+// Offset of (i, relative position j - i + Tq - 1) in one (b, h) slice of R or dR.
+__device__ __forceinline__ i64 rel_index(const AttnDims& S, int i, int j) {
+    return (i64)i * S.Tk + (j - i + S.Tq - 1);
+}
+
+// scale (q_i . k_j + R[i, j - i + Tq - 1]); qrow and krow are padded rows in shared memory, relScores the
+// (b, h) slice of R (unused without the XL term).
 template <typename T>
-__device__ __forceinline__ T attn_score(const T* qrow, const T* krow, const T* rel, const Strides4& rs, int h, int i,
-                                        int j, const AttnDims& S, T scale) {
+__device__ __forceinline__ T attn_score(const T* qrow, const T* krow, const T* relScores, int i, int j,
+                                        const AttnDims& S, T scale) {
     T s = T(0);
     for (int d = 0; d < S.D; d++) s += qrow[d] * krow[d];
-    if (S.hasRel) {
-        const T* r = rel + h * rs.h + (j - i + S.Tq - 1) * rs.t;
-        for (int d = 0; d < S.D; d++) s += qrow[d] * r[d * rs.d];
-    }
+    if (S.hasRel) s += relScores[rel_index(S, i, j)];
     return s * scale;
 }
 
@@ -86,8 +96,8 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int r0, int limi
 // ---- forward ---------------------------------------------------------------------------------------
 
 template <typename T, int DMAX>
-__device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const T* rel, const AttnDims& S,
-                                  const Strides4& qs, const Strides4& ks, const Strides4& vs, const Strides4& rs,
+__device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const T* relScores,
+                                  const AttnDims& S, const Strides4& qs, const Strides4& ks, const Strides4& vs,
                                   double scaleD) {
     constexpr int TILE = AttnTile<T>::SIZE;
     constexpr int ACC = TILE * DMAX / ATTN_THREADS;
@@ -107,6 +117,7 @@ __device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const 
     const T* qb = q + b * qs.b + h * qs.h;
     const T* kb = k + b * ks.b + h * ks.h;
     const T* vb = v + b * vs.b + h * vs.h;
+    const T* rb = relScores + ((i64)b * S.H + h) * S.Tq * S.Tk;
 
     load_tile<T, TILE>(Qs, qb, i0, S.Tq, S.D, qs.t, qs.d);
     for (int r = tid; r < TILE; r += ATTN_THREADS) {
@@ -127,7 +138,7 @@ __device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const 
         for (int e = tid; e < TILE * TILE; e += ATTN_THREADS) {
             int r = e / TILE, c = e % TILE;
             int i = i0 + r, j = j0 + c;
-            Ss[r * ps + c] = attn_visible(S, i, j) ? attn_score(Qs + r * pd, Ks + c * pd, rel, rs, h, i, j, S, scale)
+            Ss[r * ps + c] = attn_visible(S, i, j) ? attn_score(Qs + r * pd, Ks + c * pd, rb, i, j, S, scale)
                                                    : neg_inf<T>();
         }
         __syncthreads();
@@ -213,14 +224,14 @@ struct BackwardTiles {
         Ds = Ls + TILE;
     }
 
-    // P and dS of the current (query tile, key tile) pair.
-    __device__ void probabilities(const AttnDims& S, int i0, int j0, int h, const T* rel, const Strides4& rs, T scale) {
+    // P and dS of the current (query tile, key tile) pair; relScores is the (b, h) slice of R.
+    __device__ void probabilities(const AttnDims& S, int i0, int j0, const T* relScores, T scale) {
         for (int e = threadIdx.x; e < TILE * TILE; e += blockDim.x) {
             int r = e / TILE, c = e % TILE;
             int i = i0 + r, j = j0 + c;
             T p = T(0), ds = T(0);
             if (attn_visible(S, i, j)) {
-                p = exp(attn_score(Qs + r * pd, Ks + c * pd, rel, rs, h, i, j, S, scale) - Ls[r]);
+                p = exp(attn_score(Qs + r * pd, Ks + c * pd, relScores, i, j, S, scale) - Ls[r]);
                 T dp = T(0);
                 for (int d = 0; d < S.Dv; d++) dp += dOs[r * pv + d] * Vs[c * pv + d];
                 ds = p * (dp - Ds[r]);
@@ -250,9 +261,9 @@ struct BackwardTiles {
 
 // dK = scale sum_i dS_ij q_i and dV = sum_i P_ij dO_i for one key tile; blockIdx = (key tile, h, b).
 template <typename T, int DMAX>
-__device__ void attention_backward_kv(T* dk, T* dv, const T* q, const T* k, const T* v, const T* rel, const T* dout,
-                                      const T* lse, const T* delta, const AttnDims& S, const Strides4& qs,
-                                      const Strides4& ks, const Strides4& vs, const Strides4& rs, const Strides4& gs,
+__device__ void attention_backward_kv(T* dk, T* dv, const T* q, const T* k, const T* v, const T* relScores,
+                                      const T* dout, const T* lse, const T* delta, const AttnDims& S,
+                                      const Strides4& qs, const Strides4& ks, const Strides4& vs, const Strides4& gs,
                                       double scaleD) {
     constexpr int TILE = AttnTile<T>::SIZE;
     constexpr int ACC = TILE * DMAX / ATTN_THREADS;
@@ -271,7 +282,7 @@ __device__ void attention_backward_kv(T* dk, T* dv, const T* q, const T* k, cons
         __syncthreads();
         t.loadQueries(q + b * qs.b + h * qs.h, dout + b * gs.b + h * gs.h, lse + rowBase, delta + rowBase, i0, S, qs, gs);
         __syncthreads();
-        t.probabilities(S, i0, j0, h, rel, rs, scale);
+        t.probabilities(S, i0, j0, relScores + rowBase * S.Tk, scale);
         __syncthreads();
 #pragma unroll
         for (int a = 0; a < ACC; a++) {
@@ -299,11 +310,12 @@ __device__ void attention_backward_kv(T* dk, T* dv, const T* q, const T* k, cons
     }
 }
 
-// dQ = scale sum_j dS_ij (k_j + rel[h, j - i + Tq - 1]) for one query tile; blockIdx = (query tile, h, b).
+// dQ = scale sum_j dS_ij k_j for one query tile, and with the XL term dR[i, j - i + Tq - 1] = scale dS_ij
+// (dR zero-filled by the caller: positions no key reaches stay zero); blockIdx = (query tile, h, b).
 template <typename T, int DMAX>
-__device__ void attention_backward_q(T* dq, const T* q, const T* k, const T* v, const T* rel, const T* dout,
-                                     const T* lse, const T* delta, const AttnDims& S, const Strides4& qs,
-                                     const Strides4& ks, const Strides4& vs, const Strides4& rs, const Strides4& gs,
+__device__ void attention_backward_q(T* dq, T* dRelScores, const T* q, const T* k, const T* v, const T* relScores,
+                                     const T* dout, const T* lse, const T* delta, const AttnDims& S,
+                                     const Strides4& qs, const Strides4& ks, const Strides4& vs, const Strides4& gs,
                                      double scaleD) {
     constexpr int TILE = AttnTile<T>::SIZE;
     constexpr int ACC = TILE * DMAX / ATTN_THREADS;
@@ -321,8 +333,16 @@ __device__ void attention_backward_q(T* dq, const T* q, const T* k, const T* v, 
         __syncthreads();
         t.loadKeys(k + b * ks.b + h * ks.h, v + b * vs.b + h * vs.h, j0, S, ks, vs);
         __syncthreads();
-        t.probabilities(S, i0, j0, h, rel, rs, scale);
+        t.probabilities(S, i0, j0, relScores + rowBase * S.Tk, scale);
         __syncthreads();
+        if (S.hasRel) {
+            T* dRb = dRelScores + rowBase * S.Tk;
+            for (int e = tid; e < TILE * TILE; e += ATTN_THREADS) {
+                int r = e / TILE, c = e % TILE;
+                int i = i0 + r, j = j0 + c;
+                if (attn_visible(S, i, j)) dRb[rel_index(S, i, j)] = t.dSs[r * t.ps + c] * scale;
+            }
+        }
 #pragma unroll
         for (int a = 0; a < ACC; a++) {
             int e = tid + a * ATTN_THREADS;
@@ -330,12 +350,7 @@ __device__ void attention_backward_q(T* dq, const T* q, const T* k, const T* v, 
             if (d >= S.D) continue;
             T s = T(0);
 #pragma unroll 4
-            for (int c = 0; c < TILE; c++) {
-                T ds = t.dSs[r * t.ps + c];
-                T kd = t.Ks[c * t.pd + d];
-                if (S.hasRel && ds != T(0)) kd += rel[h * rs.h + (j0 + c - (i0 + r) + S.Tq - 1) * rs.t + d * rs.d];
-                s += ds * kd;
-            }
+            for (int c = 0; c < TILE; c++) s += t.dSs[r * t.ps + c] * t.Ks[c * t.pd + d];
             acc[a] += s;
         }
     }
@@ -348,79 +363,25 @@ __device__ void attention_backward_q(T* dq, const T* q, const T* k, const T* v, 
     }
 }
 
-// drel[h, r] = scale sum over (b, i, j = r + i - Tq + 1) of dS_ij q_i: one warp per (h, r), lanes over
-// features, accumulated in double over the B * Tq terms of the diagonal.
-template <typename T, int DMAX>
-__device__ void attention_backward_rel(T* drel, const T* q, const T* k, const T* v, const T* rel, const T* dout,
-                                       const T* lse, const T* delta, const AttnDims& S, const Strides4& qs,
-                                       const Strides4& ks, const Strides4& vs, const Strides4& rs,
-                                       const Strides4& gs, double scale) {
-    constexpr int CHUNKS = DMAX / 32;
-    int lane = threadIdx.x & 31;
-    int warpsPerBlock = blockDim.x >> 5;
-    int pairs = S.H * S.Tk;
-    for (int w = blockIdx.x * warpsPerBlock + (threadIdx.x >> 5); w < pairs; w += gridDim.x * warpsPerBlock) {
-        int h = w / S.Tk, r = w % S.Tk;
-        const T* relRow = rel + h * rs.h + r * rs.t;
-        double acc[CHUNKS];
-#pragma unroll
-        for (int c = 0; c < CHUNKS; c++) acc[c] = 0.0;
-        for (int b = 0; b < S.B; b++) {
-            for (int i = max(0, S.Tq - 1 - r); i < S.Tq; i++) {
-                int j = r + i - (S.Tq - 1);  // visible: j <= i + Tk - Tq holds since r < Tk
-                const T* qi = q + b * qs.b + h * qs.h + i * qs.t;
-                const T* kj = k + b * ks.b + h * ks.h + j * ks.t;
-                const T* vj = v + b * vs.b + h * vs.h + j * vs.t;
-                const T* gi = dout + b * gs.b + h * gs.h + i * gs.t;
-                double s = 0.0, dp = 0.0;
-#pragma unroll
-                for (int c = 0; c < CHUNKS; c++) {
-                    int d = lane + 32 * c;
-                    if (d < S.D) s += (double)qi[d * qs.d] * ((double)kj[d * ks.d] + (double)relRow[d * rs.d]);
-                    if (d < S.Dv) dp += (double)gi[d * gs.d] * (double)vj[d * vs.d];
-                }
-                s = warp_sum(s) * scale;
-                dp = warp_sum(dp);
-                i64 row = ((i64)b * S.H + h) * S.Tq + i;
-                double p = exp(s - (double)lse[row]);
-                double ds = p * (dp - (double)delta[row]);
-#pragma unroll
-                for (int c = 0; c < CHUNKS; c++) {
-                    int d = lane + 32 * c;
-                    if (d < S.D) acc[c] += ds * (double)qi[d * qs.d];
-                }
-            }
-        }
-#pragma unroll
-        for (int c = 0; c < CHUNKS; c++) {
-            int d = lane + 32 * c;
-            if (d < S.D) drel[((i64)h * S.Tk + r) * S.D + d] = (T)(acc[c] * scale);
-        }
-    }
-}
+#define ATTN_COMMON_PARAMS AttnDims S, Strides4 qs, Strides4 ks, Strides4 vs
 
-#define ATTN_COMMON_PARAMS                                                                                 \
-    AttnDims S, Strides4 qs, Strides4 ks, Strides4 vs, Strides4 rs
-
+// relScores (R) and dRelScores (dR): contiguous [B, H, Tq, Tk]; unused (may be null) without the XL term.
 #define LADON_ATTENTION(S_, T, DM)                                                                          \
     extern "C" __global__ void __launch_bounds__(ATTN_THREADS) attention_forward_##S_##_d##DM(               \
-        T* out, T* lse, const T* q, const T* k, const T* v, const T* rel, ATTN_COMMON_PARAMS, double scale) { \
-        attention_forward<T, DM>(out, lse, q, k, v, rel, S, qs, ks, vs, rs, scale);                        \
+        T* out, T* lse, const T* q, const T* k, const T* v, const T* relScores, ATTN_COMMON_PARAMS,         \
+        double scale) {                                                                                    \
+        attention_forward<T, DM>(out, lse, q, k, v, relScores, S, qs, ks, vs, scale);                      \
     }                                                                                                      \
     extern "C" __global__ void __launch_bounds__(ATTN_THREADS) attention_backward_kv_##S_##_d##DM(           \
-        T* dk, T* dv, const T* q, const T* k, const T* v, const T* rel, const T* dout, const T* lse,       \
+        T* dk, T* dv, const T* q, const T* k, const T* v, const T* relScores, const T* dout, const T* lse, \
         const T* delta, ATTN_COMMON_PARAMS, Strides4 gs, double scale) {                                   \
-        attention_backward_kv<T, DM>(dk, dv, q, k, v, rel, dout, lse, delta, S, qs, ks, vs, rs, gs, scale); \
+        attention_backward_kv<T, DM>(dk, dv, q, k, v, relScores, dout, lse, delta, S, qs, ks, vs, gs, scale); \
     }                                                                                                      \
     extern "C" __global__ void __launch_bounds__(ATTN_THREADS) attention_backward_q_##S_##_d##DM(            \
-        T* dq, const T* q, const T* k, const T* v, const T* rel, const T* dout, const T* lse,              \
-        const T* delta, ATTN_COMMON_PARAMS, Strides4 gs, double scale) {                                   \
-        attention_backward_q<T, DM>(dq, q, k, v, rel, dout, lse, delta, S, qs, ks, vs, rs, gs, scale);     \
-    }                                                                                                      \
-    extern "C" __global__ void attention_backward_rel_##S_##_d##DM(                                         \
-        T* drel, const T* q, const T* k, const T* v, const T* rel, const T* dout, const T* lse,            \
-        const T* delta, ATTN_COMMON_PARAMS, Strides4 gs, double scale) {                                   \
-        attention_backward_rel<T, DM>(drel, q, k, v, rel, dout, lse, delta, S, qs, ks, vs, rs, gs, scale); \
+        T* dq, T* dRelScores, const T* q, const T* k, const T* v, const T* relScores, const T* dout,       \
+        const T* lse, const T* delta, ATTN_COMMON_PARAMS, Strides4 gs, double scale) {                     \
+        attention_backward_q<T, DM>(dq, dRelScores, q, k, v, relScores, dout, lse, delta, S, qs, ks, vs, gs, \
+                                    scale);                                                                \
     }
 
 #define LADON_ATTENTION_DIMS(S_, T) \

@@ -1,12 +1,18 @@
 package dev.ladon.cuda;
 
 import dev.ladon.tensor.DType;
+import dev.ladon.tensor.backend.BinaryOp;
+import dev.ladon.tensor.backend.ReduceOp;
 import dev.ladon.tensor.Tensor;
 
 /**
  * Launches {@code attention.cu}: fused attention forward (online softmax, no [Tq, Tk] matrix) and its
  * FlashAttention-2 style backward. Head dims up to 256; each launch picks the kernel instance whose
  * {@code DMAX} (32, 64, 128 or 256) is the smallest that holds both D and Dv.
+ *
+ * <p>The Transformer-XL term goes through the GEMM: the kernels take the products
+ * {@code R[b, h, i, r] = q_i . rel[h, r]} ({@link #relScores}) and, backward, give their gradient dR, from
+ * which two more products make q's share and rel's gradient. R and dR are [B, H, Tq, Tk], held for one call.
  */
 final class AttentionKernels {
     static final String MODULE = "attention";
@@ -42,10 +48,10 @@ final class AttentionKernels {
         return (long) (2 * t * (d + 1) + 2 * t * (dv + 1) + 2 * t * (t + 1) + 2 * t) * dtype.byteSize();
     }
 
-    /** The AttnDims struct: B, H, Tq, Tk, D, Dv, causal, hasRel. */
-    private static int[] dims(Tensor q, Tensor k, Tensor v, Tensor rel, boolean causal) {
+    /** The AttnDims struct: B, H, Tq, Tk, D, Dv, causal, hasRel (whether relScores is given). */
+    private static int[] dims(Tensor q, Tensor k, Tensor v, Tensor relScores, boolean causal) {
         return new int[] {q.size(0), q.size(1), q.size(2), k.size(2), q.size(3), v.size(3), causal ? 1 : 0,
-                rel == null ? 0 : 1};
+                relScores == null ? 0 : 1};
     }
 
     /** Strides4 of a [B, H, T, D] tensor. */
@@ -53,9 +59,13 @@ final class AttentionKernels {
         return t.strides();
     }
 
-    /** Strides4 of rel [H, Tk, D] (no batch), zeros when absent. */
-    private static int[] relStrides(Tensor rel) {
-        return rel == null ? new int[4] : new int[] {0, rel.stride(0), rel.stride(1), rel.stride(2)};
+    /**
+     * R = q rel^T: [B, H, Tq, D] @ [H, D, Tk] (broadcast over the batch) = [B, H, Tq, Tk], in full float32
+     * whatever the matmul precision, as the scores it joins.
+     */
+    private static Tensor relScores(CudaBackend b, Tensor q, Tensor rel) {
+        Tensor relT = rel.mT().unsqueeze(0).expand(q.size(0), rel.size(0), rel.size(2), rel.size(1));
+        return MatmulKernels.matmul(b, q, relT, MatmulPrecision.FP32);
     }
 
     private static long addressOrZero(CudaBackend b, Tensor t) {
@@ -79,11 +89,12 @@ final class AttentionKernels {
             return new Tensor[] {out, lse};
         }
         int t = tile(q.dtype());
+        Tensor relScores = rel == null || k.size(2) == 0 ? null : relScores(b, q, rel);
         b.launch(MODULE, instance("attention_forward", q.dtype(), dmax), MatmulKernels.ceilDiv(tq, t), heads, batch,
                 THREADS, (int) forwardSharedBytes(q.dtype(), d, dv), new KernelArgs().pointer(b.address(out))
                         .pointer(b.address(lse)).pointer(b.address(q)).pointer(b.address(k)).pointer(b.address(v))
-                        .pointer(addressOrZero(b, rel)).struct(dims(q, k, v, rel, causal)).struct(strides(q))
-                        .struct(strides(k)).struct(strides(v)).struct(relStrides(rel)).f64(scale));
+                        .pointer(addressOrZero(b, relScores)).struct(dims(q, k, v, relScores, causal))
+                        .struct(strides(q)).struct(strides(k)).struct(strides(v)).f64(scale));
         return new Tensor[] {out, lse};
     }
 
@@ -100,12 +111,15 @@ final class AttentionKernels {
         Tensor dq = b.empty(dtype, batch, heads, tq, d);
         Tensor dk = b.empty(dtype, batch, heads, tk, d);
         Tensor dvOut = b.empty(dtype, batch, heads, tk, dv);
-        Tensor drel = rel == null ? null : b.empty(dtype, heads, tk, d);
+        // Zeros unless the products below replace it: without batch entries or queries, rel has no gradient.
+        Tensor drel = rel == null ? null : b.zeros(dtype, heads, tk, d);
         if (batch == 0 || heads == 0) {
             return new Tensor[] {dq, dk, dvOut, drel};
         }
         Tensor lse = b.contiguous(logSumExp);
-        int[] dims = dims(q, k, v, rel, causal);
+        Tensor relScores = rel == null || tk == 0 || tq == 0 ? null : relScores(b, q, rel);
+        Tensor dRelScores = relScores == null ? null : b.zeros(dtype, batch, heads, tq, tk);
+        int[] dims = dims(q, k, v, relScores, causal);
         long rows = (long) batch * heads * tq;
         Tensor delta = b.empty(dtype, (int) Math.max(rows, 1));
         if (rows > 0) {
@@ -118,27 +132,31 @@ final class AttentionKernels {
         if (tk > 0) {
             b.launch(MODULE, instance("attention_backward_kv", dtype, dmax), MatmulKernels.ceilDiv(tk, t), heads, batch,
                     THREADS, shared, commonBackwardArgs(b, new KernelArgs().pointer(b.address(dk))
-                            .pointer(b.address(dvOut)), q, k, v, rel, gradOut, lse, delta, dims, scale));
+                            .pointer(b.address(dvOut)), q, k, v, relScores, gradOut, lse, delta, dims, scale));
         }
         if (tq > 0) {
             b.launch(MODULE, instance("attention_backward_q", dtype, dmax), MatmulKernels.ceilDiv(tq, t), heads, batch,
-                    THREADS, shared, commonBackwardArgs(b, new KernelArgs().pointer(b.address(dq)), q, k, v, rel,
-                            gradOut, lse, delta, dims, scale));
+                    THREADS, shared, commonBackwardArgs(b, new KernelArgs().pointer(b.address(dq))
+                            .pointer(addressOrZero(b, dRelScores)), q, k, v, relScores, gradOut, lse, delta, dims,
+                            scale));
         }
-        if (rel != null && drel.numel() > 0) {
-            b.launch(MODULE, instance("attention_backward_rel", dtype, dmax),
-                    CudaBackend.gridFor((long) heads * tk, THREADS / 32), THREADS, 0, commonBackwardArgs(b,
-                            new KernelArgs().pointer(b.address(drel)), q, k, v, rel, gradOut, lse, delta, dims, scale));
+        if (dRelScores != null) {
+            // q's share dR rel ([B, H, Tq, Tk] @ [H, Tk, D] broadcast over the batch), and rel's gradient: the
+            // sum over the batch of dR^T q.
+            Tensor relB = rel.unsqueeze(0).expand(batch, heads, tk, d);
+            b.binaryInPlace(BinaryOp.ADD, dq, MatmulKernels.matmul(b, dRelScores, relB, MatmulPrecision.FP32));
+            Tensor perBatch = MatmulKernels.matmul(b, dRelScores.mT(), q, MatmulPrecision.FP32);
+            drel = b.reduce(ReduceOp.SUM, perBatch, new int[] {0}, false);
         }
         return new Tensor[] {dq, dk, dvOut, drel};
     }
 
-    /** (q, k, v, rel, dout, lse, delta, S, qs, ks, vs, rs, gs, scale) after the kernel's outputs. */
+    /** (q, k, v, relScores, dout, lse, delta, S, qs, ks, vs, gs, scale) after the kernel's outputs. */
     private static KernelArgs commonBackwardArgs(CudaBackend b, KernelArgs args, Tensor q, Tensor k, Tensor v,
-            Tensor rel, Tensor gradOut, Tensor lse, Tensor delta, int[] dims, double scale) {
-        return args.pointer(b.address(q)).pointer(b.address(k)).pointer(b.address(v)).pointer(addressOrZero(b, rel))
-                .pointer(b.address(gradOut)).pointer(b.address(lse)).pointer(b.address(delta)).struct(dims)
-                .struct(strides(q)).struct(strides(k)).struct(strides(v)).struct(relStrides(rel))
+            Tensor relScores, Tensor gradOut, Tensor lse, Tensor delta, int[] dims, double scale) {
+        return args.pointer(b.address(q)).pointer(b.address(k)).pointer(b.address(v))
+                .pointer(addressOrZero(b, relScores)).pointer(b.address(gradOut)).pointer(b.address(lse))
+                .pointer(b.address(delta)).struct(dims).struct(strides(q)).struct(strides(k)).struct(strides(v))
                 .struct(strides(gradOut)).f64(scale);
     }
 }
