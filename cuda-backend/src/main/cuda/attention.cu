@@ -16,10 +16,16 @@
 //
 // Tiles: TILE queries x TILE keys (32 for float, 16 for double, whose rows are twice as large), 256
 // threads. Each tile step is three small matrix products done by the whole block out of shared memory:
-// S = Q K^T (thread per score), the online-softmax update (warp per query row: the new running max,
-// the rescale factor of the old accumulator, the row sum), and O = O * rescale + P V (thread per output
-// element, the accumulators in registers). Rows are padded by one element so that threads reading
-// different rows of K or V hit different banks. Everything runs on CUDA cores; a tensor-core version
+// S = Q K^T, the online-softmax update (warp per query row: the new running max, the rescale factor of the
+// old accumulator, the row sum), and O = O * rescale + P V, with the accumulators in registers. The
+// products are register-blocked so that shared memory is not what limits them (a plain dot product per
+// thread loads two operands per multiply-add): in S = Q K^T (tile_dots) a thread owns one key and
+// SCORES_PER_THREAD queries, and reads four features of each per vector load, the queries' being the same
+// address across the warp (one broadcast); in P V (tile_accumulate) a thread owns COLS consecutive output
+// features of ROWS queries, so that each key's four features come in one vector load and serve ROWS rows.
+// The backward's products (dO V^T, dS K, dS^T Q, P^T dO) use the same two routines. Row tiles have a pitch
+// of DMAX + 4 elements: 16-byte aligned for the vector loads, and rows 4 banks apart, so that eight threads
+// reading eight rows hit 32 different banks. Everything runs on CUDA cores; a tensor-core version
 // (mma.sync for Q K^T and P V) is the next step for speed.
 //
 // Backward follows FlashAttention-2: delta_i = dO_i . O_i first; then one kernel per key tile
@@ -28,9 +34,10 @@
 // dS = P (dO V^T - delta). Splitting dQ from dK/dV costs a second recomputation of S but needs no atomics,
 // so gradients are deterministic.
 //
-// DMAX (32, 64, 128, 256) is the largest head dim a kernel handles; it sizes the register accumulators.
-// The loops over a tile's 32 rows are unrolled 4 times, not fully: full unrolling inside the unrolled
-// accumulator loops made the module several MB of PTX and about 14 s of JIT compilation at first use.
+// DMAX (32, 64, 128, 256) is the largest head dim a kernel handles; it sizes the register accumulators
+// and the tiles' pitch. The loops over a tile's rows and features are unrolled a few times, not fully:
+// full unrolling inside the unrolled accumulator loops made the module several MB of PTX and about 14 s of
+// JIT compilation at first use.
 #include "ladon.cuh"
 
 struct AttnDims {
@@ -72,24 +79,111 @@ __device__ __forceinline__ i64 rel_index(const AttnDims& S, int i, int j) {
     return (i64)i * S.Tk + (j - i + S.Tq - 1);
 }
 
-// scale (q_i . k_j + R[i, j - i + Tq - 1]); qrow and krow are padded rows in shared memory, relScores the
-// (b, h) slice of R (unused without the XL term).
-template <typename T>
-__device__ __forceinline__ T attn_score(const T* qrow, const T* krow, const T* relScores, int i, int j,
-                                        const AttnDims& S, T scale) {
-    T s = T(0);
-    for (int d = 0; d < S.D; d++) s += qrow[d] * krow[d];
-    if (S.hasRel) s += relScores[rel_index(S, i, j)];
-    return s * scale;
+// Row tiles in shared memory: rows of DMAX + 4 elements (see above).
+template <int DMAX> __device__ __forceinline__ constexpr int tile_pitch() { return DMAX + 4; }
+
+__device__ __forceinline__ int round_up4(int n) { return (n + 3) & ~3; }
+
+// Rows [r0, r0 + TILE) of a [*, T, width] operand into a tile, zeros past `limit` rows and past `width`
+// up to a multiple of four features (what the vector loads read).
+template <typename T, int TILE>
+__device__ __forceinline__ void load_tile(T* dst, const T* src, int r0, int limit, int width, int st, int sd,
+                                          int pitch) {
+    int width4 = round_up4(width);
+    for (int e = threadIdx.x; e < TILE * width4; e += blockDim.x) {
+        int r = e / width4, d = e % width4;
+        dst[r * pitch + d] = (r0 + r < limit && d < width) ? src[(r0 + r) * st + d * sd] : T(0);
+    }
 }
 
-// rows [r0, r0 + TILE) of a [*, T, width] operand into a padded tile (pitch width + 1), zeros past `limit`.
+// A tile of dot products: dots[k] = A[row k] . B[col] over `width4` features (a multiple of four, zeros
+// past the real width), for this thread's key column col = tid % TILE and query rows
+// tid / TILE + k (ATTN_THREADS / TILE).
 template <typename T, int TILE>
-__device__ __forceinline__ void load_tile(T* dst, const T* src, int r0, int limit, int width, int st, int sd) {
-    int pitch = width + 1;
-    for (int e = threadIdx.x; e < TILE * width; e += blockDim.x) {
-        int r = e / width, d = e % width;
-        dst[r * pitch + d] = (r0 + r < limit) ? src[(r0 + r) * st + d * sd] : T(0);
+struct TileDots {
+    static constexpr int SCORES_PER_THREAD = TILE * TILE / ATTN_THREADS;
+    static constexpr int ROW_STEP = ATTN_THREADS / TILE;
+    static __device__ __forceinline__ int col() { return threadIdx.x % TILE; }
+    static __device__ __forceinline__ int row(int k) { return threadIdx.x / TILE + k * ROW_STEP; }
+
+    static __device__ __forceinline__ void compute(const T* A, const T* B, int pitch, int width4,
+                                                   T (&dots)[SCORES_PER_THREAD]) {
+#pragma unroll
+        for (int k = 0; k < SCORES_PER_THREAD; k++) dots[k] = T(0);
+        const T* b = B + col() * pitch;
+#pragma unroll 2
+        for (int d = 0; d < width4; d += 4) {
+            T bv[4];
+            load4(b + d, bv);
+#pragma unroll
+            for (int k = 0; k < SCORES_PER_THREAD; k++) {
+                T av[4];
+                load4(A + row(k) * pitch + d, av);
+                dots[k] += av[0] * bv[0] + av[1] * bv[1] + av[2] * bv[2] + av[3] * bv[3];
+            }
+        }
+    }
+};
+
+// A register block of a TILE x DMAX product: this thread's ROWS rows x COLS consecutive features,
+// acc[k][w] for row rowGroup + k * ROW_GROUPS and feature col0 + w.
+template <typename T, int TILE, int DMAX>
+struct TileBlock {
+    static constexpr int PER_THREAD = TILE * DMAX / ATTN_THREADS;
+    static constexpr int COLS = PER_THREAD < 4 ? PER_THREAD : 4;
+    static constexpr int ROWS = PER_THREAD / COLS;
+    static constexpr int CHUNKS = DMAX / COLS;  // column chunks across a row
+    static constexpr int ROW_GROUPS = ATTN_THREADS / CHUNKS;
+    static __device__ __forceinline__ int col0() { return (threadIdx.x % CHUNKS) * COLS; }
+    static __device__ __forceinline__ int row(int k) { return threadIdx.x / CHUNKS + k * ROW_GROUPS; }
+
+    // acc[k][w] += sum over m < TILE of W(row k, m) X[m][col0 + w], where W(r, m) is Ws[r * ps + m], or
+    // Ws[m * ps + r] when W_TRANSPOSED; X is a row tile.
+    template <bool W_TRANSPOSED>
+    static __device__ __forceinline__ void accumulate(T (&acc)[ROWS][COLS], const T* Ws, int ps, const T* X,
+                                                      int pitch) {
+        const int c0 = col0();
+#pragma unroll 4
+        for (int m = 0; m < TILE; m++) {
+            T x[COLS];
+            if constexpr (COLS == 4) {
+                load4(X + m * pitch + c0, x);
+            } else {
+#pragma unroll
+                for (int w = 0; w < COLS; w++) x[w] = X[m * pitch + c0 + w];
+            }
+#pragma unroll
+            for (int k = 0; k < ROWS; k++) {
+                T wv = W_TRANSPOSED ? Ws[m * ps + row(k)] : Ws[row(k) * ps + m];
+#pragma unroll
+                for (int w = 0; w < COLS; w++) acc[k][w] += wv * x[w];
+            }
+        }
+    }
+};
+
+// Zeroes a register block.
+template <typename T, int ROWS, int COLS>
+__device__ __forceinline__ void zero(T (&acc)[ROWS][COLS]) {
+#pragma unroll
+    for (int r = 0; r < ROWS; r++)
+#pragma unroll
+        for (int w = 0; w < COLS; w++) acc[r][w] = T(0);
+}
+
+// Writes a register block of rows [r0, r0 + TILE) (rows past `rows` and features past `width` skipped)
+// into a contiguous [*, width] output, times `factor`.
+template <typename T, typename Block>
+__device__ __forceinline__ void store_block(T* dst, const T (&acc)[Block::ROWS][Block::COLS], i64 rowBase, int r0,
+                                            int rows, int width, T factor) {
+#pragma unroll
+    for (int r = 0; r < Block::ROWS; r++) {
+        int row = r0 + Block::row(r);
+#pragma unroll
+        for (int w = 0; w < Block::COLS; w++) {
+            int d = Block::col0() + w;
+            if (row < rows && d < width) dst[(rowBase + row) * width + d] = acc[r][w] * factor;
+        }
     }
 }
 
@@ -100,13 +194,14 @@ __device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const 
                                   const AttnDims& S, const Strides4& qs, const Strides4& ks, const Strides4& vs,
                                   double scaleD) {
     constexpr int TILE = AttnTile<T>::SIZE;
-    constexpr int ACC = TILE * DMAX / ATTN_THREADS;
+    typedef TileDots<T, TILE> Dots;
+    typedef TileBlock<T, TILE, DMAX> Block;
     extern __shared__ __align__(16) unsigned char attention_smem[];
-    const int pd = S.D + 1, pv = S.Dv + 1, ps = TILE + 1;
-    T* Qs = (T*)attention_smem;  // [TILE][pd]
-    T* Ks = Qs + TILE * pd;      // [TILE][pd]
-    T* Vs = Ks + TILE * pd;      // [TILE][pv]
-    T* Ss = Vs + TILE * pv;      // [TILE][ps]: scores, then probabilities
+    const int pitch = tile_pitch<DMAX>(), ps = TILE + 1;
+    T* Qs = (T*)attention_smem;  // [TILE][pitch]
+    T* Ks = Qs + TILE * pitch;   // [TILE][pitch]
+    T* Vs = Ks + TILE * pitch;   // [TILE][pitch]
+    T* Ss = Vs + TILE * pitch;   // [TILE][ps]: scores, then probabilities
     T* Ms = Ss + TILE * ps;      // running max per query row
     T* Ls = Ms + TILE;           // running sum of exp(s - max)
     T* Cs = Ls + TILE;           // this step's rescale factor exp(old max - new max)
@@ -118,28 +213,32 @@ __device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const 
     const T* kb = k + b * ks.b + h * ks.h;
     const T* vb = v + b * vs.b + h * vs.h;
     const T* rb = relScores + ((i64)b * S.H + h) * S.Tq * S.Tk;
+    const int d4 = round_up4(S.D);
 
-    load_tile<T, TILE>(Qs, qb, i0, S.Tq, S.D, qs.t, qs.d);
+    load_tile<T, TILE>(Qs, qb, i0, S.Tq, S.D, qs.t, qs.d, pitch);
     for (int r = tid; r < TILE; r += ATTN_THREADS) {
         Ms[r] = neg_inf<T>();
         Ls[r] = T(0);
     }
-    T acc[ACC];
-#pragma unroll
-    for (int a = 0; a < ACC; a++) acc[a] = T(0);
+    T acc[Block::ROWS][Block::COLS];
+    zero(acc);
 
     // With a causal mask, keys past the last row's horizon are invisible to the whole tile.
     const int kEnd = S.causal ? min(S.Tk, i0 + TILE + S.Tk - S.Tq) : S.Tk;
     for (int j0 = 0; j0 < kEnd; j0 += TILE) {
         __syncthreads();
-        load_tile<T, TILE>(Ks, kb, j0, S.Tk, S.D, ks.t, ks.d);
-        load_tile<T, TILE>(Vs, vb, j0, S.Tk, S.Dv, vs.t, vs.d);
+        load_tile<T, TILE>(Ks, kb, j0, S.Tk, S.D, ks.t, ks.d, pitch);
+        load_tile<T, TILE>(Vs, vb, j0, S.Tk, S.Dv, vs.t, vs.d, pitch);
         __syncthreads();
-        for (int e = tid; e < TILE * TILE; e += ATTN_THREADS) {
-            int r = e / TILE, c = e % TILE;
+        T dots[Dots::SCORES_PER_THREAD];
+        Dots::compute(Qs, Ks, pitch, d4, dots);
+#pragma unroll
+        for (int n = 0; n < Dots::SCORES_PER_THREAD; n++) {
+            int r = Dots::row(n), c = Dots::col();
             int i = i0 + r, j = j0 + c;
-            Ss[r * ps + c] = attn_visible(S, i, j) ? attn_score(Qs + r * pd, Ks + c * pd, rb, i, j, S, scale)
-                                                   : neg_inf<T>();
+            T score = dots[n];
+            if (S.hasRel && attn_visible(S, i, j)) score += rb[rel_index(S, i, j)];
+            Ss[r * ps + c] = attn_visible(S, i, j) ? score * scale : neg_inf<T>();
         }
         __syncthreads();
         for (int r = warp; r < TILE; r += ATTN_THREADS / 32) {
@@ -158,25 +257,21 @@ __device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const 
         }
         __syncthreads();
 #pragma unroll
-        for (int a = 0; a < ACC; a++) {
-            int e = tid + a * ATTN_THREADS;
-            int r = e / DMAX, d = e % DMAX;
-            if (d < S.Dv) {
-                T o = acc[a] * Cs[r];
-#pragma unroll 4
-                for (int c = 0; c < TILE; c++) o += Ss[r * ps + c] * Vs[c * pv + d];
-                acc[a] = o;
-            }
-        }
+        for (int r = 0; r < Block::ROWS; r++)
+#pragma unroll
+            for (int w = 0; w < Block::COLS; w++) acc[r][w] *= Cs[Block::row(r)];
+        Block::template accumulate<false>(acc, Ss, ps, Vs, pitch);
     }
     __syncthreads();
     const i64 rowBase = ((i64)b * S.H + h) * S.Tq;
 #pragma unroll
-    for (int a = 0; a < ACC; a++) {
-        int e = tid + a * ATTN_THREADS;
-        int r = e / DMAX, d = e % DMAX;
-        int i = i0 + r;
-        if (d < S.Dv && i < S.Tq) out[(rowBase + i) * S.Dv + d] = Ls[r] > T(0) ? acc[a] / Ls[r] : T(0);
+    for (int r = 0; r < Block::ROWS; r++) {
+        int row = Block::row(r), i = i0 + row;
+#pragma unroll
+        for (int w = 0; w < Block::COLS; w++) {
+            int d = Block::col0() + w;
+            if (d < S.Dv && i < S.Tq) out[(rowBase + i) * S.Dv + d] = Ls[row] > T(0) ? acc[r][w] / Ls[row] : T(0);
+        }
     }
     for (int r = tid; r < TILE; r += ATTN_THREADS) {
         int i = i0 + r;
@@ -205,20 +300,18 @@ __device__ void attention_delta(T* delta, const T* dout, const T* out, AttnDims 
     }
 }
 
-// Shared-memory tiles of both backward kernels.
-template <typename T, int TILE>
+// Shared-memory tiles of both backward kernels: four row tiles, then P and dS, then the rows' logsumexp
+// and delta.
+template <typename T, int TILE, int DMAX>
 struct BackwardTiles {
     T *Qs, *dOs, *Ks, *Vs, *Ps, *dSs, *Ls, *Ds;
-    int pd, pv, ps;
-    __device__ BackwardTiles(unsigned char* raw, const AttnDims& S) {
-        pd = S.D + 1;
-        pv = S.Dv + 1;
-        ps = TILE + 1;
+    static constexpr int pitch = tile_pitch<DMAX>(), ps = TILE + 1;
+    __device__ BackwardTiles(unsigned char* raw) {
         Qs = (T*)raw;
-        dOs = Qs + TILE * pd;
-        Ks = dOs + TILE * pv;
-        Vs = Ks + TILE * pd;
-        Ps = Vs + TILE * pv;
+        dOs = Qs + TILE * pitch;
+        Ks = dOs + TILE * pitch;
+        Vs = Ks + TILE * pitch;
+        Ps = Vs + TILE * pitch;
         dSs = Ps + TILE * ps;
         Ls = dSs + TILE * ps;
         Ds = Ls + TILE;
@@ -226,15 +319,20 @@ struct BackwardTiles {
 
     // P and dS of the current (query tile, key tile) pair; relScores is the (b, h) slice of R.
     __device__ void probabilities(const AttnDims& S, int i0, int j0, const T* relScores, T scale) {
-        for (int e = threadIdx.x; e < TILE * TILE; e += blockDim.x) {
-            int r = e / TILE, c = e % TILE;
+        typedef TileDots<T, TILE> Dots;
+        T qk[Dots::SCORES_PER_THREAD], dp[Dots::SCORES_PER_THREAD];
+        Dots::compute(Qs, Ks, pitch, round_up4(S.D), qk);
+        Dots::compute(dOs, Vs, pitch, round_up4(S.Dv), dp);
+#pragma unroll
+        for (int n = 0; n < Dots::SCORES_PER_THREAD; n++) {
+            int r = Dots::row(n), c = Dots::col();
             int i = i0 + r, j = j0 + c;
             T p = T(0), ds = T(0);
             if (attn_visible(S, i, j)) {
-                p = exp(attn_score(Qs + r * pd, Ks + c * pd, relScores, i, j, S, scale) - Ls[r]);
-                T dp = T(0);
-                for (int d = 0; d < S.Dv; d++) dp += dOs[r * pv + d] * Vs[c * pv + d];
-                ds = p * (dp - Ds[r]);
+                T score = qk[n];
+                if (S.hasRel) score += relScores[rel_index(S, i, j)];
+                p = exp(score * scale - Ls[r]);
+                ds = p * (dp[n] - Ds[r]);
             }
             Ps[r * ps + c] = p;
             dSs[r * ps + c] = ds;
@@ -243,8 +341,8 @@ struct BackwardTiles {
 
     __device__ void loadQueries(const T* qb, const T* gb, const T* lseRow, const T* deltaRow, int i0, const AttnDims& S,
                                 const Strides4& qs, const Strides4& gs) {
-        load_tile<T, TILE>(Qs, qb, i0, S.Tq, S.D, qs.t, qs.d);
-        load_tile<T, TILE>(dOs, gb, i0, S.Tq, S.Dv, gs.t, gs.d);
+        load_tile<T, TILE>(Qs, qb, i0, S.Tq, S.D, qs.t, qs.d, pitch);
+        load_tile<T, TILE>(dOs, gb, i0, S.Tq, S.Dv, gs.t, gs.d, pitch);
         for (int r = threadIdx.x; r < TILE; r += blockDim.x) {
             bool in = i0 + r < S.Tq;
             Ls[r] = in ? lseRow[i0 + r] : T(0);
@@ -254,8 +352,8 @@ struct BackwardTiles {
 
     __device__ void loadKeys(const T* kb, const T* vb, int j0, const AttnDims& S, const Strides4& ks,
                              const Strides4& vs) {
-        load_tile<T, TILE>(Ks, kb, j0, S.Tk, S.D, ks.t, ks.d);
-        load_tile<T, TILE>(Vs, vb, j0, S.Tk, S.Dv, vs.t, vs.d);
+        load_tile<T, TILE>(Ks, kb, j0, S.Tk, S.D, ks.t, ks.d, pitch);
+        load_tile<T, TILE>(Vs, vb, j0, S.Tk, S.Dv, vs.t, vs.d, pitch);
     }
 };
 
@@ -266,16 +364,17 @@ __device__ void attention_backward_kv(T* dk, T* dv, const T* q, const T* k, cons
                                       const Strides4& qs, const Strides4& ks, const Strides4& vs, const Strides4& gs,
                                       double scaleD) {
     constexpr int TILE = AttnTile<T>::SIZE;
-    constexpr int ACC = TILE * DMAX / ATTN_THREADS;
+    typedef TileBlock<T, TILE, DMAX> Block;
     extern __shared__ __align__(16) unsigned char attention_smem[];
-    BackwardTiles<T, TILE> t(attention_smem, S);
-    const int b = blockIdx.z, h = blockIdx.y, j0 = blockIdx.x * TILE, tid = threadIdx.x;
+    BackwardTiles<T, TILE, DMAX> t(attention_smem);
+    const int b = blockIdx.z, h = blockIdx.y, j0 = blockIdx.x * TILE;
     const T scale = (T)scaleD;
     const i64 rowBase = ((i64)b * S.H + h) * S.Tq;
     t.loadKeys(k + b * ks.b + h * ks.h, v + b * vs.b + h * vs.h, j0, S, ks, vs);
-    T accK[ACC], accV[ACC];
-#pragma unroll
-    for (int a = 0; a < ACC; a++) accK[a] = accV[a] = T(0);
+    // Rows of the blocks are this tile's keys.
+    T accK[Block::ROWS][Block::COLS], accV[Block::ROWS][Block::COLS];
+    zero(accK);
+    zero(accV);
     // Causal: queries before j0 - (Tk - Tq) cannot see any key of this tile.
     int iStart = S.causal ? max(0, j0 - (S.Tk - S.Tq)) / TILE * TILE : 0;
     for (int i0 = iStart; i0 < S.Tq; i0 += TILE) {
@@ -284,30 +383,12 @@ __device__ void attention_backward_kv(T* dk, T* dv, const T* q, const T* k, cons
         __syncthreads();
         t.probabilities(S, i0, j0, relScores + rowBase * S.Tk, scale);
         __syncthreads();
-#pragma unroll
-        for (int a = 0; a < ACC; a++) {
-            int e = tid + a * ATTN_THREADS;
-            int c = e / DMAX, d = e % DMAX;
-            T sk = T(0), sv = T(0);
-#pragma unroll 4
-            for (int r = 0; r < TILE; r++) {
-                if (d < S.D) sk += t.dSs[r * t.ps + c] * t.Qs[r * t.pd + d];
-                if (d < S.Dv) sv += t.Ps[r * t.ps + c] * t.dOs[r * t.pv + d];
-            }
-            accK[a] += sk;
-            accV[a] += sv;
-        }
+        Block::template accumulate<true>(accK, t.dSs, t.ps, t.Qs, t.pitch);
+        Block::template accumulate<true>(accV, t.Ps, t.ps, t.dOs, t.pitch);
     }
     const i64 keyBase = ((i64)b * S.H + h) * S.Tk;
-#pragma unroll
-    for (int a = 0; a < ACC; a++) {
-        int e = tid + a * ATTN_THREADS;
-        int c = e / DMAX, d = e % DMAX;
-        int j = j0 + c;
-        if (j >= S.Tk) continue;
-        if (d < S.D) dk[(keyBase + j) * S.D + d] = accK[a] * scale;
-        if (d < S.Dv) dv[(keyBase + j) * S.Dv + d] = accV[a];
-    }
+    store_block<T, Block>(dk, accK, keyBase, j0, S.Tk, S.D, scale);
+    store_block<T, Block>(dv, accV, keyBase, j0, S.Tk, S.Dv, T(1));
 }
 
 // dQ = scale sum_j dS_ij k_j for one query tile, and with the XL term dR[i, j - i + Tq - 1] = scale dS_ij
@@ -318,16 +399,15 @@ __device__ void attention_backward_q(T* dq, T* dRelScores, const T* q, const T* 
                                      const Strides4& qs, const Strides4& ks, const Strides4& vs, const Strides4& gs,
                                      double scaleD) {
     constexpr int TILE = AttnTile<T>::SIZE;
-    constexpr int ACC = TILE * DMAX / ATTN_THREADS;
+    typedef TileBlock<T, TILE, DMAX> Block;
     extern __shared__ __align__(16) unsigned char attention_smem[];
-    BackwardTiles<T, TILE> t(attention_smem, S);
+    BackwardTiles<T, TILE, DMAX> t(attention_smem);
     const int b = blockIdx.z, h = blockIdx.y, i0 = blockIdx.x * TILE, tid = threadIdx.x;
     const T scale = (T)scaleD;
     const i64 rowBase = ((i64)b * S.H + h) * S.Tq;
     t.loadQueries(q + b * qs.b + h * qs.h, dout + b * gs.b + h * gs.h, lse + rowBase, delta + rowBase, i0, S, qs, gs);
-    T acc[ACC];
-#pragma unroll
-    for (int a = 0; a < ACC; a++) acc[a] = T(0);
+    T acc[Block::ROWS][Block::COLS];
+    zero(acc);
     const int kEnd = S.causal ? min(S.Tk, i0 + TILE + S.Tk - S.Tq) : S.Tk;
     for (int j0 = 0; j0 < kEnd; j0 += TILE) {
         __syncthreads();
@@ -343,24 +423,9 @@ __device__ void attention_backward_q(T* dq, T* dRelScores, const T* q, const T* 
                 if (attn_visible(S, i, j)) dRb[rel_index(S, i, j)] = t.dSs[r * t.ps + c] * scale;
             }
         }
-#pragma unroll
-        for (int a = 0; a < ACC; a++) {
-            int e = tid + a * ATTN_THREADS;
-            int r = e / DMAX, d = e % DMAX;
-            if (d >= S.D) continue;
-            T s = T(0);
-#pragma unroll 4
-            for (int c = 0; c < TILE; c++) s += t.dSs[r * t.ps + c] * t.Ks[c * t.pd + d];
-            acc[a] += s;
-        }
+        Block::template accumulate<false>(acc, t.dSs, t.ps, t.Ks, t.pitch);
     }
-#pragma unroll
-    for (int a = 0; a < ACC; a++) {
-        int e = tid + a * ATTN_THREADS;
-        int r = e / DMAX, d = e % DMAX;
-        int i = i0 + r;
-        if (d < S.D && i < S.Tq) dq[(rowBase + i) * S.D + d] = acc[a] * scale;
-    }
+    store_block<T, Block>(dq, acc, rowBase, i0, S.Tq, S.D, scale);
 }
 
 #define ATTN_COMMON_PARAMS AttnDims S, Strides4 qs, Strides4 ks, Strides4 vs

@@ -146,3 +146,22 @@ __device__ __forceinline__ double block_max(double v, double* scratch) {
     v = warp_max(v);
     return nan > 0 ? __longlong_as_double(0x7ff8000000000000LL) : v;
 }
+
+// ---- vector access -----------------------------------------------------------------------------------
+
+// Four consecutive elements, 16-byte aligned, in one or two vector instructions (LDS.128 / LDG.128).
+__device__ __forceinline__ void load4(const float* p, float (&v)[4]) {
+    float4 q = *reinterpret_cast<const float4*>(p);
+    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+}
+__device__ __forceinline__ void load4(const double* p, double (&v)[4]) {
+    double2 q0 = reinterpret_cast<const double2*>(p)[0], q1 = reinterpret_cast<const double2*>(p)[1];
+    v[0] = q0.x; v[1] = q0.y; v[2] = q1.x; v[3] = q1.y;
+}
+__device__ __forceinline__ void store4(float* p, const float (&v)[4]) {
+    *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void store4(double* p, const double (&v)[4]) {
+    reinterpret_cast<double2*>(p)[0] = make_double2(v[0], v[1]);
+    reinterpret_cast<double2*>(p)[1] = make_double2(v[2], v[3]);
+}

@@ -38,14 +38,19 @@ final class AttentionKernels {
         return dtype == DType.FLOAT64 ? 16 : 32;
     }
 
+    /** Row pitch of the kernels' query, key and value tiles: DMAX + 4 elements (attention.cu, tile_pitch). */
+    static int pitch(int d, int dv) {
+        return headDimBound(d, dv) + 4;
+    }
+
     static long forwardSharedBytes(DType dtype, int d, int dv) {
         int t = tile(dtype);
-        return (long) (2 * t * (d + 1) + t * (dv + 1) + t * (t + 1) + 3 * t) * dtype.byteSize();
+        return (long) (3 * t * pitch(d, dv) + t * (t + 1) + 3 * t) * dtype.byteSize();
     }
 
     static long backwardSharedBytes(DType dtype, int d, int dv) {
         int t = tile(dtype);
-        return (long) (2 * t * (d + 1) + 2 * t * (dv + 1) + 2 * t * (t + 1) + 2 * t) * dtype.byteSize();
+        return (long) (4 * t * pitch(d, dv) + 2 * t * (t + 1) + 2 * t) * dtype.byteSize();
     }
 
     /** The AttnDims struct: B, H, Tq, Tk, D, Dv, causal, hasRel (whether relScores is given). */
