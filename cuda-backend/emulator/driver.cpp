@@ -159,6 +159,17 @@ int cuDeviceGet(int* device, int ordinal) {
     return SUCCESS;
 }
 
+// The attributes the backend asks for: an H100's shared memory, but 4 multiprocessors, so that the tests'
+// small shapes reach the kernels the backend picks for problems that fill a large GPU.
+int cuDeviceGetAttribute(int* value, int attribute, int) {
+    constexpr int MULTIPROCESSOR_COUNT = 16, MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+    switch (attribute) {
+        case MULTIPROCESSOR_COUNT: *value = 4; return SUCCESS;
+        case MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *value = (int)OPT_IN_SHARED_LIMIT; return SUCCESS;
+        default: return ERROR_NOT_SUPPORTED;
+    }
+}
+
 int cuDeviceGetName(char* name, int length, int) {
     snprintf(name, (size_t)length, "Ladon CUDA emulator (CPU)");
     return SUCCESS;

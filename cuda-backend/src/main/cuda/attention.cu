@@ -1,28 +1,30 @@
 // Fused scaled-dot-product attention, forward and backward, flash-attention style: queries and keys are
-// processed in tiles held in shared memory and the softmax is computed online, so no [Tq, Tk] matrix
-// ever exists in global memory (memory is O(T D), not O(T^2)).
+// processed in tiles held in shared memory and the softmax is computed online, so no matrix of
+// probabilities ever exists in global memory (memory is O(T D), not O(T^2)). The Transformer-XL term is
+// the exception: its products R and their gradient dR ([Tq, Tk] per batch entry and head, below) are
+// made in global memory and live for one call.
 //
 // Layout and semantics are Backend.attention's: q [B, H, Tq, D], k [B, H, Tk, D], v [B, H, Tk, Dv],
 // any strides (broadcast views included); score(i, j) = scale (q_i . k_j + q_i . rel[h, j - i + Tq - 1])
 // with the optional Transformer-XL term; causal: key j is visible from query i iff j <= i + Tk - Tq.
 //
-// The Transformer-XL term arrives as products already made: AttentionKernels computes
-// R[b, h, i, r] = q_i . rel[h, r] with the GEMM (contiguous [B, H, Tq, Tk]), and the kernels add
-// R[b, h, i, j - i + Tq - 1] to the score; rel itself never enters them. Backward, the dQ kernel writes the
-// score gradient into the same layout, dR[b, h, i, j - i + Tq - 1] = scale dS_ij, and the GEMM turns it
-// into q's share (dR rel) and rel's gradient (the sum over b of dR^T q). Reading rel row by row inside the
-// kernels cost a scattered global load per score and feature, and its gradient a pass over B Tq scores
-// per relative position.
+// The Transformer-XL term (causal attention only: AttentionKernels checks) arrives as products already
+// made: AttentionKernels computes R[b, h, i, r] = q_i . rel[h, r] with the GEMM (contiguous
+// [B, H, Tq, Tk]), and the kernels add R[b, h, i, j - i + Tq - 1] to the score; rel itself never enters
+// them. Backward, the dQ kernel writes the score gradient into the same layout,
+// dR[b, h, i, j - i + Tq - 1] = scale dS_ij, and the GEMM turns it into q's share (dR rel) and rel's
+// gradient (the sum over b of dR^T q). Reading rel row by row inside the kernels cost a scattered global
+// load per score and feature, and its gradient a pass over B Tq scores per relative position.
 //
 // Tiles: TILE queries x TILE keys (32 for float, 16 for double, whose rows are twice as large), 256
 // threads. Each tile step is three small matrix products done by the whole block out of shared memory:
 // S = Q K^T, the online-softmax update (warp per query row: the new running max, the rescale factor of the
 // old accumulator, the row sum), and O = O * rescale + P V, with the accumulators in registers. The
 // products are register-blocked so that shared memory is not what limits them (a plain dot product per
-// thread loads two operands per multiply-add): in S = Q K^T (tile_dots) a thread owns one key and
-// SCORES_PER_THREAD queries, and reads four features of each per vector load, the queries' being the same
-// address across the warp (one broadcast); in P V (tile_accumulate) a thread owns COLS consecutive output
-// features of ROWS queries, so that each key's four features come in one vector load and serve ROWS rows.
+// thread loads two operands per multiply-add): in S = Q K^T (TileDots) a thread owns one key and
+// SCORES_PER_THREAD queries and reads four features of each per vector load; in P V (TileBlock) a thread
+// owns COLS consecutive output features of ROWS queries, so that each key's four features come in one
+// vector load and serve ROWS rows.
 // The backward's products (dO V^T, dS K, dS^T Q, P^T dO) use the same two routines. Row tiles have a pitch
 // of DMAX + 4 elements: 16-byte aligned for the vector loads, and rows 4 banks apart, so that eight threads
 // reading eight rows hit 32 different banks. Everything runs on CUDA cores; a tensor-core version
@@ -96,15 +98,24 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, int r0, int limi
     }
 }
 
-// A tile of dot products: dots[k] = A[row k] . B[col] over `width4` features (a multiple of four, zeros
-// past the real width), for this thread's key column col = tid % TILE and query rows
-// tid / TILE + k (ATTN_THREADS / TILE).
+// Both register-blocked products below lay a warp's 32 lanes out as 8 columns x 4 rows: the eight lanes
+// of a row read eight different 16-byte pieces of one operand (128 bytes, one shared-memory wavefront) and
+// the four rows read four rows of the other (four pitches apart: different banks, one wavefront), where a
+// warp spread along one dim would need four wavefronts for its 32 different pieces.
+
+// A tile of dot products: dots[k] = A[row(k)] . B[col()] over `width4` features (a multiple of four,
+// zeros past the real width). Warp w covers the 8 key columns (w % KEY_BLOCKS) 8 + lane % 8 and a block of
+// TILE^2 / 64 query rows, lane / 8 + 4 k within it.
 template <typename T, int TILE>
 struct TileDots {
     static constexpr int SCORES_PER_THREAD = TILE * TILE / ATTN_THREADS;
-    static constexpr int ROW_STEP = ATTN_THREADS / TILE;
-    static __device__ __forceinline__ int col() { return threadIdx.x % TILE; }
-    static __device__ __forceinline__ int row(int k) { return threadIdx.x / TILE + k * ROW_STEP; }
+    static constexpr int KEY_BLOCKS = TILE / 8;
+    static constexpr int ROWS_PER_BLOCK = TILE / (ATTN_THREADS / 32 / KEY_BLOCKS);
+    static_assert(ROWS_PER_BLOCK == 4 * SCORES_PER_THREAD, "every score of the tile once");
+    static __device__ __forceinline__ int col() { return (threadIdx.x / 32 % KEY_BLOCKS) * 8 + threadIdx.x % 8; }
+    static __device__ __forceinline__ int row(int k) {
+        return threadIdx.x / 32 / KEY_BLOCKS * ROWS_PER_BLOCK + threadIdx.x % 32 / 8 + 4 * k;
+    }
 
     static __device__ __forceinline__ void compute(const T* A, const T* B, int pitch, int width4,
                                                    T (&dots)[SCORES_PER_THREAD]) {
@@ -126,23 +137,34 @@ struct TileDots {
 };
 
 // A register block of a TILE x DMAX product: this thread's ROWS rows x COLS consecutive features,
-// acc[k][w] for row rowGroup + k * ROW_GROUPS and feature col0 + w.
+// acc[k][w] for row row(k) and feature col0() + w. Warp w covers the 8 column chunks
+// (w % CHUNK_BLOCKS) 8 + lane % 8 and the row groups (w / CHUNK_BLOCKS) 4 + lane / 8; a thread's rows are
+// its group plus multiples of ROW_GROUPS.
 template <typename T, int TILE, int DMAX>
 struct TileBlock {
     static constexpr int PER_THREAD = TILE * DMAX / ATTN_THREADS;
     static constexpr int COLS = PER_THREAD < 4 ? PER_THREAD : 4;
     static constexpr int ROWS = PER_THREAD / COLS;
     static constexpr int CHUNKS = DMAX / COLS;  // column chunks across a row
+    static constexpr int CHUNK_BLOCKS = CHUNKS / 8;
     static constexpr int ROW_GROUPS = ATTN_THREADS / CHUNKS;
-    static __device__ __forceinline__ int col0() { return (threadIdx.x % CHUNKS) * COLS; }
-    static __device__ __forceinline__ int row(int k) { return threadIdx.x / CHUNKS + k * ROW_GROUPS; }
+    static_assert(CHUNKS % 8 == 0 && (ATTN_THREADS / 32) % CHUNK_BLOCKS == 0 && ROWS * ROW_GROUPS == TILE,
+                  "warps of 8 chunks x 4 row groups tile the block");
+    static __device__ __forceinline__ int col0() {
+        return ((threadIdx.x / 32 % CHUNK_BLOCKS) * 8 + threadIdx.x % 8) * COLS;
+    }
+    static __device__ __forceinline__ int row(int k) {
+        return threadIdx.x / 32 / CHUNK_BLOCKS * 4 + threadIdx.x % 32 / 8 + k * ROW_GROUPS;
+    }
 
     // acc[k][w] += sum over m < TILE of W(row k, m) X[m][col0 + w], where W(r, m) is Ws[r * ps + m], or
-    // Ws[m * ps + r] when W_TRANSPOSED; X is a row tile.
+    // Ws[m * ps + r] when W_TRANSPOSED; X is a row tile. Features from `width` on are not needed: a thread
+    // whose chunk starts there skips the sum (whole warps do, past the head dim's last chunk).
     template <bool W_TRANSPOSED>
     static __device__ __forceinline__ void accumulate(T (&acc)[ROWS][COLS], const T* Ws, int ps, const T* X,
-                                                      int pitch) {
+                                                      int pitch, int width) {
         const int c0 = col0();
+        if (c0 >= width) return;
 #pragma unroll 4
         for (int m = 0; m < TILE; m++) {
             T x[COLS];
@@ -260,7 +282,7 @@ __device__ void attention_forward(T* out, T* lse, const T* q, const T* k, const 
         for (int r = 0; r < Block::ROWS; r++)
 #pragma unroll
             for (int w = 0; w < Block::COLS; w++) acc[r][w] *= Cs[Block::row(r)];
-        Block::template accumulate<false>(acc, Ss, ps, Vs, pitch);
+        Block::template accumulate<false>(acc, Ss, ps, Vs, pitch, S.Dv);
     }
     __syncthreads();
     const i64 rowBase = ((i64)b * S.H + h) * S.Tq;
@@ -383,8 +405,8 @@ __device__ void attention_backward_kv(T* dk, T* dv, const T* q, const T* k, cons
         __syncthreads();
         t.probabilities(S, i0, j0, relScores + rowBase * S.Tk, scale);
         __syncthreads();
-        Block::template accumulate<true>(accK, t.dSs, t.ps, t.Qs, t.pitch);
-        Block::template accumulate<true>(accV, t.Ps, t.ps, t.dOs, t.pitch);
+        Block::template accumulate<true>(accK, t.dSs, t.ps, t.Qs, t.pitch, S.D);
+        Block::template accumulate<true>(accV, t.Ps, t.ps, t.dOs, t.pitch, S.Dv);
     }
     const i64 keyBase = ((i64)b * S.H + h) * S.Tk;
     store_block<T, Block>(dk, accK, keyBase, j0, S.Tk, S.D, scale);
@@ -423,7 +445,7 @@ __device__ void attention_backward_q(T* dq, T* dRelScores, const T* q, const T* 
                 if (attn_visible(S, i, j)) dRb[rel_index(S, i, j)] = t.dSs[r * t.ps + c] * scale;
             }
         }
-        Block::template accumulate<false>(acc, t.dSs, t.ps, t.Ks, t.pitch);
+        Block::template accumulate<false>(acc, t.dSs, t.ps, t.Ks, t.pitch, S.D);
     }
     store_block<T, Block>(dq, acc, rowBase, i0, S.Tq, S.D, scale);
 }

@@ -81,7 +81,26 @@ final class AttentionKernels {
         return kernel + "_" + CudaBackend.suffix(dtype) + "_d" + dmax;
     }
 
+    /**
+     * What the kernels need beyond the shapes Backend.attention documents: the relative term only with a
+     * causal mask (its rows are indexed by j - i + Tq - 1, in [0, Tk) only for visible pairs), and the
+     * shared memory of their tiles on this device.
+     */
+    private static void checkSupported(CudaBackend b, String op, Tensor q, Tensor v, Tensor rel, boolean causal,
+            long sharedBytes) {
+        if (rel != null && !causal) {
+            throw new IllegalArgumentException(op + " on " + b.device() + ": the relative-position term needs "
+                    + "causal attention (rel " + java.util.Arrays.toString(rel.shape()) + ")");
+        }
+        if (sharedBytes > b.maxSharedBytesPerBlock()) {
+            throw new UnsupportedOperationException(op + " on " + b.device() + " (" + b.deviceName() + "): head dims "
+                    + q.size(3) + " and " + v.size(3) + " in " + q.dtype() + " need " + sharedBytes
+                    + " bytes of shared memory per block, the device gives " + b.maxSharedBytesPerBlock());
+        }
+    }
+
     static Tensor[] attention(CudaBackend b, Tensor q, Tensor k, Tensor v, Tensor rel, double scale, boolean causal) {
+        checkSupported(b, "attention", q, v, rel, causal, forwardSharedBytes(q.dtype(), q.size(3), v.size(3)));
         int batch = q.size(0);
         int heads = q.size(1);
         int tq = q.size(2);
@@ -105,6 +124,7 @@ final class AttentionKernels {
 
     static Tensor[] attentionBackward(CudaBackend b, Tensor gradOut, Tensor q, Tensor k, Tensor v, Tensor rel,
             Tensor out, Tensor logSumExp, double scale, boolean causal) {
+        checkSupported(b, "attentionBackward", q, v, rel, causal, backwardSharedBytes(q.dtype(), q.size(3), v.size(3)));
         DType dtype = q.dtype();
         int batch = q.size(0);
         int heads = q.size(1);

@@ -121,6 +121,16 @@ public final class CudaBackend implements Backend {
     // Helpers for the kernel classes
     // =============================================================================================
 
+    /** The most dynamic shared memory a kernel launch may ask for on this device. */
+    int maxSharedBytesPerBlock() {
+        return driver.maxSharedBytesPerBlock();
+    }
+
+    /** The device's streaming multiprocessors. */
+    int multiprocessors() {
+        return driver.multiprocessors();
+    }
+
     DriverApi driver() {
         return driver;
     }

@@ -12,6 +12,15 @@ interface DriverApi extends CachingAllocator.DeviceMemory {
     /** The device's name, e.g. "NVIDIA H100 80GB HBM3". */
     String deviceName();
 
+    /**
+     * The most shared memory one block may use once its kernel opts in (H100: 227 KiB; Ampere's consumer
+     * and Ada GPUs: 99 KiB), which decides whether the kernels that need more can run.
+     */
+    int maxSharedBytesPerBlock();
+
+    /** The device's streaming multiprocessors (H100: 132), which decides how large a block tile may be. */
+    int multiprocessors();
+
     /** Queues a launch of {@code kernel} from PTX module {@code module} (a file of src/main/cuda). */
     void launch(String module, String kernel, int gridX, int gridY, int gridZ, int blockX, int sharedBytes,
             KernelArgs args);

@@ -2,6 +2,7 @@ package dev.ladon.cuda;
 
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
@@ -30,6 +31,7 @@ import jcuda.NativePointerObject;
 import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUfunction_attribute;
@@ -57,6 +59,8 @@ final class JCudaDriverApi implements DriverApi {
     private final CUcontext context = new CUcontext();
     private final CUstream stream = new CUstream();
     private final String name;
+    private final int maxSharedBytesPerBlock;
+    private final int multiprocessors;
     private final Map<String, CUmodule> modules = new ConcurrentHashMap<>();
     private final Map<String, CUfunction> functions = new ConcurrentHashMap<>();
     private final Map<String, Integer> sharedLimits = new ConcurrentHashMap<>();
@@ -87,6 +91,14 @@ final class JCudaDriverApi implements DriverApi {
             end++;
         }
         this.name = new String(raw, 0, end, StandardCharsets.US_ASCII);
+        int[] shared = new int[1];
+        check(cuDeviceGetAttribute(shared, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                device), "cuDeviceGetAttribute(MAX_SHARED_MEMORY_PER_BLOCK_OPTIN)");
+        this.maxSharedBytesPerBlock = shared[0];
+        int[] sms = new int[1];
+        check(cuDeviceGetAttribute(sms, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
+                "cuDeviceGetAttribute(MULTIPROCESSOR_COUNT)");
+        this.multiprocessors = sms[0];
     }
 
     private void makeCurrent() {
@@ -103,6 +115,16 @@ final class JCudaDriverApi implements DriverApi {
     /** A pointer value JCuda passes as a device address: zero plus a byte offset of {@code address}. */
     private static CUdeviceptr at(long address) {
         return new CUdeviceptr().withByteOffset(address);
+    }
+
+    @Override
+    public int maxSharedBytesPerBlock() {
+        return maxSharedBytesPerBlock;
+    }
+
+    @Override
+    public int multiprocessors() {
+        return multiprocessors;
     }
 
     @Override

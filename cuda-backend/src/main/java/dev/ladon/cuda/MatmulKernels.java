@@ -16,9 +16,6 @@ final class MatmulKernels {
     static final int MAX_BATCH_DIMS = 6;
     /** The grid's z dimension (batch entries per launch) is limited to this. */
     static final int MAX_GRID_Z = 65535;
-    /** SMs of the target GPU class (H100: 132); only steers the tile-size choice. */
-    static final int TYPICAL_SMS = 132;
-
     private MatmulKernels() {
     }
 
@@ -36,23 +33,29 @@ final class MatmulKernels {
      * The kernel for a problem. {@code chunked}: both operands can be read in aligned chunks of four floats
      * (see {@link #chunked}); then the FP32 kernels load a chunk with one vector instruction ({@code _c4}),
      * and the tensor-core kernels run a cp.async pipeline ({@code gemm_tf32_nt} and the like: {@code n} for
-     * a row-major operand, {@code t} for a transposed one, as {@code aTransposed} and {@code bTransposed} say).
+     * a row-major operand, {@code t} for a transposed one, as {@code aTransposed} and {@code bTransposed}
+     * say), if the device gives a block {@code maxSharedBytes} of shared memory for its three stages and the
+     * problem has a 128 x 256 tile for each of the device's {@code multiprocessors} (with fewer, most would
+     * idle: the 128 x 128 kernels spread the work wider). Likewise the FP32 kernels take 128 x 128 tiles
+     * only when there are enough of them, and 64 x 64 ones otherwise.
      */
     static Choice choose(DType dtype, MatmulPrecision precision, int m, int n, long batch, boolean chunked,
-            boolean aTransposed, boolean bTransposed) {
+            boolean aTransposed, boolean bTransposed, int multiprocessors, int maxSharedBytes) {
         if (dtype == DType.FLOAT64) {
             return new Choice("gemm_simt_f64_64", 64, 64);
         }
         String suffix = chunked ? "_c4" : "";
         String layouts = "_" + (aTransposed ? "t" : "n") + (bTransposed ? "t" : "n");
+        boolean pipelined = chunked && maxSharedBytes >= PIPELINED_SHARED_BYTES
+                && (long) ceilDiv(m, 128) * ceilDiv(n, 256) * batch >= multiprocessors;
         return switch (precision) {
-            case TF32 -> chunked ? new Choice("gemm_tf32" + layouts, 128, 256, PIPELINED_SHARED_BYTES)
+            case TF32 -> pipelined ? new Choice("gemm_tf32" + layouts, 128, 256, PIPELINED_SHARED_BYTES)
                     : new Choice("gemm_tf32", 128, 128);
-            case BF16 -> chunked ? new Choice("gemm_bf16" + layouts, 128, 256, PIPELINED_SHARED_BYTES)
+            case BF16 -> pipelined ? new Choice("gemm_bf16" + layouts, 128, 256, PIPELINED_SHARED_BYTES)
                     : new Choice("gemm_bf16", 128, 128);
             case FP32 -> {
                 long bigTiles = (long) ceilDiv(m, 128) * ceilDiv(n, 128) * batch;
-                yield bigTiles >= TYPICAL_SMS ? new Choice("gemm_simt_f32_128" + suffix, 128, 128)
+                yield bigTiles >= multiprocessors ? new Choice("gemm_simt_f32_128" + suffix, 128, 128)
                         : new Choice("gemm_simt_f32_64" + suffix, 64, 64);
             }
         };
@@ -114,7 +117,8 @@ final class MatmulKernels {
             boolean chunked = chunked(aAddr, a.stride(-2), a.stride(-1), inner.strides(0))
                     && chunked(bAddr, bb.stride(-2), bb.stride(-1), inner.strides(1));
             // A chunked operand has one unit stride: k for a row-major A, n for a row-major B.
-            Choice c = choose(a.dtype(), precision, m, n, batchCount, chunked, a.stride(-1) != 1, bb.stride(-1) != 1);
+            Choice c = choose(a.dtype(), precision, m, n, batchCount, chunked, a.stride(-1) != 1, bb.stride(-1) != 1,
+                    b.multiprocessors(), b.maxSharedBytesPerBlock());
             for (long first = 0; first < perPiece; first += MAX_GRID_Z) {
                 int count = (int) Math.min(MAX_GRID_Z, perPiece - first);
                 KernelArgs args = new KernelArgs().pointer(aAddr).pointer(bAddr).pointer(cAddr).i32(m).i32(n).i32(k)

@@ -19,21 +19,34 @@ class MatmulKernelsTest {
         assertThat(MatmulKernels.chunked(256, 72, 1, new int[] {7})).as("a batch stride of 7").isFalse();
     }
 
+    private static final int H100_SHARED = 227 * 1024;
+    private static final int H100_SMS = 132;
+
+    private static String kernel(DType dtype, MatmulPrecision p, int m, int n, long batch, boolean chunked,
+            boolean aT, boolean bT, int shared) {
+        return MatmulKernels.choose(dtype, p, m, n, batch, chunked, aT, bT, H100_SMS, shared).kernel();
+    }
+
     @Test
     void theKernelFollowsPrecisionChunkingLayoutAndSize() {
-        assertThat(MatmulKernels.choose(DType.FLOAT32, MatmulPrecision.FP32, 4096, 4096, 1, true, false, false).kernel())
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.FP32, 4096, 4096, 1, true, false, false, H100_SHARED))
                 .isEqualTo("gemm_simt_f32_128_c4");
-        assertThat(MatmulKernels.choose(DType.FLOAT32, MatmulPrecision.FP32, 256, 256, 1, false, false, false).kernel())
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.FP32, 256, 256, 1, false, false, false, H100_SHARED))
                 .as("4 tiles of 128: too few for the SMs").isEqualTo("gemm_simt_f32_64");
-        MatmulKernels.Choice tf32 = MatmulKernels.choose(DType.FLOAT32, MatmulPrecision.TF32, 64, 64, 1, true, true, false);
+        MatmulKernels.Choice tf32 = MatmulKernels.choose(DType.FLOAT32, MatmulPrecision.TF32, 4096, 4096, 1, true, true,
+                false, H100_SMS, H100_SHARED);
         assertThat(tf32.kernel()).isEqualTo("gemm_tf32_tn");
         assertThat(tf32.tileN()).isEqualTo(256);
         assertThat(tf32.sharedBytes()).isEqualTo(MatmulKernels.PIPELINED_SHARED_BYTES).isGreaterThan(48 * 1024);
-        assertThat(MatmulKernels.choose(DType.FLOAT32, MatmulPrecision.BF16, 64, 64, 1, true, false, true).kernel())
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.BF16, 2048, 2048, 3, true, false, true, H100_SHARED))
                 .isEqualTo("gemm_bf16_nt");
-        assertThat(MatmulKernels.choose(DType.FLOAT32, MatmulPrecision.BF16, 64, 64, 1, false, false, true).kernel())
-                .isEqualTo("gemm_bf16");
-        assertThat(MatmulKernels.choose(DType.FLOAT64, MatmulPrecision.TF32, 64, 64, 1, true, false, false).kernel())
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.BF16, 4096, 4096, 1, false, false, true, H100_SHARED))
+                .as("operands not in chunks").isEqualTo("gemm_bf16");
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.TF32, 412, 2053, 1, true, true, false, H100_SHARED))
+                .as("a 47M model's weight gradient: 36 tiles of 128 x 256 for 132 SMs").isEqualTo("gemm_tf32");
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.TF32, 4096, 4096, 1, true, false, false, 99 * 1024))
+                .as("99 KiB of shared memory (Ada): too little for three stages").isEqualTo("gemm_tf32");
+        assertThat(kernel(DType.FLOAT64, MatmulPrecision.TF32, 4096, 4096, 1, true, false, false, H100_SHARED))
                 .as("float64 ignores the precision").isEqualTo("gemm_simt_f64_64");
     }
 }

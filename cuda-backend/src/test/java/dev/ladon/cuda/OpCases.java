@@ -349,14 +349,15 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
             c.add(of("matmul " + p + " transposed and batched", List.of(randn(98, F32, 3, 70, 45), randn(99, F32, 3, 90, 70)),
                     in -> matmulWith(p, in.get(0).mT(), in.get(1).mT()), tol, tol));
             // The pipelined kernels (operands in 16-byte chunks) in their four layouts, with ragged edges and
-            // more k slices (of 32) than pipeline stages.
-            c.add(of("matmul " + p + " pipelined nt", List.of(randn(150, F32, 96, 72), randn(151, F32, 300, 72)),
-                    in -> matmulWith(p, in.get(0).narrow(1, 0, 70), in.get(1).narrow(1, 0, 70).mT()), tol, tol));
-            c.add(of("matmul " + p + " pipelined tn", List.of(randn(152, F32, 200, 132), randn(153, F32, 200, 136)),
-                    in -> matmulWith(p, in.get(0).narrow(1, 0, 130).mT(), in.get(1).narrow(1, 0, 130)), tol, tol));
-            c.add(of("matmul " + p + " pipelined tt", List.of(randn(154, F32, 70, 132), randn(155, F32, 90, 72)),
-                    in -> matmulWith(p, in.get(0).narrow(1, 0, 130).mT(), in.get(1).narrow(1, 0, 70).mT()), tol, tol));
-            c.add(of("matmul " + p + " pipelined nn batched", List.of(randn(156, F32, 2, 40, 100), randn(157, F32, 2, 100, 36)),
+            // more k slices (of 32) than pipeline stages; batches of 4, so that each case has a 128 x 256 tile
+            // for each of the 4 multiprocessors the emulated and simulated devices report.
+            c.add(of("matmul " + p + " pipelined nt", List.of(randn(150, F32, 4, 96, 72), randn(151, F32, 4, 300, 72)),
+                    in -> matmulWith(p, in.get(0).narrow(2, 0, 70), in.get(1).narrow(2, 0, 70).mT()), tol, tol));
+            c.add(of("matmul " + p + " pipelined tn", List.of(randn(152, F32, 4, 200, 132), randn(153, F32, 4, 200, 136)),
+                    in -> matmulWith(p, in.get(0).narrow(2, 0, 130).mT(), in.get(1).narrow(2, 0, 130)), tol, tol));
+            c.add(of("matmul " + p + " pipelined tt", List.of(randn(154, F32, 4, 70, 132), randn(155, F32, 4, 90, 72)),
+                    in -> matmulWith(p, in.get(0).narrow(2, 0, 130).mT(), in.get(1).narrow(2, 0, 70).mT()), tol, tol));
+            c.add(of("matmul " + p + " pipelined nn batched", List.of(randn(156, F32, 4, 40, 100), randn(157, F32, 4, 100, 36)),
                     in -> matmulWith(p, in.get(0), in.get(1)), tol, tol));
         }
     }

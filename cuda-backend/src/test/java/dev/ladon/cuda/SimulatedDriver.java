@@ -29,6 +29,17 @@ final class SimulatedDriver implements DriverApi {
     }
 
     @Override
+    public int maxSharedBytesPerBlock() {
+        return MAX_SHARED;
+    }
+
+    /** A small GPU, as the emulator's: the op cases' small shapes then reach the kernels large problems use. */
+    @Override
+    public int multiprocessors() {
+        return 4;
+    }
+
+    @Override
     public synchronized long allocate(long bytes) {
         long a = next;
         next += (bytes + 511) / 256 * 256;

@@ -69,4 +69,18 @@ class SimulatedLaunchTest {
         }
         assertThat(missing).as("kernels no case launches").isEmpty();
     }
+
+    @Test
+    void theRelativeTermWithoutACausalMaskIsRefusedBeforeAnyLaunch() {
+        Device d = SimulatedCudaProvider.DEVICE;
+        dev.ladon.tensor.Generator g = new dev.ladon.tensor.Generator(3);
+        Tensor q = Tensor.randn(g, dev.ladon.tensor.DType.FLOAT32, d, 1, 2, 8, 16);
+        Tensor rel = Tensor.randn(g, dev.ladon.tensor.DType.FLOAT32, d, 2, 8, 16);
+        SimulatedCudaProvider.DRIVER.clear();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> dev.ladon.tensor.backend.Backends.of(d)
+                .attention(q, q, q, rel, 0.25, false))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("attention on " + d + ": the relative-position term needs causal attention");
+        assertThat(SimulatedCudaProvider.DRIVER.launches()).isEmpty();
+    }
 }
