@@ -3,7 +3,10 @@
 // [batch, M, N]. Batch entries are blockIdx.z; their offsets in A and B come from a GemmBatch (the
 // batch dims and strides, stride 0 for a broadcast operand).
 //
-// Three kernels, chosen on the host by dtype and MatmulPrecision:
+// Grid: x over row tiles of C (up to 2^31 - 1 of them, so M may be any tensor's size), y over column
+// tiles (at most 65535: MatmulKernels checks), z over batch entries.
+//
+// The kernels, chosen on the host by dtype, MatmulPrecision and the operands' layout:
 //
 // gemm_simt_*: CUDA-core FP32/FP64. A block computes a BM x BN tile of C; each thread a TM x TN
 //   sub-tile held in registers (8 x 8 for the 128 x 128 float tile: 64 accumulators, and 8 + 8 operand
@@ -106,7 +109,7 @@ __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __re
     __shared__ __align__(16) T Bs[2][BK][BN + 4];
 
     to_batch_entry(batch, first, M, N, A, B, C);
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
     const int tid = threadIdx.x;
     const int tx = tid % THREADS_N, ty = tid / THREADS_N;
     // Coalesced global reads: consecutive threads walk the operand's unit-stride dim.
@@ -339,7 +342,7 @@ __device__ __forceinline__ void gemm_tensor_core(const float* __restrict__ A, co
     __shared__ __align__(16) Elem Bs[2][BN][PITCH];  // [n][k]: B column-major, as the mma's B fragment wants
 
     to_batch_entry(batch, first, M, N, A, B, C);
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int warpM = warp / 4, warpN = warp % 4;  // 2 x 4 warps, each 64 x 32 of the tile
     const int g = lane >> 2, t = lane & 3;         // the mma fragment's group and thread-in-group
@@ -562,7 +565,7 @@ __device__ __forceinline__ void gemm_pipelined(const float* __restrict__ A, cons
     float* smem = reinterpret_cast<float*>(gemm_smem);
 
     to_batch_entry(batch, first, M, N, A, B, C);
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int wm = (warp >> 2) * 64, wn = (warp & 3) * 64;  // 2 x 4 warps, each 64 x 64 of the tile
     const int g = lane >> 2, t = lane & 3;

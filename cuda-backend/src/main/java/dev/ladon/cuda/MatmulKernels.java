@@ -16,6 +16,8 @@ final class MatmulKernels {
     static final int MAX_BATCH_DIMS = 6;
     /** The grid's z dimension (batch entries per launch) is limited to this. */
     static final int MAX_GRID_Z = 65535;
+    /** ... and its y dimension (column tiles) to this. */
+    static final int MAX_GRID_Y = 65535;
     private MatmulKernels() {
     }
 
@@ -119,12 +121,17 @@ final class MatmulKernels {
             // A chunked operand has one unit stride: k for a row-major A, n for a row-major B.
             Choice c = choose(a.dtype(), precision, m, n, batchCount, chunked, a.stride(-1) != 1, bb.stride(-1) != 1,
                     b.multiprocessors(), b.maxSharedBytesPerBlock());
+            if (ceilDiv(n, c.tileN()) > MAX_GRID_Y) {
+                throw new UnsupportedOperationException("matmul on " + b.device() + ": " + n + " columns need "
+                        + ceilDiv(n, c.tileN()) + " column tiles of " + c.tileN() + ", more than the grid's "
+                        + MAX_GRID_Y + " (" + c.kernel() + ")");
+            }
             for (long first = 0; first < perPiece; first += MAX_GRID_Z) {
                 int count = (int) Math.min(MAX_GRID_Z, perPiece - first);
                 KernelArgs args = new KernelArgs().pointer(aAddr).pointer(bAddr).pointer(cAddr).i32(m).i32(n).i32(k)
                         .i32(a.stride(-2)).i32(a.stride(-1)).i32(bb.stride(-2)).i32(bb.stride(-1)).struct(struct)
                         .i32((int) first);
-                b.launch(MODULE, c.kernel(), ceilDiv(n, c.tileN()), ceilDiv(m, c.tileM()), count, 256, c.sharedBytes(),
+                b.launch(MODULE, c.kernel(), ceilDiv(m, c.tileM()), ceilDiv(n, c.tileN()), count, 256, c.sharedBytes(),
                         args);
             }
         }

@@ -83,4 +83,19 @@ class SimulatedLaunchTest {
                 .hasMessageContaining("attention on " + d + ": the relative-position term needs causal attention");
         assertThat(SimulatedCudaProvider.DRIVER.launches()).isEmpty();
     }
+
+    @Test
+    void aMatmulWithMillionsOfRowsFitsTheGridAndTooManyColumnTilesAreNamed() {
+        Device d = SimulatedCudaProvider.DEVICE;
+        dev.ladon.tensor.Generator g = new dev.ladon.tensor.Generator(4);
+        Tensor tall = Tensor.randn(g, dev.ladon.tensor.DType.FLOAT32, d, 5_000_000, 4);
+        Tensor small = Tensor.randn(g, dev.ladon.tensor.DType.FLOAT32, d, 4, 4);
+        SimulatedCudaProvider.DRIVER.clear();
+        assertThat(tall.matmul(small).shape()).containsExactly(5_000_000, 4);
+        assertThat(SimulatedCudaProvider.DRIVER.violations()).as("78,125 row tiles of 64 go on the grid's x").isEmpty();
+        Tensor wide = Tensor.randn(g, dev.ladon.tensor.DType.FLOAT32, d, 4, 9_000_000);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> small.matmul(wide))
+                .isInstanceOf(UnsupportedOperationException.class)
+                .hasMessageContaining("9000000 columns need 70313 column tiles of 128, more than the grid's 65535");
+    }
 }
