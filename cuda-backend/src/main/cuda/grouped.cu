@@ -2,19 +2,20 @@
 // (row, expert) pair p, with x [N, Din], weight [E, Din, Dout] (both contiguous here), and its backward.
 // Work is proportional to the number of pairs P, whatever the number of experts E.
 //
-// Forward: a block computes a tile of 16 pairs x 64 output columns. The 16 rows of x are staged through
-// shared memory 32 features at a time; the weight rows are read straight from global memory, coalesced
-// across the 64 columns. When consecutive pairs share an expert (the usual case when the router sorts
-// pairs by expert) the block's 16 pairs read the same weight rows and hit in L1, so the cost approaches
-// that of a dense matmul; unsorted pairs stay correct, only slower.
-//
-// Backward: dx[row[p]] += gate[p] dOut[p] @ weight[expert[p]]^T, one warp per (pair, feature) dot
-// product with lanes over the output columns (coalesced), added with atomicAdd because pairs may share a
-// row. dweight[e] += gate[p] x[row[p]]^T dOut[p]: a block owns a 16 x 64 tile of (feature, column) for a
-// run of 32 consecutive pairs, sums consecutive pairs of one expert in registers and flushes with
-// atomicAdd when the expert changes, so sorted pairs cost one atomic per element per run. Float atomics
-// make the last bits of dx and dweight vary with scheduling. dgate is computed on the host side from a
-// second, ungated forward and a row-wise dot product (GroupedMatmulKernels.java).
+// All three products are register-blocked tiles of 64 x 64 outputs, 256 threads of 4 x 4 each, their
+// operands staged in shared memory 32 deep along the sum, a warp's lanes laid out 8 column chunks x 4 rows
+// so that each vector load of a row is one shared-memory wavefront (as in attention.cu):
+//   forward     out tile: 64 pairs x 64 output columns, summing over Din;
+//   backward x  tile: 64 pairs x 64 input features, summing over Dout, dx[row[p]] += gate[p] (dOut[p] . w[e]
+//               rows), added with atomicAdd because pairs may share a row;
+//   backward w  tile: 64 input features x 64 output columns of one expert at a time, summing over a run of
+//               256 pairs: rank-one updates gate[p] x[row[p]]^T dOut[p] in registers, flushed with
+//               atomicAdd when the expert changes and at the end of the run.
+// Forward and backward x stage a tile of weights only when the tile's valid pairs share one expert, the
+// usual case when the router sorts pairs by expert; a tile that mixes experts (at most a few per expert
+// boundary when sorted) reads each pair's weights from global memory instead: unsorted pairs stay correct,
+// only slower. Float atomics make the last bits of dx and dweight vary with scheduling. dgate is computed
+// on the host side from a second, ungated forward and a row-wise dot product (GroupedMatmulKernels.java).
 //
 // Row and expert indices are checked; a bad pair is reported through the IndexError record and
 // contributes nothing (its output row is 0).
@@ -22,9 +23,9 @@
 
 #define GROUPED_ROW_OP 5     // IndexErrors.Op.GROUPED_MATMUL_ROW
 #define GROUPED_EXPERT_OP 6  // IndexErrors.Op.GROUPED_MATMUL_EXPERT
-#define PAIRS_PER_BLOCK 16
-#define COLS_PER_BLOCK 64
-#define K_CHUNK 32
+#define TILE 64         // outputs per tile side
+#define DEPTH 32        // the sum's chunk staged at a time
+#define RUN_PAIRS 256   // pairs one backward-w block sums over
 
 template <typename I>
 __device__ __forceinline__ bool valid_pair(const I* row, const I* expert, int p, int N, int E, int& r, int& e,
@@ -43,133 +44,245 @@ __device__ __forceinline__ bool valid_pair(const I* row, const I* expert, int p,
     return true;
 }
 
-// blockIdx = (pair tile, column tile): pairs on x, whose grid limit is 2^31 - 1. 256 threads: thread
-// (pair pi = tid / 16, column lane nc = tid % 16) computes columns n0 + nc + 16 c, c = 0..3.
-template <typename T, typename I>
-__device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, const I* expert, const T* gate, int P,
-                                int N, int Din, int Dout, int E, IndexError* err) {
-    __shared__ int rows[PAIRS_PER_BLOCK], experts[PAIRS_PER_BLOCK];
-    __shared__ T Xs[PAIRS_PER_BLOCK][K_CHUNK + 1];
-    const int p0 = blockIdx.x * PAIRS_PER_BLOCK, n0 = blockIdx.y * COLS_PER_BLOCK;
-    const int tid = threadIdx.x, pi = tid / 16, nc = tid % 16;
-    if (tid < PAIRS_PER_BLOCK) {
+// A thread's 4 x 4 block of a 64 x 64 tile: rows row(j) (j < 4), columns col0() .. col0() + 3. Warp w takes
+// the 8 column chunks (w % 2) 8 + lane % 8 and the rows (w / 2) 16 + lane / 8 + 4 j.
+__device__ __forceinline__ int tile_col0() { return ((threadIdx.x / 32 % 2) * 8 + threadIdx.x % 8) * 4; }
+__device__ __forceinline__ int tile_row(int j) { return threadIdx.x / 32 / 2 * 16 + threadIdx.x % 32 / 8 + 4 * j; }
+
+// The tile's pairs [p0, p0 + TILE): their rows and experts (-1 for a pair past P or a bad one, reported to
+// err when given), and the expert all valid pairs share (-1 when there is none, -2 when they differ).
+// Ends with a barrier.
+template <typename I>
+__device__ __forceinline__ int tile_pairs(int* rows, int* experts, int* shared, const I* row, const I* expert, int p0,
+                                          int P, int N, int E, IndexError* err) {
+    const int tid = threadIdx.x;
+    if (tid < TILE) {
         int p = p0 + tid, r = -1, e = -1;
         if (p < P && !valid_pair(row, expert, p, N, E, r, e, err)) r = e = -1;
         rows[tid] = r;
         experts[tid] = e;
     }
-    T acc[4] = {T(0), T(0), T(0), T(0)};
-    for (int k0 = 0; k0 < Din; k0 += K_CHUNK) {
+    __syncthreads();
+    if (tid == 0) {
+        int one = -1;
+        for (int i = 0; i < TILE && one != -2; i++) {
+            int e = experts[i];
+            if (e >= 0) one = one == -1 ? e : (one == e ? one : -2);
+        }
+        *shared = one;
+    }
+    __syncthreads();
+    return *shared;
+}
+
+template <typename T> __device__ __forceinline__ void zero16(T (&acc)[4][4]) {
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+        for (int c = 0; c < 4; c++) acc[j][c] = T(0);
+}
+
+// blockIdx = (pair tile, column tile): pairs on x, whose grid limit is 2^31 - 1.
+template <typename T, typename I>
+__device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, const I* expert, const T* gate, int P,
+                                int N, int Din, int Dout, int E, IndexError* err) {
+    __shared__ int rows[TILE], experts[TILE], uniform;
+    __shared__ T Xs[TILE][DEPTH + 1];              // [pair][k]
+    __shared__ __align__(16) T Ws[DEPTH][TILE];    // [k][column] of the tile's one expert
+    const int p0 = blockIdx.x * TILE, n0 = blockIdx.y * TILE, tid = threadIdx.x, c0 = tile_col0();
+    const int one = tile_pairs(rows, experts, &uniform, row, expert, p0, P, N, E, err);
+    T acc[4][4];
+    zero16(acc);
+    for (int k0 = 0; k0 < Din; k0 += DEPTH) {
         __syncthreads();
-        for (int idx = tid; idx < PAIRS_PER_BLOCK * K_CHUNK; idx += blockDim.x) {
-            int pp = idx / K_CHUNK, kk = idx % K_CHUNK;
-            int r = rows[pp];
+        for (int i = tid; i < TILE * DEPTH; i += blockDim.x) {
+            int pp = i / DEPTH, kk = i % DEPTH, r = rows[pp];
             Xs[pp][kk] = (r >= 0 && k0 + kk < Din) ? x[(i64)r * Din + k0 + kk] : T(0);
         }
+        if (one >= 0) {
+            for (int i = tid; i < DEPTH * TILE; i += blockDim.x) {
+                int kk = i / TILE, n = i % TILE;
+                Ws[kk][n] = (k0 + kk < Din && n0 + n < Dout) ? w[((i64)one * Din + k0 + kk) * Dout + n0 + n] : T(0);
+            }
+        }
         __syncthreads();
-        int e = experts[pi];
-        if (e < 0) continue;
-        int kn = min(K_CHUNK, Din - k0);
-        const T* wk = w + ((i64)e * Din + k0) * Dout;
-        for (int kk = 0; kk < kn; kk++) {
-            T xv = Xs[pi][kk];
+        const int kn = min(DEPTH, Din - k0);
+        if (one >= 0) {
+#pragma unroll 4
+            for (int kk = 0; kk < kn; kk++) {
+                T wv[4];
+                load4(&Ws[kk][c0], wv);
 #pragma unroll
-            for (int c = 0; c < 4; c++) {
-                int n = n0 + nc + 16 * c;
-                if (n < Dout) acc[c] += xv * wk[(i64)kk * Dout + n];
+                for (int j = 0; j < 4; j++) {
+                    T xv = Xs[tile_row(j)][kk];
+#pragma unroll
+                    for (int c = 0; c < 4; c++) acc[j][c] += xv * wv[c];
+                }
+            }
+        } else {
+            // Pairs of several experts: each reads its own weights.
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                int e = experts[tile_row(j)];
+                if (e < 0) continue;
+                const T* wk = w + ((i64)e * Din + k0) * Dout + n0 + c0;
+                for (int kk = 0; kk < kn; kk++) {
+                    T xv = Xs[tile_row(j)][kk];
+#pragma unroll
+                    for (int c = 0; c < 4; c++) {
+                        if (n0 + c0 + c < Dout) acc[j][c] += xv * wk[(i64)kk * Dout + c];
+                    }
+                }
             }
         }
     }
-    int p = p0 + pi;
-    if (p >= P) return;
-    T g = (gate != nullptr && experts[pi] >= 0) ? gate[p] : T(1);
 #pragma unroll
-    for (int c = 0; c < 4; c++) {
-        int n = n0 + nc + 16 * c;
-        if (n < Dout) out[(i64)p * Dout + n] = experts[pi] >= 0 ? g * acc[c] : T(0);
+    for (int j = 0; j < 4; j++) {
+        int pp = tile_row(j), p = p0 + pp;
+        if (p >= P) continue;
+        int e = experts[pp];
+        T g = (gate != nullptr && e >= 0) ? gate[p] : T(1);
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            int n = n0 + c0 + c;
+            if (n < Dout) out[(i64)p * Dout + n] = e >= 0 ? g * acc[j][c] : T(0);
+        }
     }
 }
 
-template <typename T> __device__ __forceinline__ T warp_sum_of(T v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-// One warp per (pair, feature k): dx[row][k] += gate sum_n dOut[p][n] w[e][k][n]. Bad pairs are skipped and
-// reported here as in the forward, since the backward can be called on its own (FusedOps.groupedMatmulBackward).
+// dx[row[p]][k] += gate[p] sum_n dOut[p][n] w[e][k][n]; blockIdx = (pair tile, feature tile). Bad pairs are
+// skipped and reported here as in the forward (by the first feature tile), since the backward can be
+// called on its own (FusedOps.groupedMatmulBackward).
 template <typename T, typename I>
 __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* row, const I* expert, const T* gate, int P,
                                    int N, int Din, int Dout, int E, IndexError* err) {
-    int lane = threadIdx.x & 31;
-    int warpsPerBlock = blockDim.x >> 5;
-    i64 items = (i64)P * Din;
-    for (i64 it = (i64)blockIdx.x * warpsPerBlock + (threadIdx.x >> 5); it < items; it += (i64)gridDim.x * warpsPerBlock) {
-        int p = (int)(it / Din), k = (int)(it % Din);
-        int r, e;
-        if (!valid_pair(row, expert, p, N, E, r, e, k == 0 ? err : (IndexError*)nullptr)) continue;
-        const T* g = gout + (i64)p * Dout;
-        const T* wk = w + ((i64)e * Din + k) * Dout;
-        T s = T(0);
-        for (int n = lane; n < Dout; n += 32) s += g[n] * wk[n];
-        s = warp_sum_of(s);
-        if (lane == 0) atomicAdd(dx + (i64)r * Din + k, gate != nullptr ? gate[p] * s : s);
+    __shared__ int rows[TILE], experts[TILE], uniform;
+    __shared__ T Gs[TILE][DEPTH + 1];              // [pair][n]
+    __shared__ __align__(16) T Wt[DEPTH][TILE];    // [n][k]: the tile's one expert, transposed
+    const int p0 = blockIdx.x * TILE, k0 = blockIdx.y * TILE, tid = threadIdx.x, c0 = tile_col0();
+    const int one = tile_pairs(rows, experts, &uniform, row, expert, p0, P, N, E,
+                               blockIdx.y == 0 ? err : (IndexError*)nullptr);
+    T acc[4][4];
+    zero16(acc);
+    for (int n0 = 0; n0 < Dout; n0 += DEPTH) {
+        __syncthreads();
+        for (int i = tid; i < TILE * DEPTH; i += blockDim.x) {
+            int pp = i / DEPTH, nn = i % DEPTH;
+            Gs[pp][nn] = (experts[pp] >= 0 && n0 + nn < Dout) ? gout[(i64)(p0 + pp) * Dout + n0 + nn] : T(0);
+        }
+        if (one >= 0) {
+            // Consecutive threads take consecutive k: their reads are a row of w apart, but every 128-byte
+            // line read serves the next 32 values of n, which the same threads load from L1 next.
+            for (int i = tid; i < DEPTH * TILE; i += blockDim.x) {
+                int nn = i / TILE, kk = i % TILE;
+                Wt[nn][kk] = (k0 + kk < Din && n0 + nn < Dout) ? w[((i64)one * Din + k0 + kk) * Dout + n0 + nn] : T(0);
+            }
+        }
+        __syncthreads();
+        const int nk = min(DEPTH, Dout - n0);
+        if (one >= 0) {
+#pragma unroll 4
+            for (int nn = 0; nn < nk; nn++) {
+                T wv[4];
+                load4(&Wt[nn][c0], wv);
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    T gv = Gs[tile_row(j)][nn];
+#pragma unroll
+                    for (int c = 0; c < 4; c++) acc[j][c] += gv * wv[c];
+                }
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < 4; j++) {
+                int e = experts[tile_row(j)];
+                if (e < 0) continue;
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    int k = k0 + c0 + c;
+                    if (k >= Din) continue;
+                    const T* wk = w + ((i64)e * Din + k) * Dout + n0;
+                    T s = T(0);
+                    for (int nn = 0; nn < nk; nn++) s += Gs[tile_row(j)][nn] * wk[nn];
+                    acc[j][c] += s;
+                }
+            }
+        }
+    }
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+        int pp = tile_row(j), r = rows[pp];
+        if (experts[pp] < 0) continue;
+        T g = gate != nullptr ? gate[p0 + pp] : T(1);
+#pragma unroll
+        for (int c = 0; c < 4; c++) {
+            int k = k0 + c0 + c;
+            if (k < Din) atomicAdd(dx + (i64)r * Din + k, g * acc[j][c]);
+        }
     }
 }
 
-#define W_PAIRS 32
-#define W_K 16
-
-// blockIdx = (pair run of 32, feature tile of 16, column tile of 64); thread owns (k = tid / 16,
-// columns nc + 16 c) of the tile.
+// blockIdx = (run of RUN_PAIRS pairs, feature tile, column tile): dw[e][k][n] += gate[p] x[row[p]][k] dOut[p][n]
+// over the run, this thread's 4 features tile_row-style and 4 columns, summed in registers while the expert
+// stays the same.
 template <typename T, typename I>
 __device__ void grouped_backward_w(T* dw, const T* x, const T* gout, const I* row, const I* expert, const T* gate,
                                    int P, int N, int Din, int Dout, int E) {
-    __shared__ int rows[W_PAIRS], experts[W_PAIRS];
-    __shared__ T gates[W_PAIRS];
-    const int p0 = blockIdx.x * W_PAIRS, k0 = blockIdx.y * W_K, n0 = blockIdx.z * COLS_PER_BLOCK;
-    const int tid = threadIdx.x, kk = tid / 16, nc = tid % 16;
-    if (tid < W_PAIRS) {
-        int p = p0 + tid, r = -1, e = -1;
-        if (p >= P || !valid_pair(row, expert, p, N, E, r, e, (IndexError*)nullptr)) r = e = -1;
-        rows[tid] = r;
-        experts[tid] = e;
-        gates[tid] = (e >= 0 && gate != nullptr) ? gate[p] : T(1);
-    }
-    __syncthreads();
-    const int k = k0 + kk;
-    if (k >= Din) return;
-    T acc[4] = {T(0), T(0), T(0), T(0)};
+    __shared__ int rows[DEPTH], experts[DEPTH];
+    __shared__ __align__(16) T Xs[DEPTH][TILE];    // [pair][k], gated
+    __shared__ __align__(16) T Gs[DEPTH][TILE];    // [pair][n]
+    const int k0 = blockIdx.y * TILE, n0 = blockIdx.z * TILE, tid = threadIdx.x, c0 = tile_col0();
+    // This thread's features: four consecutive ones, so that a pair's come in one vector load.
+    const int kq = (threadIdx.x / 32 / 2 * 4 + threadIdx.x % 32 / 8) * 4;
+    T acc[4][4];
+    zero16(acc);
     int current = -1;
-    for (int pp = 0; pp < W_PAIRS; pp++) {
-        int e = experts[pp];
-        if (e < 0) continue;
-        if (e != current) {
-            if (current >= 0) {
+    auto flush = [&]() {
 #pragma unroll
-                for (int c = 0; c < 4; c++) {
-                    int n = n0 + nc + 16 * c;
-                    if (n < Dout) atomicAdd(dw + ((i64)current * Din + k) * Dout + n, acc[c]);
-                    acc[c] = T(0);
-                }
+        for (int a = 0; a < 4; a++) {
+            int k = k0 + kq + a;
+#pragma unroll
+            for (int c = 0; c < 4; c++) {
+                int n = n0 + c0 + c;
+                if (k < Din && n < Dout) atomicAdd(dw + ((i64)current * Din + k) * Dout + n, acc[a][c]);
+                acc[a][c] = T(0);
             }
-            current = e;
         }
-        T xv = gates[pp] * x[(i64)rows[pp] * Din + k];
-        const T* g = gout + (i64)(p0 + pp) * Dout;
+    };
+    const int runStart = blockIdx.x * RUN_PAIRS, runEnd = min(P, runStart + RUN_PAIRS);
+    for (int q0 = runStart; q0 < runEnd; q0 += DEPTH) {
+        __syncthreads();
+        if (tid < DEPTH) {
+            int p = q0 + tid, r = -1, e = -1;
+            if (p >= runEnd || !valid_pair(row, expert, p, N, E, r, e, (IndexError*)nullptr)) r = e = -1;
+            rows[tid] = r;
+            experts[tid] = e;
+        }
+        __syncthreads();
+        for (int i = tid; i < DEPTH * TILE; i += blockDim.x) {
+            int pp = i / TILE, col = i % TILE, r = rows[pp];
+            T g = (r >= 0 && gate != nullptr) ? gate[q0 + pp] : T(1);
+            Xs[pp][col] = (r >= 0 && k0 + col < Din) ? g * x[(i64)r * Din + k0 + col] : T(0);
+            Gs[pp][col] = (r >= 0 && n0 + col < Dout) ? gout[(i64)(q0 + pp) * Dout + n0 + col] : T(0);
+        }
+        __syncthreads();
+        for (int pp = 0; pp < DEPTH; pp++) {
+            int e = experts[pp];  // the same for every thread: the branches below do not diverge
+            if (e < 0) continue;
+            if (e != current) {
+                if (current >= 0) flush();
+                current = e;
+            }
+            T xv[4], gv[4];
+            load4(&Xs[pp][kq], xv);
+            load4(&Gs[pp][c0], gv);
 #pragma unroll
-        for (int c = 0; c < 4; c++) {
-            int n = n0 + nc + 16 * c;
-            if (n < Dout) acc[c] += xv * g[n];
+            for (int a = 0; a < 4; a++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) acc[a][c] += xv[a] * gv[c];
         }
     }
-    if (current >= 0) {
-#pragma unroll
-        for (int c = 0; c < 4; c++) {
-            int n = n0 + nc + 16 * c;
-            if (n < Dout) atomicAdd(dw + ((i64)current * Din + k) * Dout + n, acc[c]);
-        }
-    }
+    if (current >= 0) flush();
 }
 
 #define LADON_GROUPED(S, T, IS, I)                                                                          \

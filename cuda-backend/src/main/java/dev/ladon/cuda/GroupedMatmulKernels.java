@@ -12,6 +12,9 @@ import dev.ladon.tensor.backend.ReduceOp;
 final class GroupedMatmulKernels {
     static final String MODULE = "grouped";
     static final int THREADS = 256;
+    /** Outputs per side of a kernel's tile, and pairs per backward-w block (grouped.cu: TILE, RUN_PAIRS). */
+    static final int TILE = 64;
+    static final int RUN_PAIRS = 256;
 
     private GroupedMatmulKernels() {
     }
@@ -35,8 +38,8 @@ final class GroupedMatmulKernels {
         if (out.numel() == 0) {
             return out;
         }
-        b.launch(MODULE, instance("grouped_forward", x, rc), MatmulKernels.ceilDiv(pairs, 16),
-                MatmulKernels.ceilDiv(dout, 64), 1, THREADS, 0, new KernelArgs().pointer(b.address(out))
+        b.launch(MODULE, instance("grouped_forward", x, rc), MatmulKernels.ceilDiv(pairs, TILE),
+                MatmulKernels.ceilDiv(dout, TILE), 1, THREADS, 0, new KernelArgs().pointer(b.address(out))
                         .pointer(b.address(xc)).pointer(b.address(wc)).pointer(b.address(rc)).pointer(b.address(ec))
                         .pointer(gc == null ? 0 : b.address(gc)).i32(pairs).i32(n).i32(din).i32(dout).i32(experts)
                         .pointer(b.indexErrorAddress()));
@@ -62,12 +65,12 @@ final class GroupedMatmulKernels {
         Tensor dgate = null;
         if (pairs > 0 && din > 0 && dout > 0) {
             long gate0 = gatec == null ? 0 : b.address(gatec);
-            b.launch(MODULE, instance("grouped_backward_x", x, rc), CudaBackend.gridFor((long) pairs * din, THREADS / 32),
-                    THREADS, 0, new KernelArgs().pointer(b.address(dx)).pointer(b.address(gc)).pointer(b.address(wc))
+            b.launch(MODULE, instance("grouped_backward_x", x, rc), MatmulKernels.ceilDiv(pairs, TILE),
+                    MatmulKernels.ceilDiv(din, TILE), 1, THREADS, 0, new KernelArgs().pointer(b.address(dx)).pointer(b.address(gc)).pointer(b.address(wc))
                             .pointer(b.address(rc)).pointer(b.address(ec)).pointer(gate0).i32(pairs).i32(n).i32(din)
                             .i32(dout).i32(experts).pointer(b.indexErrorAddress()));
-            b.launch(MODULE, instance("grouped_backward_w", x, rc), MatmulKernels.ceilDiv(pairs, 32),
-                    MatmulKernels.ceilDiv(din, 16), MatmulKernels.ceilDiv(dout, 64), THREADS, 0, new KernelArgs()
+            b.launch(MODULE, instance("grouped_backward_w", x, rc), MatmulKernels.ceilDiv(pairs, RUN_PAIRS),
+                    MatmulKernels.ceilDiv(din, TILE), MatmulKernels.ceilDiv(dout, TILE), THREADS, 0, new KernelArgs()
                             .pointer(b.address(dw)).pointer(b.address(xc)).pointer(b.address(gc)).pointer(b.address(rc))
                             .pointer(b.address(ec)).pointer(gate0).i32(pairs).i32(n).i32(din).i32(dout).i32(experts));
             b.afterIndexCheck();

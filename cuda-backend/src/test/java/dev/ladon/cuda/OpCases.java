@@ -569,15 +569,20 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
         for (DType t : new DType[] {F32, F64}) {
             double tol = t == F64 ? 1e-10 : 1e-4;
             for (DType it : new DType[] {I32, I64}) {
-                for (boolean sortedPairs : new boolean[] {true, false}) {
-                    Tensor row = ints(171, 0, 13, it, 40);
-                    Tensor expert = sortedPairs ? ints(172, 0, 5, I64, 40).sort(0, false).values().to(it)
-                            : ints(172, 0, 5, it, 40);
-                    List<Tensor> inputs = List.of(randn(173, t, 13, 70), randn(174, t, 5, 70, 90), row, expert,
-                            randn(175, t, 40), randn(176, t, 40, 90));
+                // 40 pairs of 5 experts: one tile (of 64 pairs) of mixed experts. 300 sorted pairs of 2: tiles of
+                // one expert (the staged-weight path) around a mixed one, and two runs of the weight gradient.
+                for (int variant = 0; variant < 3; variant++) {
+                    boolean sortedPairs = variant != 1;
+                    int pairs = variant == 2 ? 300 : 40;
+                    int experts = variant == 2 ? 2 : 5;
+                    Tensor row = ints(171, 0, 13, it, pairs);
+                    Tensor expert = sortedPairs ? ints(172, 0, experts, I64, pairs).sort(0, false).values().to(it)
+                            : ints(172, 0, experts, it, pairs);
+                    List<Tensor> inputs = List.of(randn(173, t, 13, 70), randn(174, t, experts, 70, 90), row, expert,
+                            randn(175, t, pairs), randn(176, t, pairs, 90));
                     for (boolean gated : new boolean[] {true, false}) {
                         String name = "groupedMatmul " + t + " index " + it + (sortedPairs ? " sorted" : " unsorted")
-                                + (gated ? " gated" : "");
+                                + (variant == 2 ? " long runs" : "") + (gated ? " gated" : "");
                         c.add(new OpCases(name, inputs, in -> {
                             Tensor g = gated ? in.get(4) : null;
                             Tensor out = FusedOps.groupedMatmul(in.get(0), in.get(1), in.get(2), in.get(3), g);
