@@ -109,8 +109,11 @@ uint32_t tf32_round(float f);
 #define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
 
-// CUDA's vector types, as far as the kernels use them: 16-byte aligned, so that a misaligned vector
+// CUDA's vector types, as far as the kernels use them, aligned to their size, so that a misaligned vector
 // access is as wrong here as on the GPU (the kernels check alignment before they use them).
+struct __attribute__((aligned(8))) uint2 {
+    unsigned x, y;
+};
 struct __attribute__((aligned(8))) float2 {
     float x, y;
 };

@@ -27,11 +27,15 @@
 //   padded so that the 32 lanes of a fragment load hit 32 different banks. Same register-staged double
 //   buffering.
 //
-// gemm_tf32_XY / gemm_bf16_XY: the same instructions for operands that can be read in 16-byte chunks (X, Y:
-//   n for A [M, K] or B [K, N] row-major, t for a transposed view), with a 128 x 256 block tile (8 warps of
-//   64 x 64) and a three-stage cp.async pipeline: slices land in shared memory as they are in global memory,
-//   two slices ahead of the one being multiplied, without passing through registers; they are rounded to
-//   TF32/BF16 as the fragments are read. See the comment above gemm_pipelined.
+// gemm_tf32_XY: TF32 for operands that can be read in 16-byte chunks (X, Y: n for A [M, K] or B [K, N]
+//   row-major, t for a transposed view), with a 128 x 256 block tile (8 warps of 64 x 64) and a three-stage
+//   cp.async pipeline: slices land in shared memory as they are in global memory, two slices ahead of the
+//   one being multiplied, without passing through registers; they are rounded to TF32 as the fragments are
+//   read. See the comment above gemm_pipelined.
+//
+// gemm_bf16s_XY: the same pipeline for BF16, on operands converted to bfloat16 first (gemm_to_bf16, any
+//   strides): half the bytes per slice, fragments that need no conversion. See the comment above
+//   gemm_to_bf16.
 #include "ladon.cuh"
 
 #define GEMM_MAX_BATCH_DIMS 6
@@ -556,11 +560,53 @@ __device__ __forceinline__ void xmajor_slots(const float* tile, int x, int kg, i
     }
 }
 
-template <bool BF16, bool A_T, bool B_T>
+// The three-stage pipeline of the tensor-core kernels: slices of BK along K are copied into the stages
+// with cp.async (load_stage(stage, k0) issues one slice's copies), two slices ahead of the one that
+// compute(stage) multiplies; every copy has landed when it returns.
+template <typename LoadStage, typename Compute>
+__device__ __forceinline__ void run_pipeline(int K, LoadStage& load_stage, Compute compute) {
+    constexpr int BK = PIPE_BK, STAGES = PIPE_STAGES;
+    const int tiles = (K + BK - 1) / BK;
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; s++) {
+        if (s < tiles) load_stage(s, s * BK);
+        cp_async_commit();
+    }
+    for (int kt = 0; kt < tiles; kt++) {
+        cp_async_wait<STAGES - 2>();
+        // Slice kt has landed for every thread, and every warp is done with slice kt - 1, whose buffer
+        // the next copies overwrite.
+        __syncthreads();
+        if (kt + STAGES - 1 < tiles) load_stage((kt + STAGES - 1) % STAGES, (kt + STAGES - 1) * BK);
+        cp_async_commit();
+        compute(kt % STAGES);
+    }
+    cp_async_wait<0>();
+}
+
+// Writes a warp's 64 x 64 accumulators. Element q of tile (i, j) is fragment row g + 8 (q / 2), column
+// 2t + (q % 2); the row and column permutations of the fragments (see above) are undone here.
+template <bool A_T, bool B_T>
+__device__ __forceinline__ void store_pipelined_tile(float* __restrict__ C, const float (&acc)[4][8][4], int M, int N,
+                                                     int mw, int nw, int g, int t) {
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 8; j++)
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int fr = g + 8 * (q >> 1), fc = 2 * t + (q & 1);
+                int m = mw + i * 16 + (A_T ? 2 * g + (q >> 1) : fr);
+                int n = nw + (B_T ? j * 8 + fc : (j >> 1) * 16 + 2 * fc + (j & 1));
+                if (m < M && n < N) C[(i64)m * N + n] = acc[i][j][q];
+            }
+}
+
+template <bool A_T, bool B_T>
 __device__ __forceinline__ void gemm_pipelined(const float* __restrict__ A, const float* __restrict__ B,
                                                float* __restrict__ C, int M, int N, int K, int sAm, int sAk, int sBk,
                                                int sBn, const GemmBatch& batch, int first) {
-    constexpr int BM = PIPE_BM, BN = PIPE_BN, BK = PIPE_BK, STAGES = PIPE_STAGES;
+    constexpr int BM = PIPE_BM, BN = PIPE_BN, BK = PIPE_BK;
     extern __shared__ __align__(16) unsigned char gemm_smem[];
     float* smem = reinterpret_cast<float*>(gemm_smem);
 
@@ -581,25 +627,12 @@ __device__ __forceinline__ void gemm_pipelined(const float* __restrict__ A, cons
 
     float acc[4][8][4] = {};  // [m16 tile][n8 tile][fragment element]
 
-    const int tiles = (K + BK - 1) / BK;
-#pragma unroll
-    for (int s = 0; s < STAGES - 1; s++) {
-        if (s < tiles) load_stage(s, s * BK);
-        cp_async_commit();
-    }
-    for (int kt = 0; kt < tiles; kt++) {
-        cp_async_wait<STAGES - 2>();
-        // Slice kt has landed for every thread, and every warp is done with slice kt - 1, whose buffer
-        // the next copies overwrite.
-        __syncthreads();
-        if (kt + STAGES - 1 < tiles) load_stage((kt + STAGES - 1) % STAGES, (kt + STAGES - 1) * BK);
-        cp_async_commit();
-        const float* a = smem + (kt % STAGES) * PIPE_STAGE_FLOATS;
+    run_pipeline(K, load_stage, [&](int stage) {
+        const float* a = smem + stage * PIPE_STAGE_FLOATS;
         const float* b = a + BM * BK;
 #pragma unroll
         for (int kg = 0; kg < BK / 16; kg++) {
-            // A fragments of the warp's four m16 tiles, rounded once: per tile, TF32 has two k8 steps of
-            // four registers, BF16 one k16 step.
+            // A fragments of the warp's four m16 tiles, rounded once: two k8 steps of four registers each.
             uint32_t af[4][2][4];
 #pragma unroll
             for (int i = 0; i < 4; i++) {
@@ -610,19 +643,12 @@ __device__ __forceinline__ void gemm_pipelined(const float* __restrict__ A, cons
                     kmajor_slots(a, wm + i * 16 + g, kg, t, lo);
                     kmajor_slots(a, wm + i * 16 + g + 8, kg, t, hi);
                 }
-                if (BF16) {
-                    af[i][0][0] = pack_bf16(lo[0], lo[1]);
-                    af[i][0][1] = pack_bf16(hi[0], hi[1]);
-                    af[i][0][2] = pack_bf16(lo[2], lo[3]);
-                    af[i][0][3] = pack_bf16(hi[2], hi[3]);
-                } else {
 #pragma unroll
-                    for (int step = 0; step < 2; step++) {
-                        af[i][step][0] = to_tf32(lo[2 * step]);
-                        af[i][step][1] = to_tf32(hi[2 * step]);
-                        af[i][step][2] = to_tf32(lo[2 * step + 1]);
-                        af[i][step][3] = to_tf32(hi[2 * step + 1]);
-                    }
+                for (int step = 0; step < 2; step++) {
+                    af[i][step][0] = to_tf32(lo[2 * step]);
+                    af[i][step][1] = to_tf32(hi[2 * step]);
+                    af[i][step][2] = to_tf32(lo[2 * step + 1]);
+                    af[i][step][3] = to_tf32(hi[2 * step + 1]);
                 }
             }
 #pragma unroll
@@ -636,59 +662,203 @@ __device__ __forceinline__ void gemm_pipelined(const float* __restrict__ A, cons
                     xmajor_slots<BN>(b, wn + p * 16 + 2 * g, kg, t, v0, v1);
                 }
                 uint32_t bf[2][2][2];  // [tile of the pair][step][register]
-                if (BF16) {
-                    bf[0][0][0] = pack_bf16(v0[0], v0[1]);
-                    bf[0][0][1] = pack_bf16(v0[2], v0[3]);
-                    bf[1][0][0] = pack_bf16(v1[0], v1[1]);
-                    bf[1][0][1] = pack_bf16(v1[2], v1[3]);
-                } else {
 #pragma unroll
-                    for (int step = 0; step < 2; step++) {
-                        bf[0][step][0] = to_tf32(v0[2 * step]);
-                        bf[0][step][1] = to_tf32(v0[2 * step + 1]);
-                        bf[1][step][0] = to_tf32(v1[2 * step]);
-                        bf[1][step][1] = to_tf32(v1[2 * step + 1]);
-                    }
+                for (int step = 0; step < 2; step++) {
+                    bf[0][step][0] = to_tf32(v0[2 * step]);
+                    bf[0][step][1] = to_tf32(v0[2 * step + 1]);
+                    bf[1][step][0] = to_tf32(v1[2 * step]);
+                    bf[1][step][1] = to_tf32(v1[2 * step + 1]);
                 }
 #pragma unroll
-                for (int step = 0; step < (BF16 ? 1 : 2); step++)
+                for (int step = 0; step < 2; step++)
 #pragma unroll
                     for (int i = 0; i < 4; i++)
 #pragma unroll
-                        for (int h = 0; h < 2; h++) {
-                            if (BF16) mma_bf16(acc[i][2 * p + h], af[i][step], bf[h][step]);
-                            else mma_tf32(acc[i][2 * p + h], af[i][step], bf[h][step]);
-                        }
+                        for (int h = 0; h < 2; h++) mma_tf32(acc[i][2 * p + h], af[i][step], bf[h][step]);
             }
         }
-    }
-    cp_async_wait<0>();
-    // Accumulator element q of tile (i, j) is fragment row g + 8 (q / 2), column 2t + (q % 2); undo the
-    // row and column permutations of the fragments.
-#pragma unroll
-    for (int i = 0; i < 4; i++)
-#pragma unroll
-        for (int j = 0; j < 8; j++)
-#pragma unroll
-            for (int q = 0; q < 4; q++) {
-                int fr = g + 8 * (q >> 1), fc = 2 * t + (q & 1);
-                int m = m0 + wm + i * 16 + (A_T ? 2 * g + (q >> 1) : fr);
-                int n = n0 + wn + (B_T ? j * 8 + fc : (j >> 1) * 16 + 2 * fc + (j & 1));
-                if (m < M && n < N) C[(i64)m * N + n] = acc[i][j][q];
-            }
+    });
+    store_pipelined_tile<A_T, B_T>(C, acc, M, N, m0 + wm, n0 + wn, g, t);
 }
 
 // Dynamic shared memory: PIPE_STAGES * PIPE_STAGE_FLOATS floats (144 KiB); MatmulKernels.PIPELINED_SHARED_BYTES.
-#define GEMM_PIPELINED(NAME, BF16, A_T, B_T)                                                                      \
+#define GEMM_PIPELINED(NAME, A_T, B_T)                                                                            \
     extern "C" __global__ void __launch_bounds__(PIPE_THREADS)                                                  \
     NAME(const float* A, const float* B, float* C, GEMM_PARAMS) {                                               \
-        gemm_pipelined<BF16, A_T, B_T>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);                       \
+        gemm_pipelined<A_T, B_T>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);                            \
     }
-GEMM_PIPELINED(gemm_tf32_nn, false, false, false)
-GEMM_PIPELINED(gemm_tf32_nt, false, false, true)
-GEMM_PIPELINED(gemm_tf32_tn, false, true, false)
-GEMM_PIPELINED(gemm_tf32_tt, false, true, true)
-GEMM_PIPELINED(gemm_bf16_nn, true, false, false)
-GEMM_PIPELINED(gemm_bf16_nt, true, false, true)
-GEMM_PIPELINED(gemm_bf16_tn, true, true, false)
-GEMM_PIPELINED(gemm_bf16_tt, true, true, true)
+GEMM_PIPELINED(gemm_tf32_nn, false, false)
+GEMM_PIPELINED(gemm_tf32_nt, false, true)
+GEMM_PIPELINED(gemm_tf32_tn, true, false)
+GEMM_PIPELINED(gemm_tf32_tt, true, true)
+
+// ---- BF16 from operands converted once ---------------------------------------------------------------------
+//
+// Read as float32, a BF16 product moves twice the bytes its tensor cores need, and reading float32
+// fragments from shared memory takes longer than the mma instructions they feed. So for BF16 the host
+// converts each operand once (gemm_to_bf16: round to nearest even, into a contiguous buffer whose rows are
+// padded with zeros to a multiple of 8 elements, i.e. 16 bytes), in the operand's own orientation, and
+// gemm_bf16s_XY multiplies those: the same 128 x 256 tile, warps and three-stage cp.async pipeline as the
+// TF32 kernels above, with half the bytes per slice, and fragments that need no conversion:
+//   k-major tile (rows of 32 k = 4 chunks of 8): lane (g, t) reads its four k (4t .. 4t + 3) of a row in one
+//     8-byte load, which is two fragment registers as they are; chunk c of row r sits at c ^ 2 ((r / 2) & 1);
+//   m- or n-major tile (rows of BM or BN per k): lane (g, t) reads the pair (2g, 2g + 1) at each of its four
+//     k in one 4-byte load, and __byte_perm regroups them by row (the same row and column permutations as
+//     above); chunk c of row k sits at c ^ 2 ((k / 4) & 3).
+
+// dst[z][r][c] = bf16(src[z's offset + r sRow + c sCol]) for c < cols, 0 up to pitch; blockIdx = (element
+// block, batch entry first + y); operand 0 is A, 1 is B (which strides of the GemmBatch apply).
+extern "C" __global__ void __launch_bounds__(256)
+gemm_to_bf16(uint16_t* dst, const float* src, int rows, int cols, int pitch, int sRow, int sCol, GemmBatch batch,
+             int operand, int first) {
+    int offA, offB;
+    batch_offsets(batch, first + blockIdx.y, offA, offB);
+    src += operand == 0 ? offA : offB;
+    dst += (i64)blockIdx.y * rows * pitch;
+    i64 e = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= (i64)rows * pitch) return;
+    int r = (int)(e / pitch), c = (int)(e % pitch);
+    dst[e] = c < cols ? to_bf16(src[(i64)r * sRow + (i64)c * sCol]) : (uint16_t)0;
+}
+
+#ifdef __CUDA_ARCH__
+__device__ __forceinline__ uint32_t byte_perm(uint32_t a, uint32_t b, uint32_t selector) {
+    return __byte_perm(a, b, selector);
+}
+#else
+// __byte_perm for the selectors used here: byte i of the result is byte (selector >> 4 i) & 7 of b:a.
+__device__ __forceinline__ uint32_t byte_perm(uint32_t a, uint32_t b, uint32_t selector) {
+    uint64_t both = ((uint64_t)b << 32) | a;
+    uint32_t r = 0;
+    for (int i = 0; i < 4; i++) r |= (uint32_t)((both >> (8 * ((selector >> (4 * i)) & 7))) & 0xff) << (8 * i);
+    return r;
+}
+#endif
+// Low halves of a and b (a's in the low half of the result), and high halves.
+__device__ __forceinline__ uint32_t low_halves(uint32_t a, uint32_t b) { return byte_perm(a, b, 0x5410); }
+__device__ __forceinline__ uint32_t high_halves(uint32_t a, uint32_t b) { return byte_perm(a, b, 0x7632); }
+
+constexpr int BF16S_STAGE_HALVES = (PIPE_BM + PIPE_BN) * PIPE_BK;
+
+__device__ __forceinline__ int kmajor_offset_bf16(int row, int k) {
+    return row * PIPE_BK + ((((k >> 3) ^ (((row >> 1) & 1) << 1))) << 3) + (k & 7);
+}
+__device__ __forceinline__ int xmajor_offset_bf16(int k, int x, int width) {
+    return k * width + ((((x >> 3) ^ (((k >> 2) & 3) << 1))) << 3) + (x & 7);
+}
+
+// Copies of one converted operand's slice: ROWS x COLS of a buffer of rows `pitch` apart (a multiple of 8),
+// starting at (r0, c0); chunks of rows past rowLimit or past the pitch are zeros.
+template <int ROWS, int COLS, bool KMAJOR>
+__device__ __forceinline__ void load_tile_bf16(uint16_t* tile, const uint16_t* __restrict__ X, int pitch, int r0,
+                                               int c0, int rowLimit, int tid) {
+    constexpr int CHUNKS_PER_ROW = COLS / 8;
+#pragma unroll
+    for (int e = tid; e < ROWS * CHUNKS_PER_ROW; e += PIPE_THREADS) {
+        int row = e / CHUNKS_PER_ROW, col = (e % CHUNKS_PER_ROW) * 8;
+        int gr = r0 + row, gc = c0 + col;
+        bool valid = gr < rowLimit && gc < pitch;
+        const uint16_t* source = valid ? X + (i64)gr * pitch + gc : X;
+        uint16_t* target = tile + (KMAJOR ? kmajor_offset_bf16(row, col) : xmajor_offset_bf16(row, col, COLS));
+        cp_async16(target, source, valid ? 16 : 0);
+    }
+}
+
+// Lane (g, t)'s four k of one row of a k-major tile at k group kg: registers (k 4t, 4t + 1), (4t + 2, 4t + 3).
+__device__ __forceinline__ void kmajor_pairs(const uint16_t* tile, int row, int kg, int t, uint32_t (&r)[2]) {
+    uint2 q = *reinterpret_cast<const uint2*>(tile + kmajor_offset_bf16(row, kg * 16 + 4 * t));
+    r[0] = q.x;
+    r[1] = q.y;
+}
+// Lane (g, t)'s four k of the two adjacent rows x, x + 1 of an x-major tile, regrouped by row: lo for row x,
+// hi for row x + 1, each as registers (k 4t, 4t + 1), (4t + 2, 4t + 3).
+template <int WIDTH>
+__device__ __forceinline__ void xmajor_pairs(const uint16_t* tile, int x, int kg, int t, uint32_t (&lo)[2],
+                                             uint32_t (&hi)[2]) {
+    uint32_t w[4];  // w[s]: rows x (low half) and x + 1 (high half) at k 4t + s
+#pragma unroll
+    for (int s = 0; s < 4; s++) w[s] = *reinterpret_cast<const uint32_t*>(tile + xmajor_offset_bf16(kg * 16 + 4 * t + s, x, WIDTH));
+    lo[0] = low_halves(w[0], w[1]);
+    lo[1] = low_halves(w[2], w[3]);
+    hi[0] = high_halves(w[0], w[1]);
+    hi[1] = high_halves(w[2], w[3]);
+}
+
+// C[first + z] = A[z] @ B[z] from converted operands: A rows `lda` apart (M rows of K, or with A_T K rows
+// of M), B rows `ldb` apart (K rows of N, or with B_T N rows of K); entry z of each follows the previous.
+template <bool A_T, bool B_T>
+__device__ __forceinline__ void gemm_bf16_stored(const uint16_t* __restrict__ A, const uint16_t* __restrict__ B,
+                                                 float* __restrict__ C, int M, int N, int K, int lda, int ldb,
+                                                 int first) {
+    constexpr int BM = PIPE_BM, BN = PIPE_BN, BK = PIPE_BK;
+    extern __shared__ __align__(16) unsigned char gemm_smem[];
+    uint16_t* smem = reinterpret_cast<uint16_t*>(gemm_smem);
+    const int z = blockIdx.z;
+    A += (i64)z * (A_T ? K : M) * lda;
+    B += (i64)z * (B_T ? N : K) * ldb;
+    C += (i64)(first + z) * M * N;
+    const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wm = (warp >> 2) * 64, wn = (warp & 3) * 64;
+    const int g = lane >> 2, t = lane & 3;
+
+    auto load_stage = [&](int stage, int k0) {
+        uint16_t* a = smem + stage * BF16S_STAGE_HALVES;
+        uint16_t* b = a + BM * BK;
+        if (A_T) load_tile_bf16<BK, BM, false>(a, A, lda, k0, m0, K, tid);
+        else load_tile_bf16<BM, BK, true>(a, A, lda, m0, k0, M, tid);
+        if (B_T) load_tile_bf16<BN, BK, true>(b, B, ldb, n0, k0, N, tid);
+        else load_tile_bf16<BK, BN, false>(b, B, ldb, k0, n0, K, tid);
+    };
+
+    float acc[4][8][4] = {};
+    run_pipeline(K, load_stage, [&](int stage) {
+        const uint16_t* a = smem + stage * BF16S_STAGE_HALVES;
+        const uint16_t* b = a + BM * BK;
+#pragma unroll
+        for (int kg = 0; kg < BK / 16; kg++) {
+            uint32_t af[4][4];  // m16k16 fragments: rows g (0, 2) and g + 8 (1, 3), k pairs (0, 1) then (2, 3)
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                uint32_t lo[2], hi[2];
+                if (A_T) {
+                    xmajor_pairs<BM>(a, wm + i * 16 + 2 * g, kg, t, lo, hi);
+                } else {
+                    kmajor_pairs(a, wm + i * 16 + g, kg, t, lo);
+                    kmajor_pairs(a, wm + i * 16 + g + 8, kg, t, hi);
+                }
+                af[i][0] = lo[0];
+                af[i][1] = hi[0];
+                af[i][2] = lo[1];
+                af[i][3] = hi[1];
+            }
+#pragma unroll
+            for (int p = 0; p < 4; p++) {
+                uint32_t b0[2], b1[2];
+                if (B_T) {
+                    kmajor_pairs(b, wn + p * 16 + g, kg, t, b0);
+                    kmajor_pairs(b, wn + p * 16 + 8 + g, kg, t, b1);
+                } else {
+                    xmajor_pairs<BN>(b, wn + p * 16 + 2 * g, kg, t, b0, b1);
+                }
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    mma_bf16(acc[i][2 * p], af[i], b0);
+                    mma_bf16(acc[i][2 * p + 1], af[i], b1);
+                }
+            }
+        }
+    });
+    store_pipelined_tile<A_T, B_T>(C, acc, M, N, m0 + wm, n0 + wn, g, t);
+}
+
+// Dynamic shared memory: PIPE_STAGES * BF16S_STAGE_HALVES halves (72 KiB); MatmulKernels.BF16_STORED_SHARED_BYTES.
+#define GEMM_BF16_STORED(NAME, A_T, B_T)                                                                          \
+    extern "C" __global__ void __launch_bounds__(PIPE_THREADS)                                                  \
+    NAME(const uint16_t* A, const uint16_t* B, float* C, int M, int N, int K, int lda, int ldb, int first) {    \
+        gemm_bf16_stored<A_T, B_T>(A, B, C, M, N, K, lda, ldb, first);                                          \
+    }
+GEMM_BF16_STORED(gemm_bf16s_nn, false, false)
+GEMM_BF16_STORED(gemm_bf16s_nt, false, true)
+GEMM_BF16_STORED(gemm_bf16s_tn, true, false)
+GEMM_BF16_STORED(gemm_bf16s_tt, true, true)

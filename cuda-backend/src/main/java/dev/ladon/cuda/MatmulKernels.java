@@ -21,13 +21,18 @@ final class MatmulKernels {
     private MatmulKernels() {
     }
 
-    /** Dynamic shared memory of the pipelined tensor-core kernels: 3 stages of (128 + 256) x 32 floats. */
+    /** Dynamic shared memory of the pipelined TF32 kernels: 3 stages of (128 + 256) x 32 floats. */
     static final int PIPELINED_SHARED_BYTES = 3 * (128 + 256) * 32 * 4;
+    /** ... and of the BF16 kernels on converted operands ({@code gemm_bf16s_*}): the same in bfloat16. */
+    static final int BF16_STORED_SHARED_BYTES = 3 * (128 + 256) * 32 * 2;
 
-    /** The kernel, its block tile and its dynamic shared memory for a problem. */
-    record Choice(String kernel, int tileM, int tileN, int sharedBytes) {
+    /**
+     * The kernel, its block tile and its dynamic shared memory for a problem; {@code bf16Operands}: the
+     * kernel reads operands converted to bfloat16 first ({@code gemm_to_bf16}).
+     */
+    record Choice(String kernel, int tileM, int tileN, int sharedBytes, boolean bf16Operands) {
         Choice(String kernel, int tileM, int tileN) {
-            this(kernel, tileM, tileN, 0);
+            this(kernel, tileM, tileN, 0, false);
         }
     }
 
@@ -38,8 +43,10 @@ final class MatmulKernels {
      * a row-major operand, {@code t} for a transposed one, as {@code aTransposed} and {@code bTransposed}
      * say), if the device gives a block {@code maxSharedBytes} of shared memory for its three stages and the
      * problem has a 128 x 256 tile for each of the device's {@code multiprocessors} (with fewer, most would
-     * idle: the 128 x 128 kernels spread the work wider). Likewise the FP32 kernels take 128 x 128 tiles
-     * only when there are enough of them, and 64 x 64 ones otherwise.
+     * idle: the 128 x 128 kernels spread the work wider). BF16 with as many tiles converts the operands to
+     * bfloat16 first, whatever their strides, and runs the same pipeline on half the bytes
+     * ({@code gemm_bf16s_*}). The FP32 kernels take 128 x 128 tiles only when there are enough of them, and
+     * 64 x 64 ones otherwise.
      */
     static Choice choose(DType dtype, MatmulPrecision precision, int m, int n, long batch, boolean chunked,
             boolean aTransposed, boolean bTransposed, int multiprocessors, int maxSharedBytes) {
@@ -48,12 +55,13 @@ final class MatmulKernels {
         }
         String suffix = chunked ? "_c4" : "";
         String layouts = "_" + (aTransposed ? "t" : "n") + (bTransposed ? "t" : "n");
-        boolean pipelined = chunked && maxSharedBytes >= PIPELINED_SHARED_BYTES
-                && (long) ceilDiv(m, 128) * ceilDiv(n, 256) * batch >= multiprocessors;
+        boolean bigTilesForAll = (long) ceilDiv(m, 128) * ceilDiv(n, 256) * batch >= multiprocessors;
         return switch (precision) {
-            case TF32 -> pipelined ? new Choice("gemm_tf32" + layouts, 128, 256, PIPELINED_SHARED_BYTES)
+            case TF32 -> chunked && bigTilesForAll && maxSharedBytes >= PIPELINED_SHARED_BYTES
+                    ? new Choice("gemm_tf32" + layouts, 128, 256, PIPELINED_SHARED_BYTES, false)
                     : new Choice("gemm_tf32", 128, 128);
-            case BF16 -> pipelined ? new Choice("gemm_bf16" + layouts, 128, 256, PIPELINED_SHARED_BYTES)
+            case BF16 -> bigTilesForAll && maxSharedBytes >= BF16_STORED_SHARED_BYTES
+                    ? new Choice("gemm_bf16s" + layouts, 128, 256, BF16_STORED_SHARED_BYTES, true)
                     : new Choice("gemm_bf16", 128, 128);
             case FP32 -> {
                 long bigTiles = (long) ceilDiv(m, 128) * ceilDiv(n, 128) * batch;
@@ -118,8 +126,11 @@ final class MatmulKernels {
             long cAddr = b.address(out) + p * perPiece * mn * bytes;
             boolean chunked = chunked(aAddr, a.stride(-2), a.stride(-1), inner.strides(0))
                     && chunked(bAddr, bb.stride(-2), bb.stride(-1), inner.strides(1));
-            // A chunked operand has one unit stride: k for a row-major A, n for a row-major B.
-            Choice c = choose(a.dtype(), precision, m, n, batchCount, chunked, a.stride(-1) != 1, bb.stride(-1) != 1,
+            // Transposed: the operand's unit stride is along m (A) or k (B). Without a unit stride at all, an
+            // operand counts as untransposed (only the BF16 conversion reads such operands for a pipeline).
+            boolean aTransposed = a.stride(-1) != 1 && a.stride(-2) == 1;
+            boolean bTransposed = bb.stride(-1) != 1 && bb.stride(-2) == 1;
+            Choice c = choose(a.dtype(), precision, m, n, batchCount, chunked, aTransposed, bTransposed,
                     b.multiprocessors(), b.maxSharedBytesPerBlock());
             if (ceilDiv(n, c.tileN()) > MAX_GRID_Y) {
                 throw new UnsupportedOperationException("matmul on " + b.device() + ": " + n + " columns need "
@@ -128,6 +139,18 @@ final class MatmulKernels {
             }
             for (long first = 0; first < perPiece; first += MAX_GRID_Z) {
                 int count = (int) Math.min(MAX_GRID_Z, perPiece - first);
+                if (c.bf16Operands()) {
+                    // A as [M][K] (or transposed [K][M]), B as [K][N] (or [N][K]): each operand's own orientation.
+                    Tensor aBf16 = toBf16(b, aAddr, aTransposed ? k : m, aTransposed ? m : k, aTransposed ? a.stride(-1)
+                            : a.stride(-2), aTransposed ? a.stride(-2) : a.stride(-1), struct, 0, (int) first, count);
+                    Tensor bBf16 = toBf16(b, bAddr, bTransposed ? n : k, bTransposed ? k : n, bTransposed ? bb.stride(-1)
+                            : bb.stride(-2), bTransposed ? bb.stride(-2) : bb.stride(-1), struct, 1, (int) first, count);
+                    b.launch(MODULE, c.kernel(), ceilDiv(m, c.tileM()), ceilDiv(n, c.tileN()), count, 256,
+                            c.sharedBytes(), new KernelArgs().pointer(b.address(aBf16)).pointer(b.address(bBf16))
+                                    .pointer(cAddr).i32(m).i32(n).i32(k).i32(bf16Pitch(aTransposed ? m : k))
+                                    .i32(bf16Pitch(bTransposed ? k : n)).i32((int) first));
+                    continue;
+                }
                 KernelArgs args = new KernelArgs().pointer(aAddr).pointer(bAddr).pointer(cAddr).i32(m).i32(n).i32(k)
                         .i32(a.stride(-2)).i32(a.stride(-1)).i32(bb.stride(-2)).i32(bb.stride(-1)).struct(struct)
                         .i32((int) first);
@@ -136,6 +159,31 @@ final class MatmulKernels {
             }
         }
         return out;
+    }
+
+    /** Elements per row of a converted operand: its columns rounded up to 16 bytes of bfloat16. */
+    static int bf16Pitch(int cols) {
+        return (cols + 7) / 8 * 8;
+    }
+
+    /**
+     * Batch entries [first, first + count) of one operand of a launch (at {@code address}, its rows and
+     * columns {@code sRow} and {@code sCol} apart, its batch offsets those of GemmBatch {@code struct} for
+     * {@code operand} 0 = A or 1 = B), rounded to bfloat16 into a new buffer of {@code count} x rows x
+     * {@link #bf16Pitch}(cols) halves, zeros past the columns. The buffer is a float32 tensor of half as many
+     * elements: Ladon has no bfloat16 dtype, and only the kernels read it.
+     */
+    private static Tensor toBf16(CudaBackend b, long address, int rows, int cols, int sRow, int sCol, int[] struct,
+            int operand, int first, int count) {
+        int pitch = bf16Pitch(cols);
+        long halves = (long) count * rows * pitch;
+        Tensor buffer = b.empty(DType.FLOAT32, (int) ((halves + 1) / 2));
+        if (halves > 0) {
+            b.launch(MODULE, "gemm_to_bf16", ceilDiv((long) rows * pitch, 256), count, 1, 256, 0, new KernelArgs()
+                    .pointer(b.address(buffer)).pointer(address).i32(rows).i32(cols).i32(pitch).i32(sRow).i32(sCol)
+                    .struct(struct).i32(operand).i32(first));
+        }
+        return buffer;
     }
 
     /** The {@code GemmBatch} struct: rank, shape[6], strideA[6], strideB[6]. A 0-dim batch is rank 0. */

@@ -38,10 +38,19 @@ class MatmulKernelsTest {
         assertThat(tf32.kernel()).isEqualTo("gemm_tf32_tn");
         assertThat(tf32.tileN()).isEqualTo(256);
         assertThat(tf32.sharedBytes()).isEqualTo(MatmulKernels.PIPELINED_SHARED_BYTES).isGreaterThan(48 * 1024);
-        assertThat(kernel(DType.FLOAT32, MatmulPrecision.BF16, 2048, 2048, 3, true, false, true, H100_SHARED))
-                .isEqualTo("gemm_bf16_nt");
-        assertThat(kernel(DType.FLOAT32, MatmulPrecision.BF16, 4096, 4096, 1, false, false, true, H100_SHARED))
-                .as("operands not in chunks").isEqualTo("gemm_bf16");
+        MatmulKernels.Choice bf16 = MatmulKernels.choose(DType.FLOAT32, MatmulPrecision.BF16, 2048, 2048, 3, true, false,
+                true, H100_SMS, H100_SHARED);
+        assertThat(bf16.kernel()).isEqualTo("gemm_bf16s_nt");
+        assertThat(bf16.bf16Operands()).isTrue();
+        assertThat(bf16.sharedBytes()).isEqualTo(MatmulKernels.BF16_STORED_SHARED_BYTES);
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.BF16, 4096, 4096, 1, false, false, false, H100_SHARED))
+                .as("BF16 converts operands of any strides").isEqualTo("gemm_bf16s_nn");
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.BF16, 4096, 4096, 1, true, false, false, 99 * 1024))
+                .as("72 KiB of shared memory fit Ada's 99").isEqualTo("gemm_bf16s_nn");
+        assertThat(kernel(DType.FLOAT32, MatmulPrecision.BF16, 412, 2053, 1, true, true, false, H100_SHARED))
+                .as("36 tiles for 132 SMs").isEqualTo("gemm_bf16");
+        assertThat(MatmulKernels.bf16Pitch(70)).isEqualTo(72);
+        assertThat(MatmulKernels.bf16Pitch(72)).isEqualTo(72);
         assertThat(kernel(DType.FLOAT32, MatmulPrecision.TF32, 412, 2053, 1, true, true, false, H100_SHARED))
                 .as("a 47M model's weight gradient: 36 tiles of 128 x 256 for 132 SMs").isEqualTo("gemm_tf32");
         assertThat(kernel(DType.FLOAT32, MatmulPrecision.TF32, 4096, 4096, 1, true, false, false, 99 * 1024))

@@ -359,6 +359,9 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
                     in -> matmulWith(p, in.get(0).narrow(2, 0, 130).mT(), in.get(1).narrow(2, 0, 70).mT()), tol, tol));
             c.add(of("matmul " + p + " pipelined nn batched", List.of(randn(156, F32, 4, 40, 100), randn(157, F32, 4, 100, 36)),
                     in -> matmulWith(p, in.get(0), in.get(1)), tol, tol));
+            // Neither matrix stride 1 (every other element of a last dim): BF16 converts such operands too.
+            c.add(of("matmul " + p + " pipelined, no unit stride", List.of(randn(158, F32, 4, 50, 30, 2), randn(159, F32, 4, 30, 70, 2)),
+                    in -> matmulWith(p, in.get(0).select(3, 0), in.get(1).select(3, 1)), tol, tol));
         }
     }
 
