@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates the PTX that the CUDA backend ships in its jar, one file per kernel family:
-#   src/main/cuda/NAME.cu  ->  src/main/resources/dev/ladon/cuda/ptx/NAME.ptx
-# The PTX is committed so that building Ladon never needs nvcc. Each file starts with the SHA-256 of its
-# sources (NAME.cu followed by every *.cuh of src/main/cuda in name order); PtxFreshnessTest fails when a
-# source no longer matches, so run this script after editing any .cu or .cuh file.
+#   src/main/cuda/NAME.cu  ->  src/main/resources/dev/ladon/cuda/ptx/NAME.ptx.gz
+# The PTX is committed so that building Ladon never needs nvcc, gzipped (gzip -9n: no name or time, so
+# the same text gives the same bytes) because the working tree that travels to the GPU machine is limited
+# in size and PTX text shrinks about tenfold; `gzip -dc FILE.ptx.gz` shows it. Each file starts with the
+# SHA-256 of its sources (NAME.cu followed by every *.cuh of src/main/cuda in name order);
+# PtxFreshnessTest fails when a source no longer matches, so run this script after editing any .cu or
+# .cuh file.
 #
 # Usage: cuda-backend/build-ptx.sh [NAME ...]     (no names: every .cu)
 # Needs nvcc (CUDA 12 or newer); NVCC=/path/to/nvcc overrides the one on PATH.
@@ -30,7 +33,7 @@ for name in "${names[@]}"; do
     echo "// ladon-source-sha256: $hash"
     echo "// nvcc $version: ${flags[*]}"
     cat "$tmp"
-  } > "$out/$name.ptx"
-  rm -f "$tmp"
-  echo "build-ptx: $name.ptx ($(grep -c '^\.visible \.entry' "$out/$name.ptx") kernels)"
+  } | gzip -9n > "$out/$name.ptx.gz"
+  rm -f "$tmp" "$out/$name.ptx"
+  echo "build-ptx: $name.ptx.gz ($(gzip -dc "$out/$name.ptx.gz" | grep -c '^\.visible \.entry') kernels)"
 done

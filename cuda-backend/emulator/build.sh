@@ -29,7 +29,7 @@ for r in "${runtime[@]}"; do sources+=("$here/$r.cpp"); done
 for cu in "$src"/*.cu; do
   name=$(basename "$cu" .cu)
   perl "$here/rewrite.pl" "$cu" > "$gen/$name.cu.inc"
-  kernels=$(sed -n -E 's/^\.visible \.entry ([A-Za-z_0-9]+)\(.*/\1/p' "$ptx/$name.ptx")
+  kernels=$(gzip -dc "$ptx/$name.ptx.gz" | sed -n -E 's/^\.visible \.entry ([A-Za-z_0-9]+)\(.*/\1/p')
   # Each file in a namespace of its own, so that helpers of the same name in two files do not collide;
   # the kernels keep their C names. Each kernel of the file's PTX is registered under its name.
   {
@@ -58,4 +58,4 @@ runtime_objects=()
 for r in "${runtime[@]}"; do runtime_objects+=("$gen/$r.o"); done
 "$cxx" "${flags[@]}" -o "$out/selftest" "$here/selftest.cpp" "${runtime_objects[@]}"
 "$out/selftest" > "$out/selftest.log" 2>&1 || { cat "$out/selftest.log" >&2; echo "emulator: selftest failed" >&2; exit 1; }
-echo "emulator: $out/libcuda.so.1 ($(cat "$ptx"/*.ptx | grep -c '^\.visible \.entry') kernels)"
+echo "emulator: $out/libcuda.so.1 ($(gzip -dc "$ptx"/*.ptx.gz | grep -c '^\.visible \.entry') kernels)"

@@ -283,14 +283,18 @@ final class JCudaDriverApi implements DriverApi {
         return m;
     }
 
-    /** The PTX text of a module from this jar, ending with the NUL byte cuModuleLoadData needs. */
+    /**
+     * The PTX text of a module from this jar, ending with the NUL byte cuModuleLoadData needs. The modules
+     * are stored gzipped (build-ptx.sh): PTX is text that shrinks about tenfold, and the working tree that
+     * travels to the GPU machine is limited in size.
+     */
     static byte[] readPtx(String module) {
-        String path = "/dev/ladon/cuda/ptx/" + module + ".ptx";
-        try (InputStream in = JCudaDriverApi.class.getResourceAsStream(path)) {
-            if (in == null) {
+        String path = "/dev/ladon/cuda/ptx/" + module + ".ptx.gz";
+        try (InputStream raw = JCudaDriverApi.class.getResourceAsStream(path)) {
+            if (raw == null) {
                 throw new IllegalStateException("PTX resource " + path + " is missing from the cuda-backend jar");
             }
-            byte[] text = in.readAllBytes();
+            byte[] text = new java.util.zip.GZIPInputStream(raw).readAllBytes();
             return Arrays.copyOf(text, text.length + 1);
         } catch (IOException e) {
             throw new IllegalStateException("cannot read PTX resource " + path, e);

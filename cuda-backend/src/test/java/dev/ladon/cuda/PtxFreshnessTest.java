@@ -14,7 +14,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * The committed PTX must come from the current CUDA sources: each .ptx records the SHA-256 of its .cu
+ * The committed PTX must come from the current CUDA sources: each .ptx.gz records the SHA-256 of its .cu
  * followed by every .cuh (in name order), exactly as build-ptx.sh computes it. A stale PTX would run old
  * kernel code silently, so this fails instead and names the script that fixes it.
  */
@@ -28,7 +28,7 @@ class PtxFreshnessTest {
         assertThat(sources).as("kernel sources in %s", CUDA_SOURCES).isNotEmpty();
         for (Path cu : sources) {
             String name = cu.getFileName().toString().replace(".cu", "");
-            Path ptx = PTX.resolve(name + ".ptx");
+            Path ptx = PTX.resolve(name + ".ptx.gz");
             assertThat(ptx).as("PTX for %s; run cuda-backend/build-ptx.sh %s", cu, name).exists();
             assertThat(recordedHash(ptx))
                     .as("%s is stale: its source changed since it was generated; run cuda-backend/build-ptx.sh %s", ptx, name)
@@ -38,16 +38,17 @@ class PtxFreshnessTest {
 
     @Test
     void everyPtxFileHasItsSource() throws IOException {
-        for (Path ptx : list(PTX, ".ptx")) {
-            String name = ptx.getFileName().toString().replace(".ptx", ".cu");
+        for (Path ptx : list(PTX, ".ptx.gz")) {
+            String name = ptx.getFileName().toString().replace(".ptx.gz", ".cu");
             assertThat(CUDA_SOURCES.resolve(name)).as("source of %s", ptx).exists();
         }
     }
 
     @Test
     void ptxTargetsComputeCapability80() throws IOException {
-        for (Path ptx : list(PTX, ".ptx")) {
-            assertThat(Files.readString(ptx)).as("%s", ptx).contains(".target sm_80").contains(".address_size 64");
+        assertThat(list(PTX, ".ptx")).as("uncompressed PTX in %s (build-ptx.sh writes .ptx.gz)", PTX).isEmpty();
+        for (Path ptx : list(PTX, ".ptx.gz")) {
+            assertThat(text(ptx)).as("%s", ptx).contains(".target sm_80").contains(".address_size 64");
         }
     }
 
@@ -66,9 +67,14 @@ class PtxFreshnessTest {
     }
 
     static String recordedHash(Path ptx) throws IOException {
-        try (Stream<String> lines = Files.lines(ptx)) {
-            return lines.limit(5).filter(l -> l.startsWith("// ladon-source-sha256: ")).findFirst()
-                    .map(l -> l.substring("// ladon-source-sha256: ".length()).trim()).orElse("(no hash recorded)");
+        return text(ptx).lines().limit(5).filter(l -> l.startsWith("// ladon-source-sha256: ")).findFirst()
+                .map(l -> l.substring("// ladon-source-sha256: ".length()).trim()).orElse("(no hash recorded)");
+    }
+
+    /** The text of a gzipped PTX file. */
+    static String text(Path ptxGz) throws IOException {
+        try (java.io.InputStream in = new java.util.zip.GZIPInputStream(Files.newInputStream(ptxGz))) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         }
     }
 
