@@ -469,7 +469,7 @@ gemm_bf16(const float* A, const float* B, float* C, GEMM_PARAMS) {
     gemm_tensor_core<true>(A, B, C, M, N, K, sAm, sAk, sBk, sBn, batch, first);
 }
 
-// ---- pipelined tensor-core kernels -------------------------------------------------------------------------
+// ---- pipelined TF32 kernels --------------------------------------------------------------------------------
 //
 // Shared memory holds STAGES slices of BK = 32 k, each an A tile and a B tile in the operand's own
 // orientation, as 16-byte chunks:
@@ -482,8 +482,9 @@ gemm_bf16(const float* A, const float* B, float* C, GEMM_PARAMS) {
 // Fragments. An mma sums over k, so any assignment of the slice's k to the instruction's k positions is
 // right as long as A and B use the same one. Here lane (g, t) (g = lane / 4, t = lane % 4) holds, for each
 // group of 16 k, the four k 4t .. 4t + 3 (its "slots"): from a k-major tile that is one 16-byte load. TF32
-// runs two k8 steps per group (slots 0, 1 then 2, 3 in the instruction's k positions t and t + 4); BF16 one
-// k16 step (slots 0, 1 packed in one register as the k pair 2t, 2t + 1, slots 2, 3 as 2t + 8, 2t + 9).
+// runs two k8 steps per group (slots 0, 1 then 2, 3 in the instruction's k positions t and t + 4); the
+// BF16 kernels further down use the same slots for one k16 step (slots 0, 1 in one register as the k pair
+// 2t, 2t + 1, slots 2, 3 as 2t + 8, 2t + 9).
 // Rows and columns may be permuted too, if the output is written back with the same permutation: from an
 // m-major tile lane g takes the rows 2g and 2g + 1 (adjacent: one 8-byte load per slot) as the fragment's
 // rows g and g + 8; from an n-major tile, the n8 tiles 2p and 2p + 1 of a pair take columns 16p + 2g and
@@ -498,21 +499,12 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int PENDING> __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(PENDING));
 }
-// Two floats as a bf16 pair, round to nearest even: lo in the low half (the smaller k).
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-    uint32_t r;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
-    return r;
-}
 #else
 __device__ __forceinline__ void cp_async16(void* shared, const void* global, int sourceBytes) {
     ladon_emu::async_copy(shared, global, 16, sourceBytes);
 }
 __device__ __forceinline__ void cp_async_commit() { ladon_emu::async_commit(); }
 template <int PENDING> __device__ __forceinline__ void cp_async_wait() { ladon_emu::async_wait(PENDING); }
-__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
-    return (uint32_t)to_bf16(lo) | ((uint32_t)to_bf16(hi) << 16);
-}
 #endif
 
 constexpr int PIPE_BM = 128, PIPE_BN = 256, PIPE_BK = 32, PIPE_STAGES = 3, PIPE_THREADS = 256;
