@@ -62,6 +62,9 @@ __device__ __forceinline__ void batch_offsets(const GemmBatch& g, int z, int& of
     }
 }
 
+// Slices of `depth` along a sum of K terms, for K up to 2^31 - 1 (K + depth - 1 would overflow an int).
+__device__ __forceinline__ int slices(int K, int depth) { return (int)(((i64)K + depth - 1) / depth); }
+
 // Moves A, B and C to the block's batch entry, first + blockIdx.z.
 template <typename PointerA, typename PointerB, typename PointerC>
 __device__ __forceinline__ void to_batch_entry(const GemmBatch& batch, int first, int M, int N, PointerA& A,
@@ -198,7 +201,7 @@ __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __re
 #pragma unroll
         for (int j = 0; j < TN; j++) acc[i][j] = T(0);
 
-    const int tiles = (K + BK - 1) / BK;
+    const int tiles = slices(K, BK);
     load(0);
     store(0);
     __syncthreads();
@@ -233,7 +236,7 @@ __device__ __forceinline__ void gemm_simt(const T* __restrict__ A, const T* __re
     }
 #pragma unroll
     for (int i = 0; i < TM; i++) {
-        int m = m0 + (i / 4) * (BM / GROUPS_M) + ty * 4 + (i % 4);
+        i64 m = (i64)m0 + (i / 4) * (BM / GROUPS_M) + ty * 4 + (i % 4);  // 64-bit: m0 may be near 2^31
         if (m >= M) continue;
 #pragma unroll
         for (int j = 0; j < TN; j++) {
@@ -392,7 +395,7 @@ __device__ __forceinline__ void gemm_tensor_core(const float* __restrict__ A, co
 #pragma unroll
             for (int q = 0; q < 4; q++) acc[i][j][q] = 0.0f;
 
-    const int tiles = (K + BK - 1) / BK;
+    const int tiles = slices(K, BK);
     load(0);
     store(0);
     __syncthreads();
@@ -450,7 +453,7 @@ __device__ __forceinline__ void gemm_tensor_core(const float* __restrict__ A, co
         for (int j = 0; j < 4; j++)
 #pragma unroll
             for (int q = 0; q < 4; q++) {
-                int m = m0 + warpM * 64 + i * 16 + g + (q >> 1) * 8;
+                i64 m = (i64)m0 + warpM * 64 + i * 16 + g + (q >> 1) * 8;
                 int n = n0 + warpN * 32 + j * 8 + 2 * t + (q & 1);
                 if (m < M && n < N) C[(i64)m * N + n] = acc[i][j][q];
             }
@@ -558,7 +561,7 @@ __device__ __forceinline__ void xmajor_slots(const float* tile, int x, int kg, i
 template <typename LoadStage, typename Compute>
 __device__ __forceinline__ void run_pipeline(int K, LoadStage& load_stage, Compute compute) {
     constexpr int BK = PIPE_BK, STAGES = PIPE_STAGES;
-    const int tiles = (K + BK - 1) / BK;
+    const int tiles = slices(K, BK);
 #pragma unroll
     for (int s = 0; s < STAGES - 1; s++) {
         if (s < tiles) load_stage(s, s * BK);
@@ -588,7 +591,7 @@ __device__ __forceinline__ void store_pipelined_tile(float* __restrict__ C, cons
 #pragma unroll
             for (int q = 0; q < 4; q++) {
                 int fr = g + 8 * (q >> 1), fc = 2 * t + (q & 1);
-                int m = mw + i * 16 + (A_T ? 2 * g + (q >> 1) : fr);
+                i64 m = (i64)mw + i * 16 + (A_T ? 2 * g + (q >> 1) : fr);
                 int n = nw + (B_T ? j * 8 + fc : (j >> 1) * 16 + 2 * fc + (j & 1));
                 if (m < M && n < N) C[(i64)m * N + n] = acc[i][j][q];
             }
