@@ -780,17 +780,18 @@ __device__ __forceinline__ void xmajor_pairs(const uint16_t* tile, int x, int kg
 }
 
 // C[first + z] = A[z] @ B[z] from converted operands: A rows `lda` apart (M rows of K, or with A_T K rows
-// of M), B rows `ldb` apart (K rows of N, or with B_T N rows of K); entry z of each follows the previous.
+// of M), B rows `ldb` apart (K rows of N, or with B_T N rows of K); entry z of each follows the previous,
+// unless the operand is broadcast over the batch (aBatched or bBatched 0: one entry for all).
 template <bool A_T, bool B_T>
 __device__ __forceinline__ void gemm_bf16_stored(const uint16_t* __restrict__ A, const uint16_t* __restrict__ B,
                                                  float* __restrict__ C, int M, int N, int K, int lda, int ldb,
-                                                 int first) {
+                                                 int aBatched, int bBatched, int first) {
     constexpr int BM = PIPE_BM, BN = PIPE_BN, BK = PIPE_BK;
     extern __shared__ __align__(16) unsigned char gemm_smem[];
     uint16_t* smem = reinterpret_cast<uint16_t*>(gemm_smem);
     const int z = blockIdx.z;
-    A += (i64)z * (A_T ? K : M) * lda;
-    B += (i64)z * (B_T ? N : K) * ldb;
+    A += (i64)z * aBatched * (A_T ? K : M) * lda;
+    B += (i64)z * bBatched * (B_T ? N : K) * ldb;
     C += (i64)(first + z) * M * N;
     const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN;
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -850,8 +851,9 @@ __device__ __forceinline__ void gemm_bf16_stored(const uint16_t* __restrict__ A,
 // Dynamic shared memory: PIPE_STAGES * BF16S_STAGE_HALVES halves (72 KiB); MatmulKernels.BF16_STORED_SHARED_BYTES.
 #define GEMM_BF16_STORED(NAME, A_T, B_T)                                                                          \
     extern "C" __global__ void __launch_bounds__(PIPE_THREADS)                                                  \
-    NAME(const uint16_t* A, const uint16_t* B, float* C, int M, int N, int K, int lda, int ldb, int first) {    \
-        gemm_bf16_stored<A_T, B_T>(A, B, C, M, N, K, lda, ldb, first);                                          \
+    NAME(const uint16_t* A, const uint16_t* B, float* C, int M, int N, int K, int lda, int ldb, int aBatched,  \
+         int bBatched, int first) {                                                                             \
+        gemm_bf16_stored<A_T, B_T>(A, B, C, M, N, K, lda, ldb, aBatched, bBatched, first);                      \
     }
 GEMM_BF16_STORED(gemm_bf16s_nn, false, false)
 GEMM_BF16_STORED(gemm_bf16s_nt, false, true)

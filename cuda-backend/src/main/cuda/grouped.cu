@@ -11,11 +11,15 @@
 //   backward w  tile: 64 input features x 64 output columns of one expert at a time, summing over a run of
 //               256 pairs: rank-one updates gate[p] x[row[p]]^T dOut[p] in registers, flushed with
 //               atomicAdd when the expert changes and at the end of the run.
-// Forward and backward x stage a tile of weights only when the tile's valid pairs share one expert, the
-// usual case when the router sorts pairs by expert; a tile that mixes experts (at most a few per expert
-// boundary when sorted) reads each pair's weights from global memory instead: unsorted pairs stay correct,
-// only slower. Float atomics make the last bits of dx and dweight vary with scheduling. dgate is computed
-// on the host side from a second, ungated forward and a row-wise dot product (GroupedMatmulKernels.java).
+// The kernels walk the pairs in an order grouped by expert, order[q] being the q-th pair: the routers list
+// pairs token by token (consecutive pairs have different experts), so GroupedMatmulKernels first makes
+// that order with a counting sort on the GPU (grouped_count, grouped_offsets, grouped_scatter; within an
+// expert the order is whatever the atomics give). Forward and backward x stage a tile of weights when the
+// tile's valid pairs share one expert, which then holds for all tiles but those at expert boundaries; a
+// tile that mixes experts reads each pair's weights from global memory instead. Backward w's runs then
+// change expert only at those boundaries, so its atomics stay few. Float atomics make the last bits of dx
+// and dweight vary with scheduling; out does not depend on the order. dgate is computed on the host side
+// from a second, ungated forward and a row-wise dot product (GroupedMatmulKernels.java).
 //
 // Row and expert indices are checked; a bad pair is reported through the IndexError record and
 // contributes nothing (its output row is 0).
@@ -49,16 +53,19 @@ __device__ __forceinline__ bool valid_pair(const I* row, const I* expert, int p,
 __device__ __forceinline__ int tile_col0() { return ((threadIdx.x / 32 % 2) * 8 + threadIdx.x % 8) * 4; }
 __device__ __forceinline__ int tile_row(int j) { return threadIdx.x / 32 / 2 * 16 + threadIdx.x % 32 / 8 + 4 * j; }
 
-// The tile's pairs [p0, p0 + TILE): their rows and experts (-1 for a pair past P or a bad one, reported to
-// err when given), and the expert all valid pairs share (-1 when there is none, -2 when they differ).
-// Ends with a barrier.
+// The tile's pairs order[q0 .. q0 + TILE): their indices (-1 past P), rows and experts (-1 for a pair past
+// P or a bad one, reported to err when given), and the expert all valid pairs share (-1 when there is
+// none, -2 when they differ). Ends with a barrier.
 template <typename I>
-__device__ __forceinline__ int tile_pairs(int* rows, int* experts, int* shared, const I* row, const I* expert, int p0,
-                                          int P, int N, int E, IndexError* err) {
+__device__ __forceinline__ int tile_pairs(int* pairs, int* rows, int* experts, int* shared, const int* order,
+                                          const I* row, const I* expert, i64 q0, int P, int N, int E,
+                                          IndexError* err) {
     const int tid = threadIdx.x;
     if (tid < TILE) {
-        int p = p0 + tid, r = -1, e = -1;
-        if (p < P && !valid_pair(row, expert, p, N, E, r, e, err)) r = e = -1;
+        i64 q = q0 + tid;
+        int p = q < P ? order[q] : -1, r = -1, e = -1;
+        if (p >= 0 && !valid_pair(row, expert, p, N, E, r, e, err)) r = e = -1;
+        pairs[tid] = p;
         rows[tid] = r;
         experts[tid] = e;
     }
@@ -84,13 +91,13 @@ template <typename T> __device__ __forceinline__ void zero16(T (&acc)[4][4]) {
 
 // blockIdx = (pair tile, column tile): pairs on x, whose grid limit is 2^31 - 1.
 template <typename T, typename I>
-__device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, const I* expert, const T* gate, int P,
-                                int N, int Din, int Dout, int E, IndexError* err) {
-    __shared__ int rows[TILE], experts[TILE], uniform;
+__device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, const I* expert, const T* gate,
+                                const int* order, int P, int N, int Din, int Dout, int E, IndexError* err) {
+    __shared__ int pairs[TILE], rows[TILE], experts[TILE], uniform;
     __shared__ T Xs[TILE][DEPTH + 1];              // [pair][k]
     __shared__ __align__(16) T Ws[DEPTH][TILE];    // [k][column] of the tile's one expert
-    const int p0 = blockIdx.x * TILE, n0 = blockIdx.y * TILE, tid = threadIdx.x, c0 = tile_col0();
-    const int one = tile_pairs(rows, experts, &uniform, row, expert, p0, P, N, E, err);
+    const int n0 = blockIdx.y * TILE, tid = threadIdx.x, c0 = tile_col0();
+    const int one = tile_pairs(pairs, rows, experts, &uniform, order, row, expert, (i64)blockIdx.x * TILE, P, N, E, err);
     T acc[4][4];
     zero16(acc);
     for (int k0 = 0; k0 < Din; k0 += DEPTH) {
@@ -138,8 +145,8 @@ __device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, co
     }
 #pragma unroll
     for (int j = 0; j < 4; j++) {
-        int pp = tile_row(j), p = p0 + pp;
-        if (p >= P) continue;
+        int pp = tile_row(j), p = pairs[pp];
+        if (p < 0) continue;
         int e = experts[pp];
         T g = (gate != nullptr && e >= 0) ? gate[p] : T(1);
 #pragma unroll
@@ -154,13 +161,13 @@ __device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, co
 // skipped and reported here as in the forward (by the first feature tile), since the backward can be
 // called on its own (FusedOps.groupedMatmulBackward).
 template <typename T, typename I>
-__device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* row, const I* expert, const T* gate, int P,
-                                   int N, int Din, int Dout, int E, IndexError* err) {
-    __shared__ int rows[TILE], experts[TILE], uniform;
+__device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* row, const I* expert, const T* gate,
+                                   const int* order, int P, int N, int Din, int Dout, int E, IndexError* err) {
+    __shared__ int pairs[TILE], rows[TILE], experts[TILE], uniform;
     __shared__ T Gs[TILE][DEPTH + 1];              // [pair][n]
     __shared__ __align__(16) T Wt[DEPTH][TILE];    // [n][k]: the tile's one expert, transposed
-    const int p0 = blockIdx.x * TILE, k0 = blockIdx.y * TILE, tid = threadIdx.x, c0 = tile_col0();
-    const int one = tile_pairs(rows, experts, &uniform, row, expert, p0, P, N, E,
+    const int k0 = blockIdx.y * TILE, tid = threadIdx.x, c0 = tile_col0();
+    const int one = tile_pairs(pairs, rows, experts, &uniform, order, row, expert, (i64)blockIdx.x * TILE, P, N, E,
                                blockIdx.y == 0 ? err : (IndexError*)nullptr);
     T acc[4][4];
     zero16(acc);
@@ -168,7 +175,7 @@ __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* ro
         __syncthreads();
         for (int i = tid; i < TILE * DEPTH; i += blockDim.x) {
             int pp = i / DEPTH, nn = i % DEPTH;
-            Gs[pp][nn] = (experts[pp] >= 0 && n0 + nn < Dout) ? gout[(i64)(p0 + pp) * Dout + n0 + nn] : T(0);
+            Gs[pp][nn] = (experts[pp] >= 0 && n0 + nn < Dout) ? gout[(i64)pairs[pp] * Dout + n0 + nn] : T(0);
         }
         if (one >= 0) {
             // Consecutive threads take consecutive k: their reads are a row of w apart, but every 128-byte
@@ -213,7 +220,7 @@ __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* ro
     for (int j = 0; j < 4; j++) {
         int pp = tile_row(j), r = rows[pp];
         if (experts[pp] < 0) continue;
-        T g = gate != nullptr ? gate[p0 + pp] : T(1);
+        T g = gate != nullptr ? gate[pairs[pp]] : T(1);
 #pragma unroll
         for (int c = 0; c < 4; c++) {
             int k = k0 + c0 + c;
@@ -227,8 +234,8 @@ __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* ro
 // stays the same.
 template <typename T, typename I>
 __device__ void grouped_backward_w(T* dw, const T* x, const T* gout, const I* row, const I* expert, const T* gate,
-                                   int P, int N, int Din, int Dout, int E) {
-    __shared__ int rows[DEPTH], experts[DEPTH];
+                                   const int* order, int P, int N, int Din, int Dout, int E) {
+    __shared__ int pairs[DEPTH], rows[DEPTH], experts[DEPTH];
     __shared__ __align__(16) T Xs[DEPTH][TILE];    // [pair][k], gated
     __shared__ __align__(16) T Gs[DEPTH][TILE];    // [pair][n]
     const int k0 = blockIdx.y * TILE, n0 = blockIdx.z * TILE, tid = threadIdx.x, c0 = tile_col0();
@@ -249,21 +256,23 @@ __device__ void grouped_backward_w(T* dw, const T* x, const T* gout, const I* ro
             }
         }
     };
-    const int runStart = blockIdx.x * RUN_PAIRS, runEnd = min(P, runStart + RUN_PAIRS);
-    for (int q0 = runStart; q0 < runEnd; q0 += DEPTH) {
+    const i64 runStart = (i64)blockIdx.x * RUN_PAIRS, runEnd = min((i64)P, runStart + RUN_PAIRS);
+    for (i64 q0 = runStart; q0 < runEnd; q0 += DEPTH) {
         __syncthreads();
         if (tid < DEPTH) {
-            int p = q0 + tid, r = -1, e = -1;
-            if (p >= runEnd || !valid_pair(row, expert, p, N, E, r, e, (IndexError*)nullptr)) r = e = -1;
+            i64 q = q0 + tid;
+            int p = q < runEnd ? order[q] : -1, r = -1, e = -1;
+            if (p < 0 || !valid_pair(row, expert, p, N, E, r, e, (IndexError*)nullptr)) r = e = -1;
+            pairs[tid] = p;
             rows[tid] = r;
             experts[tid] = e;
         }
         __syncthreads();
         for (int i = tid; i < DEPTH * TILE; i += blockDim.x) {
             int pp = i / TILE, col = i % TILE, r = rows[pp];
-            T g = (r >= 0 && gate != nullptr) ? gate[q0 + pp] : T(1);
+            T g = (r >= 0 && gate != nullptr) ? gate[pairs[pp]] : T(1);
             Xs[pp][col] = (r >= 0 && k0 + col < Din) ? g * x[(i64)r * Din + k0 + col] : T(0);
-            Gs[pp][col] = (r >= 0 && n0 + col < Dout) ? gout[(i64)(q0 + pp) * Dout + n0 + col] : T(0);
+            Gs[pp][col] = (r >= 0 && n0 + col < Dout) ? gout[(i64)pairs[pp] * Dout + n0 + col] : T(0);
         }
         __syncthreads();
         for (int pp = 0; pp < DEPTH; pp++) {
@@ -285,22 +294,68 @@ __device__ void grouped_backward_w(T* dw, const T* x, const T* gout, const I* ro
     if (current >= 0) flush();
 }
 
+// ---- the order by expert: a counting sort ----------------------------------------------------------------
+
+// counts[b] += 1 for each pair's bucket b: its expert, or E for an expert out of range (the kernels above
+// report those).
+template <typename I>
+__device__ void grouped_count(int* counts, const I* expert, int P, int E) {
+    LADON_GRID_LOOP(p, P) {
+        i64 e = (i64)expert[p];
+        atomicAdd(counts + (e >= 0 && e < E ? (int)e : E), 1);
+    }
+}
+
+// order[cursor[b]++] = p for each pair p of bucket b; cursors start as the buckets' first positions.
+template <typename I>
+__device__ void grouped_scatter(int* order, int* cursors, const I* expert, int P, int E) {
+    LADON_GRID_LOOP(p, P) {
+        i64 e = (i64)expert[p];
+        order[atomicAdd(cursors + (e >= 0 && e < E ? (int)e : E), 1)] = (int)p;
+    }
+}
+
+// Counts of the E + 1 buckets to their first positions (an exclusive prefix sum), by the first thread of
+// a one-warp launch: E is the number of experts, a few hundred at most in practice.
+extern "C" __global__ void grouped_offsets(int* counts, int E) {
+    if (blockIdx.x != 0 || threadIdx.x != 0) return;
+    int sum = 0;
+    for (int b = 0; b <= E; b++) {
+        int c = counts[b];
+        counts[b] = sum;
+        sum += c;
+    }
+}
+
 #define LADON_GROUPED(S, T, IS, I)                                                                          \
     extern "C" __global__ void grouped_forward_##S##_##IS(T* out, const T* x, const T* w, const I* row,    \
-                                                          const I* expert, const T* gate, int P, int N,    \
-                                                          int Din, int Dout, int E, IndexError* err) {     \
-        grouped_forward<T, I>(out, x, w, row, expert, gate, P, N, Din, Dout, E, err);                      \
+                                                          const I* expert, const T* gate, const int* order, \
+                                                          int P, int N, int Din, int Dout, int E,          \
+                                                          IndexError* err) {                               \
+        grouped_forward<T, I>(out, x, w, row, expert, gate, order, P, N, Din, Dout, E, err);               \
     }                                                                                                      \
     extern "C" __global__ void grouped_backward_x_##S##_##IS(T* dx, const T* gout, const T* w, const I* row, \
-                                                             const I* expert, const T* gate, int P, int N, \
-                                                             int Din, int Dout, int E, IndexError* err) {  \
-        grouped_backward_x<T, I>(dx, gout, w, row, expert, gate, P, N, Din, Dout, E, err);                 \
+                                                             const I* expert, const T* gate,               \
+                                                             const int* order, int P, int N, int Din,      \
+                                                             int Dout, int E, IndexError* err) {           \
+        grouped_backward_x<T, I>(dx, gout, w, row, expert, gate, order, P, N, Din, Dout, E, err);          \
     }                                                                                                      \
     extern "C" __global__ void grouped_backward_w_##S##_##IS(T* dw, const T* x, const T* gout, const I* row, \
-                                                             const I* expert, const T* gate, int P, int N, \
-                                                             int Din, int Dout, int E) {                   \
-        grouped_backward_w<T, I>(dw, x, gout, row, expert, gate, P, N, Din, Dout, E);                      \
+                                                             const I* expert, const T* gate,               \
+                                                             const int* order, int P, int N, int Din,      \
+                                                             int Dout, int E) {                            \
+        grouped_backward_w<T, I>(dw, x, gout, row, expert, gate, order, P, N, Din, Dout, E);               \
     }
+
+#define LADON_GROUPED_ORDER(IS, I)                                                                          \
+    extern "C" __global__ void grouped_count_##IS(int* counts, const I* expert, int P, int E) {            \
+        grouped_count<I>(counts, expert, P, E);                                                            \
+    }                                                                                                      \
+    extern "C" __global__ void grouped_scatter_##IS(int* order, int* cursors, const I* expert, int P, int E) { \
+        grouped_scatter<I>(order, cursors, expert, P, E);                                                  \
+    }
+LADON_GROUPED_ORDER(i32, int)
+LADON_GROUPED_ORDER(i64, i64)
 LADON_GROUPED(f32, float, i32, int)
 LADON_GROUPED(f32, float, i64, i64)
 LADON_GROUPED(f64, double, i32, int)

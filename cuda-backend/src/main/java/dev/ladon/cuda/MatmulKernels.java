@@ -132,6 +132,12 @@ final class MatmulKernels {
             boolean bTransposed = bb.stride(-1) != 1 && bb.stride(-2) == 1;
             Choice c = choose(a.dtype(), precision, m, n, batchCount, chunked, aTransposed, bTransposed,
                     b.multiprocessors(), b.maxSharedBytesPerBlock());
+            // An operand broadcast over the batch (all batch strides 0) is converted once, not per entry.
+            boolean aBatched = !allZero(inner.strides(0)), bBatched = !allZero(inner.strides(1));
+            if (c.bf16Operands() && Math.max(bf16Floats(aBatched ? Math.min(perPiece, MAX_GRID_Z) : 1, m, k),
+                    bf16Floats(bBatched ? Math.min(perPiece, MAX_GRID_Z) : 1, k, n)) > Integer.MAX_VALUE) {
+                c = new Choice("gemm_bf16", 128, 128);  // the converted operands would not fit one buffer
+            }
             if (ceilDiv(n, c.tileN()) > MAX_GRID_Y) {
                 throw new UnsupportedOperationException("matmul on " + b.device() + ": " + n + " columns need "
                         + ceilDiv(n, c.tileN()) + " column tiles of " + c.tileN() + ", more than the grid's "
@@ -142,13 +148,16 @@ final class MatmulKernels {
                 if (c.bf16Operands()) {
                     // A as [M][K] (or transposed [K][M]), B as [K][N] (or [N][K]): each operand's own orientation.
                     Tensor aBf16 = toBf16(b, aAddr, aTransposed ? k : m, aTransposed ? m : k, aTransposed ? a.stride(-1)
-                            : a.stride(-2), aTransposed ? a.stride(-2) : a.stride(-1), struct, 0, (int) first, count);
+                            : a.stride(-2), aTransposed ? a.stride(-2) : a.stride(-1), struct, 0, (int) first,
+                            aBatched ? count : 1);
                     Tensor bBf16 = toBf16(b, bAddr, bTransposed ? n : k, bTransposed ? k : n, bTransposed ? bb.stride(-1)
-                            : bb.stride(-2), bTransposed ? bb.stride(-2) : bb.stride(-1), struct, 1, (int) first, count);
+                            : bb.stride(-2), bTransposed ? bb.stride(-2) : bb.stride(-1), struct, 1, (int) first,
+                            bBatched ? count : 1);
                     b.launch(MODULE, c.kernel(), ceilDiv(m, c.tileM()), ceilDiv(n, c.tileN()), count, 256,
                             c.sharedBytes(), new KernelArgs().pointer(b.address(aBf16)).pointer(b.address(bBf16))
                                     .pointer(cAddr).i32(m).i32(n).i32(k).i32(bf16Pitch(aTransposed ? m : k))
-                                    .i32(bf16Pitch(bTransposed ? k : n)).i32((int) first));
+                                    .i32(bf16Pitch(bTransposed ? k : n)).i32(aBatched ? 1 : 0).i32(bBatched ? 1 : 0)
+                                    .i32((int) first));
                     continue;
                 }
                 KernelArgs args = new KernelArgs().pointer(aAddr).pointer(bAddr).pointer(cAddr).i32(m).i32(n).i32(k)
@@ -166,6 +175,21 @@ final class MatmulKernels {
         return (cols + 7) / 8 * 8;
     }
 
+    /** At most the floats of a buffer of {@code entries} converted [rows, cols] operands, either orientation. */
+    static long bf16Floats(long entries, int rows, int cols) {
+        long halves = Math.max((long) rows * bf16Pitch(cols), (long) cols * bf16Pitch(rows));
+        return (entries * halves + 1) / 2;
+    }
+
+    private static boolean allZero(int[] strides) {
+        for (int s : strides) {
+            if (s != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /**
      * Batch entries [first, first + count) of one operand of a launch (at {@code address}, its rows and
      * columns {@code sRow} and {@code sCol} apart, its batch offsets those of GemmBatch {@code struct} for
@@ -177,7 +201,7 @@ final class MatmulKernels {
             int operand, int first, int count) {
         int pitch = bf16Pitch(cols);
         long halves = (long) count * rows * pitch;
-        Tensor buffer = b.empty(DType.FLOAT32, (int) ((halves + 1) / 2));
+        Tensor buffer = b.empty(DType.FLOAT32, Math.toIntExact((halves + 1) / 2));  // sizes checked by matmul
         if (halves > 0) {
             b.launch(MODULE, "gemm_to_bf16", ceilDiv((long) rows * pitch, 256), count, 1, 256, 0, new KernelArgs()
                     .pointer(b.address(buffer)).pointer(address).i32(rows).i32(cols).i32(pitch).i32(sRow).i32(sCol)

@@ -49,6 +49,7 @@ class MatmulKernelsTest {
                 .as("72 KiB of shared memory fit Ada's 99").isEqualTo("gemm_bf16s_nn");
         assertThat(kernel(DType.FLOAT32, MatmulPrecision.BF16, 412, 2053, 1, true, true, false, H100_SHARED))
                 .as("36 tiles for 132 SMs").isEqualTo("gemm_bf16");
+        assertThat(MatmulKernels.bf16Floats(3, 1000, 3)).as("rows of 3 padded to 8").isEqualTo(3 * 1000 * 8 / 2);
         assertThat(MatmulKernels.bf16Pitch(70)).isEqualTo(72);
         assertThat(MatmulKernels.bf16Pitch(72)).isEqualTo(72);
         assertThat(kernel(DType.FLOAT32, MatmulPrecision.TF32, 412, 2053, 1, true, true, false, H100_SHARED))

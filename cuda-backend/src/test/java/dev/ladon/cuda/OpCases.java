@@ -359,6 +359,9 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
                     in -> matmulWith(p, in.get(0).narrow(2, 0, 130).mT(), in.get(1).narrow(2, 0, 70).mT()), tol, tol));
             c.add(of("matmul " + p + " pipelined nn batched", List.of(randn(156, F32, 4, 40, 100), randn(157, F32, 4, 100, 36)),
                     in -> matmulWith(p, in.get(0), in.get(1)), tol, tol));
+            // B broadcast over the batch (as a tied output layer's x [B, T, d] @ E^T): converted once.
+            c.add(of("matmul " + p + " pipelined, B broadcast", List.of(randn(160, F32, 4, 40, 100), randn(161, F32, 70, 100)),
+                    in -> matmulWith(p, in.get(0), in.get(1).mT()), tol, tol));
             // Neither matrix stride 1 (every other element of a last dim): BF16 converts such operands too.
             c.add(of("matmul " + p + " pipelined, no unit stride", List.of(randn(158, F32, 4, 50, 30, 2), randn(159, F32, 4, 30, 70, 2)),
                     in -> matmulWith(p, in.get(0).select(3, 0), in.get(1).select(3, 1)), tol, tol));
@@ -572,12 +575,13 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
         for (DType t : new DType[] {F32, F64}) {
             double tol = t == F64 ? 1e-10 : 1e-4;
             for (DType it : new DType[] {I32, I64}) {
-                // 40 pairs of 5 experts: one tile (of 64 pairs) of mixed experts. 300 sorted pairs of 2: tiles of
-                // one expert (the staged-weight path) around a mixed one, and two runs of the weight gradient.
-                for (int variant = 0; variant < 3; variant++) {
-                    boolean sortedPairs = variant != 1;
-                    int pairs = variant == 2 ? 300 : 40;
-                    int experts = variant == 2 ? 2 : 5;
+                // 40 pairs of 5 experts: one tile (of 64 pairs) of mixed experts. 300 pairs of 2, sorted or not
+                // (the kernels group them by expert first): tiles of one expert (the staged-weight path) around a
+                // mixed one, and two runs of the weight gradient.
+                for (int variant = 0; variant < 4; variant++) {
+                    boolean sortedPairs = variant != 1 && variant != 3;
+                    int pairs = variant >= 2 ? 300 : 40;
+                    int experts = variant >= 2 ? 2 : 5;
                     Tensor row = ints(171, 0, 13, it, pairs);
                     Tensor expert = sortedPairs ? ints(172, 0, experts, I64, pairs).sort(0, false).values().to(it)
                             : ints(172, 0, experts, it, pairs);
@@ -585,7 +589,7 @@ record OpCases(String name, List<Tensor> inputs, Function<List<Tensor>, Object> 
                             randn(175, t, pairs), randn(176, t, pairs, 90));
                     for (boolean gated : new boolean[] {true, false}) {
                         String name = "groupedMatmul " + t + " index " + it + (sortedPairs ? " sorted" : " unsorted")
-                                + (variant == 2 ? " long runs" : "") + (gated ? " gated" : "");
+                                + (variant >= 2 ? " long runs" : "") + (gated ? " gated" : "");
                         c.add(new OpCases(name, inputs, in -> {
                             Tensor g = gated ? in.get(4) : null;
                             Tensor out = FusedOps.groupedMatmul(in.get(0), in.get(1), in.get(2), in.get(3), g);
