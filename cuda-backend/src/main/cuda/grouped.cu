@@ -48,10 +48,12 @@ __device__ __forceinline__ bool valid_pair(const I* row, const I* expert, int p,
     return true;
 }
 
-// A thread's 4 x 4 block of a 64 x 64 tile: rows row(j) (j < 4), columns col0() .. col0() + 3. Warp w takes
-// the 8 column chunks (w % 2) 8 + lane % 8 and the rows (w / 2) 16 + lane / 8 + 4 j.
+// A thread's 4 x 4 block of a 64 x 64 tile: rows tile_row(0) .. + 3 and columns tile_col0() .. + 3, four
+// consecutive of each, so that both operands come in one vector load per step of the sum (the row operand
+// is staged transposed). Warp w takes the 8 column chunks (w % 2) 8 + lane % 8 and the 4 row chunks
+// (w / 2) 4 + lane / 8.
 __device__ __forceinline__ int tile_col0() { return ((threadIdx.x / 32 % 2) * 8 + threadIdx.x % 8) * 4; }
-__device__ __forceinline__ int tile_row(int j) { return threadIdx.x / 32 / 2 * 16 + threadIdx.x % 32 / 8 + 4 * j; }
+__device__ __forceinline__ int tile_row(int j) { return ((threadIdx.x / 32 / 2) * 4 + threadIdx.x % 32 / 8) * 4 + j; }
 
 // The tile's pairs order[q0 .. q0 + TILE): their indices (-1 past P), rows and experts (-1 for a pair past
 // P or a bad one, reported to err when given), and the expert all valid pairs share (-1 when there is
@@ -94,8 +96,8 @@ template <typename T, typename I>
 __device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, const I* expert, const T* gate,
                                 const int* order, int P, int N, int Din, int Dout, int E, IndexError* err) {
     __shared__ int pairs[TILE], rows[TILE], experts[TILE], uniform;
-    __shared__ T Xs[TILE][DEPTH + 1];              // [pair][k]
-    __shared__ __align__(16) T Ws[DEPTH][TILE];    // [k][column] of the tile's one expert
+    __shared__ __align__(16) T Xs[DEPTH][TILE + 4];  // [k][pair]: transposed, rows 4 banks apart
+    __shared__ __align__(16) T Ws[DEPTH][TILE];      // [k][column] of the tile's one expert
     const int n0 = blockIdx.y * TILE, tid = threadIdx.x, c0 = tile_col0();
     const int one = tile_pairs(pairs, rows, experts, &uniform, order, row, expert, (i64)blockIdx.x * TILE, P, N, E, err);
     T acc[4][4];
@@ -104,7 +106,7 @@ __device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, co
         __syncthreads();
         for (int i = tid; i < TILE * DEPTH; i += blockDim.x) {
             int pp = i / DEPTH, kk = i % DEPTH, r = rows[pp];
-            Xs[pp][kk] = (r >= 0 && k0 + kk < Din) ? x[(i64)r * Din + k0 + kk] : T(0);
+            Xs[kk][pp] = (r >= 0 && k0 + kk < Din) ? x[(i64)r * Din + k0 + kk] : T(0);
         }
         if (one >= 0) {
             for (int i = tid; i < DEPTH * TILE; i += blockDim.x) {
@@ -117,14 +119,13 @@ __device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, co
         if (one >= 0) {
 #pragma unroll 4
             for (int kk = 0; kk < kn; kk++) {
-                T wv[4];
+                T wv[4], xv[4];
                 load4(&Ws[kk][c0], wv);
+                load4(&Xs[kk][tile_row(0)], xv);
 #pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    T xv = Xs[tile_row(j)][kk];
+                for (int j = 0; j < 4; j++)
 #pragma unroll
-                    for (int c = 0; c < 4; c++) acc[j][c] += xv * wv[c];
-                }
+                    for (int c = 0; c < 4; c++) acc[j][c] += xv[j] * wv[c];
             }
         } else {
             // Pairs of several experts: each reads its own weights.
@@ -134,7 +135,7 @@ __device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, co
                 if (e < 0) continue;
                 const T* wk = w + ((i64)e * Din + k0) * Dout + n0 + c0;
                 for (int kk = 0; kk < kn; kk++) {
-                    T xv = Xs[tile_row(j)][kk];
+                    T xv = Xs[kk][tile_row(j)];
 #pragma unroll
                     for (int c = 0; c < 4; c++) {
                         if (n0 + c0 + c < Dout) acc[j][c] += xv * wk[(i64)kk * Dout + c];
@@ -164,8 +165,8 @@ template <typename T, typename I>
 __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* row, const I* expert, const T* gate,
                                    const int* order, int P, int N, int Din, int Dout, int E, IndexError* err) {
     __shared__ int pairs[TILE], rows[TILE], experts[TILE], uniform;
-    __shared__ T Gs[TILE][DEPTH + 1];              // [pair][n]
-    __shared__ __align__(16) T Wt[DEPTH][TILE];    // [n][k]: the tile's one expert, transposed
+    __shared__ __align__(16) T Gs[DEPTH][TILE + 4];  // [n][pair]: transposed, rows 4 banks apart
+    __shared__ __align__(16) T Wt[DEPTH][TILE];      // [n][k]: the tile's one expert, transposed
     const int k0 = blockIdx.y * TILE, tid = threadIdx.x, c0 = tile_col0();
     const int one = tile_pairs(pairs, rows, experts, &uniform, order, row, expert, (i64)blockIdx.x * TILE, P, N, E,
                                blockIdx.y == 0 ? err : (IndexError*)nullptr);
@@ -175,7 +176,7 @@ __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* ro
         __syncthreads();
         for (int i = tid; i < TILE * DEPTH; i += blockDim.x) {
             int pp = i / DEPTH, nn = i % DEPTH;
-            Gs[pp][nn] = (experts[pp] >= 0 && n0 + nn < Dout) ? gout[(i64)pairs[pp] * Dout + n0 + nn] : T(0);
+            Gs[nn][pp] = (experts[pp] >= 0 && n0 + nn < Dout) ? gout[(i64)pairs[pp] * Dout + n0 + nn] : T(0);
         }
         if (one >= 0) {
             // Consecutive threads take consecutive k: their reads are a row of w apart, but every 128-byte
@@ -190,14 +191,13 @@ __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* ro
         if (one >= 0) {
 #pragma unroll 4
             for (int nn = 0; nn < nk; nn++) {
-                T wv[4];
+                T wv[4], gv[4];
                 load4(&Wt[nn][c0], wv);
+                load4(&Gs[nn][tile_row(0)], gv);
 #pragma unroll
-                for (int j = 0; j < 4; j++) {
-                    T gv = Gs[tile_row(j)][nn];
+                for (int j = 0; j < 4; j++)
 #pragma unroll
-                    for (int c = 0; c < 4; c++) acc[j][c] += gv * wv[c];
-                }
+                    for (int c = 0; c < 4; c++) acc[j][c] += gv[j] * wv[c];
             }
         } else {
 #pragma unroll
@@ -210,7 +210,7 @@ __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* ro
                     if (k >= Din) continue;
                     const T* wk = w + ((i64)e * Din + k) * Dout + n0;
                     T s = T(0);
-                    for (int nn = 0; nn < nk; nn++) s += Gs[tile_row(j)][nn] * wk[nn];
+                    for (int nn = 0; nn < nk; nn++) s += Gs[nn][tile_row(j)] * wk[nn];
                     acc[j][c] += s;
                 }
             }
@@ -239,8 +239,8 @@ __device__ void grouped_backward_w(T* dw, const T* x, const T* gout, const I* ro
     __shared__ __align__(16) T Xs[DEPTH][TILE];    // [pair][k], gated
     __shared__ __align__(16) T Gs[DEPTH][TILE];    // [pair][n]
     const int k0 = blockIdx.y * TILE, n0 = blockIdx.z * TILE, tid = threadIdx.x, c0 = tile_col0();
-    // This thread's features: four consecutive ones, so that a pair's come in one vector load.
-    const int kq = (threadIdx.x / 32 / 2 * 4 + threadIdx.x % 32 / 8) * 4;
+    // This thread's features: four consecutive ones (tile_row's), so that a pair's come in one vector load.
+    const int kq = tile_row(0);
     T acc[4][4];
     zero16(acc);
     int current = -1;
