@@ -146,13 +146,9 @@ final class MatmulKernels {
             for (long first = 0; first < perPiece; first += MAX_GRID_Z) {
                 int count = (int) Math.min(MAX_GRID_Z, perPiece - first);
                 if (c.bf16Operands()) {
-                    // A as [M][K] (or transposed [K][M]), B as [K][N] (or [N][K]): each operand's own orientation.
-                    Tensor aBf16 = toBf16(b, aAddr, aTransposed ? k : m, aTransposed ? m : k, aTransposed ? a.stride(-1)
-                            : a.stride(-2), aTransposed ? a.stride(-2) : a.stride(-1), struct, 0, (int) first,
-                            aBatched ? count : 1);
-                    Tensor bBf16 = toBf16(b, bAddr, bTransposed ? n : k, bTransposed ? k : n, bTransposed ? bb.stride(-1)
-                            : bb.stride(-2), bTransposed ? bb.stride(-2) : bb.stride(-1), struct, 1, (int) first,
-                            bBatched ? count : 1);
+                    // Each operand in its own orientation: A as [M][K] or, transposed, [K][M]; B as [K][N] or [N][K].
+                    Tensor aBf16 = toBf16(b, aAddr, a, aTransposed, struct, 0, (int) first, aBatched ? count : 1);
+                    Tensor bBf16 = toBf16(b, bAddr, bb, bTransposed, struct, 1, (int) first, bBatched ? count : 1);
                     b.launch(MODULE, c.kernel(), ceilDiv(m, c.tileM()), ceilDiv(n, c.tileN()), count, 256,
                             c.sharedBytes(), new KernelArgs().pointer(b.address(aBf16)).pointer(b.address(bBf16))
                                     .pointer(cAddr).i32(m).i32(n).i32(k).i32(bf16Pitch(aTransposed ? m : k))
@@ -191,14 +187,19 @@ final class MatmulKernels {
     }
 
     /**
-     * Batch entries [first, first + count) of one operand of a launch (at {@code address}, its rows and
-     * columns {@code sRow} and {@code sCol} apart, its batch offsets those of GemmBatch {@code struct} for
-     * {@code operand} 0 = A or 1 = B), rounded to bfloat16 into a new buffer of {@code count} x rows x
-     * {@link #bf16Pitch}(cols) halves, zeros past the columns. The buffer is a float32 tensor of half as many
-     * elements: Ladon has no bfloat16 dtype, and only the kernels read it.
+     * Batch entries [first, first + count) of one operand of a launch ({@code x}'s matrix at {@code address},
+     * its batch offsets those of GemmBatch {@code struct} for {@code operand} 0 = A or 1 = B), rounded to
+     * bfloat16 into a new buffer of {@code count} matrices, rows {@link #bf16Pitch}(cols) halves apart with
+     * zeros past the columns. Rows run along the matrix's first dim, or its second when {@code transposed}
+     * (then its unit stride lies along the rows of the buffer). The buffer is a float32 tensor of half as
+     * many elements: Ladon has no bfloat16 dtype, and only the kernels read it.
      */
-    private static Tensor toBf16(CudaBackend b, long address, int rows, int cols, int sRow, int sCol, int[] struct,
-            int operand, int first, int count) {
+    private static Tensor toBf16(CudaBackend b, long address, Tensor x, boolean transposed, int[] struct, int operand,
+            int first, int count) {
+        int rows = transposed ? x.size(-1) : x.size(-2);
+        int cols = transposed ? x.size(-2) : x.size(-1);
+        int sRow = transposed ? x.stride(-1) : x.stride(-2);
+        int sCol = transposed ? x.stride(-2) : x.stride(-1);
         int pitch = bf16Pitch(cols);
         long halves = (long) count * rows * pitch;
         Tensor buffer = b.empty(DType.FLOAT32, Math.toIntExact((halves + 1) / 2));  // sizes checked by matmul
