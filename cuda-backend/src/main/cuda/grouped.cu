@@ -84,6 +84,18 @@ __device__ __forceinline__ int tile_pairs(int* pairs, int* rows, int* experts, i
     return *shared;
 }
 
+// acc[j][c] += rows[j] cols[c]: one step of a thread's 4 x 4 block, its four row and four column values
+// each one vector load from shared memory (16-byte aligned).
+template <typename T> __device__ __forceinline__ void add_outer4(T (&acc)[4][4], const T* rows, const T* cols) {
+    T r[4], c[4];
+    load4(rows, r);
+    load4(cols, c);
+#pragma unroll
+    for (int j = 0; j < 4; j++)
+#pragma unroll
+        for (int k = 0; k < 4; k++) acc[j][k] += r[j] * c[k];
+}
+
 template <typename T> __device__ __forceinline__ void zero16(T (&acc)[4][4]) {
 #pragma unroll
     for (int j = 0; j < 4; j++)
@@ -119,13 +131,7 @@ __device__ void grouped_forward(T* out, const T* x, const T* w, const I* row, co
         if (one >= 0) {
 #pragma unroll 4
             for (int kk = 0; kk < kn; kk++) {
-                T wv[4], xv[4];
-                load4(&Ws[kk][c0], wv);
-                load4(&Xs[kk][tile_row(0)], xv);
-#pragma unroll
-                for (int j = 0; j < 4; j++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) acc[j][c] += xv[j] * wv[c];
+                add_outer4(acc, &Xs[kk][tile_row(0)], &Ws[kk][c0]);
             }
         } else {
             // Pairs of several experts: each reads its own weights.
@@ -191,13 +197,7 @@ __device__ void grouped_backward_x(T* dx, const T* gout, const T* w, const I* ro
         if (one >= 0) {
 #pragma unroll 4
             for (int nn = 0; nn < nk; nn++) {
-                T wv[4], gv[4];
-                load4(&Wt[nn][c0], wv);
-                load4(&Gs[nn][tile_row(0)], gv);
-#pragma unroll
-                for (int j = 0; j < 4; j++)
-#pragma unroll
-                    for (int c = 0; c < 4; c++) acc[j][c] += gv[j] * wv[c];
+                add_outer4(acc, &Gs[nn][tile_row(0)], &Wt[nn][c0]);
             }
         } else {
 #pragma unroll
@@ -282,13 +282,7 @@ __device__ void grouped_backward_w(T* dw, const T* x, const T* gout, const I* ro
                 if (current >= 0) flush();
                 current = e;
             }
-            T xv[4], gv[4];
-            load4(&Xs[pp][kq], xv);
-            load4(&Gs[pp][c0], gv);
-#pragma unroll
-            for (int a = 0; a < 4; a++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) acc[a][c] += xv[a] * gv[c];
+            add_outer4(acc, &Xs[pp][kq], &Gs[pp][c0]);
         }
     }
     if (current >= 0) flush();
